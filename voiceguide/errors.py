@@ -1,0 +1,61 @@
+"""Every error the library raises on purpose, written for the person at the keyboard.
+
+The CLI turns these into one line on stderr and an exit status, in one place; the library
+never prints and never exits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VoiceguideError(Exception):
+    """Base of every error meant for the user. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
+        return f"{where}{self.message}"
+
+
+class RoutineError(VoiceguideError):
+    """The routine file is malformed or says something impossible."""
+
+
+class PacingError(VoiceguideError):
+    """A pacing flag or setting is invalid, or the routine cannot be fitted to it."""
+
+
+class ConfigError(VoiceguideError):
+    """The settings file is malformed."""
+
+
+class AudioInputError(VoiceguideError):
+    """A music file or other audio input is missing, unreadable or not audio."""
+
+
+class OutputError(VoiceguideError):
+    """The output path cannot be written (missing folder, unknown extension, ...)."""
+
+
+class EnvironmentFault(VoiceguideError):
+    """Something outside the input is wrong: a missing program, a full disk, no audio device."""
+
+    exit_code = 1
+
+
+class EngineError(EnvironmentFault):
+    """A speech engine is missing, hung or crashed."""
+
+
+class DeviceError(EnvironmentFault):
+    """No audio device, a busy one, or one that went away."""
