@@ -365,12 +365,13 @@ def _place_step(b: _StepBuilder, start: int, dur: int, pacing: Pacing, routine: 
             put(at, kind, text, length)
 
     # Tips, spread evenly through the free time, each well clear of other cues.
-    tail = end - (max(pacing.countdowns_ms) if pacing.countdowns_ms else PREVIEW_MS)
+    # ... and before the countdowns, and clear of the next step's chime
+    tail = min(end - (max(pacing.countdowns_ms) if pacing.countdowns_ms else PREVIEW_MS), end - CLEAR_MS)
     tips = b.step.tips if pacing.tips else ()
     for k, tip in enumerate(tips):
         length = b.timer(tip)[0]
         target = head_end + (tail - head_end) * (k + 1) // (len(tips) + 1)
-        at = slot.first_fit(max(target, head_end + CLEAR_MS), length, CLEAR_MS, latest=end - length)
+        at = slot.first_fit(max(target, head_end + CLEAR_MS), length, CLEAR_MS, latest=tail - length)
         if at is not None:
             put(at, CueKind.TIP, tip, length)
 

@@ -121,6 +121,10 @@ def _parse_yaml(text: str, source: str) -> Any:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "malformed YAML"
+        if e.context_mark is not None and "<stream end>" in problem:
+            # an unclosed bracket or quote: point where it opened, not at the end of the file
+            opened = (e.context or "a bracket").replace("while parsing ", "")
+            mark, problem = e.context_mark, f"{opened} was never closed"
         raise RoutineError(f"malformed YAML: {problem}", path=source,
                            line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as e:

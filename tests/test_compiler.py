@@ -1,0 +1,182 @@
+"""The compiler: golden timelines pin its output; properties hold for any routine and pacing."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from voiceguide.compiler import CLEAR_MS, Pacing, compile_timeline, estimate_speech_ms, select_steps
+from voiceguide.errors import PacingError
+from voiceguide.routine import Routine, RoutineStep, StepCue, load_routine, parse_routine
+from voiceguide.timeline import CueKind
+
+GOLDEN = Path(__file__).parent / "golden"
+ROUTINES = Path(__file__).parent / "routines"
+
+CASES = {
+    "back-massage-default": ("back-massage", Pacing()),
+    "back-massage-15m-steps": ("back-massage", Pacing(length_ms=15 * 60_000, steps="1-3,lower back")),
+    "back-massage-slow": ("back-massage", Pacing(pace=1.5, rate_wpm=130, countdowns_ms=(60_000, 30_000, 10_000),
+                                                 checkin_every_ms=120_000)),
+    "back-massage-quiet": ("back-massage", Pacing(countdowns_ms=(), checkins=False, lead_in_ms=0)),
+    "stretch-default": (ROUTINES / "stretch.yaml", Pacing()),
+    "stretch-fit": (ROUTINES / "stretch.yaml", Pacing(length_ms=4 * 60_000, pace=0.8)),
+}
+
+
+def _render(tl) -> str:
+    return json.dumps(tl.to_json(), indent=1, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden(name):
+    """Set VOICEGUIDE_UPDATE_GOLDEN=1 to rewrite the files after an intended change; review the diff."""
+    ref, pacing = CASES[name]
+    got = _render(compile_timeline(load_routine(ref), pacing))
+    path = GOLDEN / f"{name}.json"
+    if os.environ.get("VOICEGUIDE_UPDATE_GOLDEN"):
+        path.write_text(got, encoding="utf-8")
+    assert got == path.read_text(encoding="utf-8"), f"timeline changed; diff it against {path}"
+
+
+def test_default_session_is_about_twenty_minutes_with_the_seven_techniques():
+    tl = compile_timeline(load_routine())
+    assert 18 * 60_000 <= tl.total_ms <= 22 * 60_000
+    assert [s.title for s in tl.steps][0] == "Warm-up strokes" and len(tl.steps) == 7
+    kinds = {c.kind for c in tl.cues}
+    for k in (CueKind.SETUP, CueKind.SAFETY, CueKind.ANNOUNCE, CueKind.INSTRUCTION, CueKind.TIP, CueKind.CHECKIN,
+              CueKind.HALFWAY, CueKind.COUNTDOWN, CueKind.PREVIEW, CueKind.TRANSITION, CueKind.CLOSING,
+              CueKind.SWITCH, CueKind.CUE):
+        assert k in kinds, k
+    assert tl.cues[-1].kind is CueKind.TRANSITION  # the session ends on a chime
+    announce = [c.text for c in tl.cues if c.kind is CueKind.ANNOUNCE]
+    assert announce[2] == "Step 3 of 7: Petrissage."
+
+
+@pytest.mark.parametrize("minutes", [14, 15, 17.5, 20, 25])
+def test_length_fits_exactly(minutes):
+    tl = compile_timeline(load_routine(), Pacing(length_ms=int(minutes * 60_000)))
+    assert tl.total_ms == int(minutes * 60_000)
+
+
+def test_impossible_length_names_the_feasible_range():
+    with pytest.raises(PacingError) as e:
+        compile_timeline(load_routine(), Pacing(length_ms=2 * 60_000))
+    assert "can last from" in e.value.message and "to" in e.value.message
+    with pytest.raises(PacingError, match="can last from"):
+        compile_timeline(load_routine(), Pacing(length_ms=3 * 3_600_000))
+
+
+def test_step_selection():
+    r = load_routine()
+    assert select_steps(r, "1-3,7") == [0, 1, 2, 6]
+    assert select_steps(r, "effleurage, friction") == [1, 5]
+    assert select_steps(r, "lower") == [6]
+    assert select_steps(r, "2,2,1") == [1, 0]
+    for bad, needle in [("0", "outside"), ("8", "outside"), ("3-1", "backwards"), ("massage", "matches no"),
+                        ("1,,2", "empty"), ("ion", "several")]:
+        with pytest.raises(PacingError, match=needle):
+            select_steps(r, bad)
+    tl = compile_timeline(r, Pacing(steps="petrissage,7"))
+    assert [s.title for s in tl.steps] == ["Petrissage", "Lower back"]
+    assert [s.number for s in tl.steps] == [3, 7]
+    assert "Step 2 of 2: Lower back." in tl.spoken_texts()
+
+
+def test_countdowns_are_dropped_in_short_steps_not_crammed():
+    r = parse_routine("title: T\nsteps:\n  - title: Short\n    duration: 12s\n    instruction: Go.\n"
+                      "  - title: Long\n    duration: 3m\n    instruction: Go on.\n", source="t.yaml")
+    tl = compile_timeline(r)
+    by_step = {i: [c.kind for c in tl.cues if c.step == i] for i in (1, 2)}
+    assert CueKind.COUNTDOWN not in by_step[1]
+    assert by_step[2].count(CueKind.COUNTDOWN) == 2
+
+
+def test_real_clip_lengths_retime_the_session():
+    r = load_routine()
+    slow = compile_timeline(r, Pacing(), lambda text: (estimate_speech_ms(text, 160) * 2, False))
+    fast = compile_timeline(r, Pacing())
+    assert slow.steps[0].start_ms > fast.steps[0].start_ms  # longer set-up speech pushes step 1 later
+    assert not slow.estimated and fast.estimated
+
+
+def test_fixed_step_lengths_refit_the_rest_under_length():
+    r = load_routine()
+    base = compile_timeline(r, Pacing(length_ms=18 * 60_000))
+    longer = base.steps[0].duration_ms + 30_000
+    tl = compile_timeline(r, Pacing(length_ms=18 * 60_000), fixed_ms={1: longer})
+    assert tl.steps[0].duration_ms == longer
+    assert tl.total_ms == 18 * 60_000
+
+
+def _check_invariants(tl, pacing):
+    prev_end = 0
+    for c in tl.cues:
+        assert c.start_ms >= prev_end, f"overlap at {c}"
+        assert c.end_ms > c.start_ms
+        prev_end = c.end_ms
+    assert prev_end <= tl.total_ms
+    for s in tl.steps:
+        inside = [c for c in tl.cues if c.step == s.index]
+        assert inside, "every step has cues"
+        assert all(s.start_ms <= c.start_ms and c.end_ms <= s.end_ms for c in inside)
+    for a, b in zip(tl.steps, tl.steps[1:]):
+        assert a.end_ms == b.start_ms
+    for i, c in enumerate(tl.cues):
+        if c.kind in (CueKind.TIP, CueKind.CHECKIN):
+            for other in tl.cues[max(0, i - 1): i] + tl.cues[i + 1: i + 2]:
+                gap = other.start_ms - c.end_ms if other.start_ms >= c.end_ms else c.start_ms - other.end_ms
+                assert gap >= CLEAR_MS, f"{c.kind} too close to {other.kind}"
+    if pacing.length_ms is not None:
+        assert tl.total_ms == pacing.length_ms
+
+
+_text = st.text(alphabet="abcdefghij klmnop.,", min_size=1, max_size=80).filter(lambda t: t.strip(" .,"))
+
+
+@st.composite
+def _routines(draw):
+    steps = []
+    for i in range(draw(st.integers(1, 6))):
+        lo = draw(st.integers(5, 400)) * 1000
+        hi = lo + draw(st.integers(0, 300)) * 1000
+        cues = tuple(sorted((StepCue(draw(st.integers(0, lo - 1)), draw(_text)) for _ in range(draw(st.integers(0, 2)))),
+                            key=lambda c: c.at_ms))
+        sides = ("left", "right") if draw(st.booleans()) else ()
+        steps.append(RoutineStep(f"Step {i}", draw(_text), lo, hi, tuple(draw(st.lists(_text, max_size=3))), cues,
+                                 sides))
+    return Routine("gen", "gen.yaml", "Gen", "", tuple(draw(st.lists(_text, max_size=2))),
+                   tuple(draw(st.lists(_text, max_size=2))), tuple(draw(st.lists(_text, max_size=3))),
+                   draw(st.sampled_from([None, 20_000, 60_000])), tuple(draw(st.lists(_text, max_size=2))),
+                   tuple(steps))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_routines(), st.floats(0.5, 3), st.integers(100, 250), st.sampled_from([(), (30_000, 10_000), (60_000,)]),
+       st.one_of(st.none(), st.integers(1, 60).map(lambda m: m * 60_000)))
+def test_property_no_overlaps_and_every_step_fits(routine, pace, rate, countdowns, length):
+    pacing = Pacing(pace=pace, rate_wpm=rate, countdowns_ms=countdowns, length_ms=length)
+    try:
+        tl = compile_timeline(routine, pacing)
+    except PacingError as e:
+        assert length is not None and "can last from" in e.message
+        return
+    _check_invariants(tl, pacing)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_cases_hold_the_invariants(name):
+    ref, pacing = CASES[name]
+    _check_invariants(compile_timeline(load_routine(ref), pacing), pacing)
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"pace": 0}, "--pace"), ({"rate_wpm": 5}, "--rate"), ({"length_ms": -1}, "--length"),
+    ({"countdowns_ms": (0,)}, "--countdown"), ({"checkin_every_ms": 1000}, "--checkin-every"),
+])
+def test_bad_pacing(kwargs, needle):
+    with pytest.raises(PacingError, match=needle):
+        Pacing(**kwargs)

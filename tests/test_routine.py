@@ -1,0 +1,172 @@
+"""The loader: good routines parse, every bad one gets a RoutineError naming the file and line."""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from voiceguide.errors import RoutineError
+from voiceguide.routine import bundled_routines, load_routine, parse_routine
+
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "back-massage-techniques.txt"
+
+GOOD = """\
+title: Stretch
+description: A short stretch.
+setup: Stand up straight.
+safety:
+  - Stop if anything hurts.
+checkins:
+  every: 45s
+  lines: [Breathe slowly.]
+closing: Well done.
+steps:
+  - title: Neck
+    duration: 1-2m
+    instruction: Tilt your head to the left.
+    tips: [Keep your shoulders down.]
+    cues:
+      - at: 30s
+        say: Now the other way.
+  - title: Arms
+    duration: 90s
+    instruction:
+      - Raise your arms.
+      - Reach for the ceiling.
+    sides: [left, right]
+"""
+
+
+def test_parses_a_complete_routine():
+    r = parse_routine(GOOD, source="stretch.yaml")
+    assert r.title == "Stretch" and r.name == "stretch"
+    assert r.setup == ("Stand up straight.",)
+    assert r.checkins == ("Breathe slowly.",) and r.checkin_every_ms == 45_000
+    assert [s.title for s in r.steps] == ["Neck", "Arms"]
+    assert (r.steps[0].min_ms, r.steps[0].max_ms) == (60_000, 120_000)
+    assert r.steps[0].cues[0].at_ms == 30_000 and r.steps[0].cues[0].text == "Now the other way."
+    assert r.steps[1].instruction == "Raise your arms. Reach for the ceiling."
+    assert r.steps[1].sides == ("left", "right")
+
+
+def test_bundled_back_massage_has_the_seven_techniques_in_order():
+    assert "back-massage" in bundled_routines()
+    r = load_routine()
+    titles = [s.title.lower() for s in r.steps]
+    assert titles == ["warm-up strokes", "effleurage", "petrissage", "circular motions", "tapotement",
+                      "friction", "lower back"]
+    assert (r.steps[0].min_ms, r.steps[0].max_ms) == (120_000, 180_000)  # "about 2 to 3 minutes"
+
+
+def _words(text):
+    import re
+
+    return set(re.findall(r"[a-z]+", text.lower().replace("’", "'")))
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed guide is not beside the checkout")
+def test_every_spoken_word_of_the_bundled_routine_comes_from_the_guide():
+    """A cheap guard on traceability: the routine speaks only words the guide uses.
+
+    Structural words the compiler adds (Step, of, Next, Halfway...) are not in the routine file.
+    """
+    guide = _words(SEED.read_text(encoding="utf-8"))
+    # glue words a spoken rewrite needs, and contractions the guide writes with a curly quote
+    allowed = guide | {"on", "is", "that", "s", "t", "are", "rest", "well", "done", "end", "the", "means",
+                       "kneading", "tapping", "reaches", "never", "bones",
+                       "now", "left"}
+    r = load_routine()
+    lines = list(r.setup) + list(r.safety) + list(r.checkins) + list(r.closing)
+    for s in r.steps:
+        lines += [s.instruction, *s.tips, *(c.text for c in s.cues), *s.sides]
+    strays = {w for line in lines for w in _words(line)} - allowed
+    assert not strays, f"words the guide does not use: {sorted(strays)}"
+
+
+BAD = [
+    ("title: [oops\n", "malformed YAML", 1),
+    ("title: X\nsteps:\n  - title: One\n    duration: [oops\n", "never closed", 4),
+    ("", "empty", 1),
+    ("- a\n- b\n", "mapping", 1),
+    ("title: X\n", "no steps", 1),
+    ("title: X\nsteps: []\n", "no steps", 2),
+    ("title: X\nstep:\n  - title: A\n", "did you mean 'steps'", 2),
+    ("steps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n", "no title", 1),
+    ("title: X\nsteps:\n  - duration: 1m\n    instruction: Go.\n", "no title", 3),
+    ("title: X\nsteps:\n  - title: A\n    instruction: Go.\n", "no duration", 3),
+    ("title: X\nsteps:\n  - title: A\n    duration: 1m\n", "no instruction", 3),
+    ("title: X\nsteps:\n  - title: A\n    duration: 3-2m\n    instruction: Go.\n", "above the longest", 4),
+    ("title: X\nsteps:\n  - title: A\n    duration: -2m\n    instruction: Go.\n", "negative", 4),
+    ("title: X\nsteps:\n  - title: A\n    duration: 0s\n    instruction: Go.\n", "longer than zero", 4),
+    ("title: X\nsteps:\n  - title: A\n    duration: 300m\n    instruction: Go.\n", "absurd", 4),
+    ("title: X\nsteps:\n  - title: A\n    duration: soon\n    instruction: Go.\n", "not a duration", 4),
+    ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: '  '\n", "empty", 5),
+    ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instrucion: Go.\n", "did you mean 'instruction'", 5),
+    ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n    sides: [left]\n", "two sides", 6),
+    ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n    cues:\n      - at: 2m\n"
+     "        say: Late.\n", "not inside the step", 7),
+    ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n    cues:\n      - at: 10s\n",
+     "no 'say'", 7),
+    ("title: X\ntitle: Y\nsteps: []\n", "given twice", 2),
+    ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n    tips: {a: 1}\n", "list of lines", 6),
+    ("title: X\nsteps: nope\n", "must be a list", 2),
+    ("title: X\ncheckins:\n  every: 2s\n  lines: [Hi.]\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n",
+     None, None),
+]
+
+
+@pytest.mark.parametrize("text, needle, line", BAD)
+def test_bad_routines_name_file_and_line(text, needle, line):
+    if needle is None:  # a valid file in the table keeps the table honest
+        parse_routine(text, source="r.yaml")
+        return
+    with pytest.raises(RoutineError) as e:
+        parse_routine(text, source="r.yaml")
+    assert needle in e.value.message
+    assert e.value.path == "r.yaml"
+    assert e.value.line == line
+    assert str(e.value).startswith(f"r.yaml:{line}: ")
+
+
+def test_files_that_are_not_routines(tmp_path):
+    with pytest.raises(RoutineError, match="no such file"):
+        load_routine(tmp_path / "missing.yaml")
+    with pytest.raises(RoutineError, match="not a file"):
+        load_routine(tmp_path)
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("title: Caf\xe9\nsteps: []\n".encode("latin-1"))
+    with pytest.raises(RoutineError, match="not UTF-8") as e:
+        load_routine(latin1)
+    assert e.value.line == 1
+    with pytest.raises(RoutineError, match="did you mean 'back-massage'"):
+        load_routine("back-massag")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=300))
+def test_fuzz_any_text_gives_a_routine_or_a_routine_error(text):
+    try:
+        parse_routine(text, source="fuzz.yaml")
+    except RoutineError as e:
+        assert e.path == "fuzz.yaml"
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10_000), st.floats(allow_nan=False, width=16),
+                     st.text(max_size=12), st.sampled_from(["1m", "2-3m", "90s", "-1m", "3-2m", "1:30", "0s"]))
+_keys = st.sampled_from(["title", "description", "setup", "safety", "checkins", "closing", "steps", "every",
+                         "lines", "instruction", "duration", "tips", "cues", "sides", "at", "say", "x"])
+_trees = st.recursive(_scalars, lambda kids: st.one_of(st.lists(kids, max_size=4),
+                                                       st.dictionaries(_keys, kids, max_size=6)), max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_trees)
+def test_fuzz_structured_yaml_gives_a_routine_or_a_routine_error(tree):
+    import yaml
+
+    text = yaml.safe_dump(tree)
+    try:
+        parse_routine(text, source="fuzz.yaml")
+    except RoutineError as e:
+        assert e.path == "fuzz.yaml"
