@@ -1,0 +1,149 @@
+"""The command line as a user meets it: help with examples, documented flags, clear errors."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from voiceguide.cli import cli, main
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def run(capsys, *args):
+    """Run the CLI in-process, as the console script does; return (exit status, stdout, stderr)."""
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("VOICEGUIDE_CONFIG", str(tmp_path / "absent-is-fine.toml"))
+    (tmp_path / "absent-is-fine.toml").write_text("")
+
+
+def _commands():
+    out = []
+    for name, cmd in cli.commands.items():
+        if isinstance(cmd, click.Group):
+            out += [(f"{name} {sub}", c) for sub, c in cmd.commands.items()]
+        out.append((name, cmd))
+    return out
+
+
+@pytest.mark.parametrize("name, cmd", _commands(), ids=[n for n, _ in _commands()])
+def test_every_command_has_an_example_and_is_in_the_readme(name, cmd):
+    assert "Example" in (cmd.help or ""), f"`voiceguide {name} --help` shows no example"
+    first = name.split()[0]
+    assert f"voiceguide {first}" in README, f"README does not document `voiceguide {first}`"
+    for param in cmd.params:
+        for opt in getattr(param, "opts", []):
+            if opt.startswith("--") and opt != "--help":
+                assert f"`{opt}" in README or f" {opt}" in README, f"README does not document {opt} of {name}"
+
+
+def test_help_runs(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "Examples" in out
+    for name, _ in _commands():
+        code, out, _ = run(capsys, *name.split(), "--help")
+        assert code == 0 and "Example" in out
+
+
+def test_show_json_is_the_contract(capsys):
+    code, out, err = run(capsys, "show", "--json")
+    assert code == 0, err
+    tl = json.loads(out)
+    assert [s["title"] for s in tl["steps"]] == ["Warm-up strokes", "Effleurage", "Petrissage", "Circular motions",
+                                                "Tapotement", "Friction", "Lower back"]
+    for s in tl["steps"]:
+        assert {"index", "title", "start_s", "end_s"} <= set(s)
+    for c in tl["cues"]:
+        assert {"start_s", "end_s", "kind", "text", "step"} <= set(c)
+    assert tl["estimated"] is True  # nothing rendered into this empty cache
+
+
+def test_show_length_fits(capsys):
+    code, out, _ = run(capsys, "show", "--length", "15m", "--json")
+    assert code == 0 and abs(json.loads(out)["total_s"] - 900) <= 1
+
+
+def test_show_table(capsys):
+    code, out, _ = run(capsys, "show", "--steps", "1")
+    assert code == 0
+    assert "Step 1 of 1: Warm-up strokes." in out and "(chime)" in out and "~" in out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["show", "--length", "2m"], "can last from"),
+    (["show", "--length", "soon"], "not a duration"),
+    (["show", "--steps", "9"], "outside 1-7"),
+    (["show", "--pace", "0"], "--pace"),
+    (["show", "no-such-routine"], "no bundled routine or file"),
+    (["show", "--countdown", "x"], "--countdown"),
+    (["export"], "Missing option '-o'"),
+])
+def test_bad_input_is_one_line_exit_2(capsys, args, needle):
+    code, out, err = run(capsys, *args)
+    assert code == 2, (out, err)
+    assert needle in err and "Traceback" not in err + out
+
+
+def test_validate(capsys, tmp_path):
+    good = ROOT / "tests" / "routines" / "stretch.yaml"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("title: Broken\nsteps:\n  - title: One\n    duration: [oops\n")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("title: T\nsteps:\n  - title: A\n    duratoin: 1m\n    instruction: Go.\n")
+    code, out, err = run(capsys, "validate", good)
+    assert code == 0 and "ok (3 steps)" in out
+    code, out, err = run(capsys, "validate", good, broken, typo)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{broken}:4: ") and lines[1].startswith(f"{typo}:4: ")
+    assert "did you mean 'duration'" in lines[1]
+
+
+def test_routines_lists_the_bundled_one(capsys):
+    code, out, _ = run(capsys, "routines")
+    assert code == 0 and re.search(r"back-massage\s+\d\d:\d\d\s+7 steps", out)
+
+
+def test_settings_file_feeds_flags_and_the_command_line_wins(capsys, tmp_path, monkeypatch):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('rate = 120\ncountdown = "20s"\n[show]\nsteps = "1-2"\n')
+    monkeypatch.setenv("VOICEGUIDE_CONFIG", str(cfg))
+    code, out, err = run(capsys, "show", "--json")
+    assert code == 0, err
+    tl = json.loads(out)
+    assert tl["pacing"]["rate_wpm"] == 120 and tl["pacing"]["countdown_s"] == [20.0] and len(tl["steps"]) == 2
+    code, out, _ = run(capsys, "show", "--json", "--rate", "170", "--steps", "1")
+    tl = json.loads(out)
+    assert tl["pacing"]["rate_wpm"] == 170 and len(tl["steps"]) == 1
+    cfg.write_text("rat = 120\n")
+    code, out, err = run(capsys, "show")
+    assert code == 2 and "did you mean 'rate'" in err and str(cfg) in err
+
+
+def test_console_script_and_module_entry_points(tmp_path):
+    env = dict(os.environ, VOICEGUIDE_CACHE_DIR=str(tmp_path), VOICEGUIDE_CONFIG=str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("")
+    exe = Path(sys.executable).with_name("voiceguide")
+    for cmd in ([str(exe), "--version"], [sys.executable, "-m", "voiceguide", "--version"]):
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+        assert p.returncode == 0 and "voiceguide" in p.stdout
+    p = subprocess.run([str(exe), "show", "--length", "2m"], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 2 and "can last from" in p.stderr and "Traceback" not in p.stderr

@@ -1,0 +1,534 @@
+"""The command line: parse flags, call one library function, print. Errors become messages here.
+
+Every command's help ends with examples; tests/test_cli.py fails when a command or option is
+missing from the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from voiceguide import __version__
+from voiceguide.errors import VoiceguideError
+
+EXIT_INTERRUPTED = 130
+
+
+# --- shared option groups ----------------------------------------------------------------------------
+
+
+def _duration(flag: str, text: str | None) -> int | None:
+    from voiceguide.durations import parse_duration
+
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=flag) from None
+
+
+def pacing_options(f):
+    """--length, --pace, --rate, --steps, --lead-in, --countdown, --no-countdown, --checkin-every, --no-checkins."""
+    options = [
+        click.option("--length", metavar="DURATION", help="Fit the whole session to this length, e.g. 15m."),
+        click.option("--pace", type=float, default=1.0, show_default=True, metavar="FACTOR",
+                     help="Stretch every step by this factor, e.g. 1.25."),
+        click.option("--rate", type=int, default=160, show_default=True, metavar="WPM",
+                     help="Speech rate in words per minute."),
+        click.option("--steps", metavar="LIST", help="Only these steps, by number or title: 1-3,7 or effleurage."),
+        click.option("--lead-in", default="3s", show_default=True, metavar="DURATION",
+                     help="Music before the first words."),
+        click.option("--countdown", default="30s,10s", show_default=True, metavar="TIMES",
+                     help="Countdowns before each step ends."),
+        click.option("--no-countdown", is_flag=True, help="No countdowns."),
+        click.option("--checkin-every", metavar="DURATION",
+                     help="How often to speak a check-in line (default: the routine's, else 90s)."),
+        click.option("--no-checkins", is_flag=True, help="No check-in lines."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def make_pacing(length, pace, rate, steps, lead_in, countdown, no_countdown, checkin_every, no_checkins):
+    from voiceguide.compiler import Pacing
+
+    countdowns: tuple[int, ...] = ()
+    if not no_countdown and countdown:
+        countdowns = tuple(_duration("--countdown", part.strip()) for part in str(countdown).split(",")
+                           if part.strip())
+    return Pacing(
+        length_ms=_duration("--length", length),
+        pace=pace,
+        rate_wpm=rate,
+        steps=str(steps) if steps is not None else None,
+        lead_in_ms=_duration("--lead-in", lead_in),
+        countdowns_ms=countdowns,
+        checkins=not no_checkins,
+        checkin_every_ms=_duration("--checkin-every", checkin_every),
+    )
+
+
+PACING_KEYS = ("length", "pace", "rate", "steps", "lead_in", "countdown", "no_countdown", "checkin_every",
+               "no_checkins")
+
+
+def pop_pacing(kwargs: dict):
+    return make_pacing(*(kwargs.pop(k) for k in PACING_KEYS))
+
+
+def voice_options(f):
+    """--engine, --voice, --volume, --cache-dir."""
+    options = [
+        click.option("--engine", default="auto", show_default=True, metavar="NAME",
+                     help="Speech engine: auto, pyttsx3, espeak-ng or piper."),
+        click.option("--voice", metavar="NAME", help="Voice name (see `voiceguide voices`)."),
+        click.option("--volume", type=click.FloatRange(0.0, 1.0, min_open=True), default=1.0, show_default=True,
+                     help="Speech engine volume, above 0 and at most 1."),
+        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Clip cache folder (default: $VOICEGUIDE_CACHE_DIR, else the user cache)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def pop_voice(kwargs: dict, rate: int):
+    from voiceguide.tts import VoiceSettings, default_cache_dir
+
+    settings = VoiceSettings(engine=kwargs.pop("engine"), voice=kwargs.pop("voice"), rate_wpm=rate,
+                             volume=kwargs.pop("volume"))
+    return settings, default_cache_dir(kwargs.pop("cache_dir"))
+
+
+def mix_options(f):
+    """--music, --music-volume, --chime, --sample-rate, --mono."""
+    options = [
+        click.option("--music", default="builtin", show_default=True, metavar="builtin|none|PATH",
+                     help="Background music: the built-in ambient bed, none, or a file or folder."),
+        click.option("--music-volume", type=float, metavar="DB",
+                     help="Music level relative to speech, in dB (e.g. -18)."),
+        click.option("--chime", type=click.Choice(["soft", "bell", "none"]), default="soft", show_default=True,
+                     help="The sound between steps."),
+        click.option("--sample-rate", type=click.IntRange(8000, 192000), default=44100, show_default=True,
+                     help="Output sample rate in Hz."),
+        click.option("--mono", is_flag=True, help="One channel (smaller files)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def pop_mix(kwargs: dict, cache_dir: Path):
+    from voiceguide.audio import MixSettings
+
+    music_volume = kwargs.pop("music_volume")
+    extra = {} if music_volume is None else {"music_volume_db": music_volume}
+    return MixSettings(sample_rate=kwargs.pop("sample_rate"), channels=1 if kwargs.pop("mono") else 2,
+                       music=str(kwargs.pop("music")), chime=kwargs.pop("chime"), cache_dir=cache_dir, **extra)
+
+
+# --- output helpers ------------------------------------------------------------------------------------
+
+
+def _err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+class _Bar:
+    """A progress bar on stderr when it is a terminal; silent otherwise (CI logs stay readable)."""
+
+    def __init__(self, label: str):
+        self.label, self.bar = label, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not sys.stderr.isatty() or total <= 0:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _with_bar(label: str, fn, *args, **kwargs):
+    bar = _Bar(label)
+    try:
+        return fn(*args, progress=bar, **kwargs)
+    finally:
+        bar.close()
+
+
+def _print_notes(prepared) -> None:
+    for note in prepared.notes:
+        _err(f"voiceguide: {note}")
+
+
+# --- the commands ----------------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="voiceguide")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Narrated, hands-free sessions from a written routine.
+
+    \b
+    Examples:
+      voiceguide play                      play the bundled back massage
+      voiceguide show --length 15m         see what will be said and when
+      voiceguide export -o massage.mp3     an MP3 with a chapter per step
+
+    Personal defaults for any flag go in ~/.config/voiceguide/config.toml (or $VOICEGUIDE_CONFIG).
+    """
+    from voiceguide.config import config_path, default_map, load_settings
+
+    path = config_path()
+    settings = load_settings(path)
+    if settings:
+        commands = {name: {p.name for p in cmd.params} | ({"keymap"} if name == "play" else set())
+                    for name, cmd in cli.commands.items() if isinstance(cmd, click.Command)}
+        ctx.default_map = default_map(settings, commands, path)
+
+
+@cli.command()
+@click.argument("routine", required=False)
+@pacing_options
+@voice_options
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON (the contract other tools read).")
+def show(routine, as_json, **kwargs):
+    """Print the session's timeline: every cue, when, and what it says.
+
+    ROUTINE is a bundled routine name (default: back-massage) or a YAML file. Cue lengths come from
+    the clip cache where the clips exist, else from an estimate (marked ~); nothing is rendered.
+
+    \b
+    Examples:
+      voiceguide show
+      voiceguide show --length 15m --steps 1-3,7
+      voiceguide show my-routine.yaml --json > timeline.json
+    """
+    from voiceguide.session import prepare
+
+    pacing = pop_pacing(kwargs)
+    voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
+    prepared = prepare(routine, pacing, voice, cache_dir, render=False)
+    tl = prepared.timeline
+    if as_json:
+        click.echo(json.dumps(tl.to_json(), indent=2, ensure_ascii=False))
+        return
+    from voiceguide.durations import format_clock
+
+    est = " (~ marks estimated speech lengths; `voiceguide render` makes them exact)" if tl.estimated else ""
+    click.echo(f"{tl.title}: {len(tl.steps)} steps, {format_clock(tl.total_ms)}{est}")
+    click.echo(f"{'time':>8}  {'step':<4}  {'kind':<11}  text")
+    for cue in tl.cues:
+        mark = "~" if cue.estimated else " "
+        text = cue.text or "(chime)"
+        step = str(cue.step) if cue.step is not None else "-"
+        click.echo(f"{format_clock(cue.start_ms):>7}{mark}  {step:<4}  {cue.kind.value:<11}  {text}")
+    click.echo(f"{format_clock(tl.total_ms):>7}   end")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files):
+    """Check routine files; one line per problem, exit 2 if any.
+
+    \b
+    Examples:
+      voiceguide validate my-routine.yaml
+      voiceguide validate routines/*.yaml
+    """
+    from voiceguide.compiler import compile_timeline
+    from voiceguide.routine import parse_routine, read_routine_text
+
+    failed = 0
+    for path in files:
+        try:
+            routine = parse_routine(read_routine_text(path), source=str(path))
+            compile_timeline(routine)
+        except VoiceguideError as e:
+            failed += 1
+            _err(f"{e}")
+            continue
+        click.echo(f"{path}: ok ({len(routine.steps)} steps)")
+    if failed:
+        sys.exit(2)
+
+
+@cli.command()
+def routines():
+    """List the bundled routines with their default lengths.
+
+    \b
+    Example:
+      voiceguide routines
+    """
+    from voiceguide.compiler import compile_timeline
+    from voiceguide.durations import format_clock
+    from voiceguide.routine import bundled_routines, load_routine
+
+    for name in bundled_routines():
+        r = load_routine(name)
+        tl = compile_timeline(r)
+        click.echo(f"{name:<20} {format_clock(tl.total_ms):>6}  {len(r.steps)} steps  {r.title}")
+
+
+@cli.command()
+@click.argument("routine", required=False)
+@pacing_options
+@voice_options
+def render(routine, **kwargs):
+    """Render every clip a session needs into the cache, so play and export start at once.
+
+    \b
+    Examples:
+      voiceguide render
+      voiceguide render --engine espeak-ng --voice en-us --rate 150
+      voiceguide render my-routine.yaml --cache-dir ./audio_cache
+    """
+    from voiceguide.session import prepare
+
+    pacing = pop_pacing(kwargs)
+    voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
+    prepared = _with_bar("Rendering", prepare, routine, pacing, voice, cache_dir, render=True)
+    _print_notes(prepared)
+    total = len(prepared.clips)
+    _err(f"voiceguide: {total} clips ready ({prepared.rendered} rendered, {total - prepared.rendered} cached) "
+         f"with {prepared.engine} in {cache_dir}")
+
+
+@cli.command()
+@click.option("--engine", metavar="NAME", help="Only this engine's voices.")
+def voices(engine):
+    """List the voices each installed speech engine offers.
+
+    \b
+    Examples:
+      voiceguide voices
+      voiceguide voices --engine espeak-ng
+    """
+    from voiceguide.tts import list_voices
+
+    for v in list_voices(engine):
+        click.echo(f"{v.engine:<10} {v.name:<28} {v.language or '':<8} {v.description or ''}".rstrip())
+
+
+@cli.group()
+def cache():
+    """Show and manage the clip cache.
+
+    \b
+    Examples:
+      voiceguide cache info
+      voiceguide cache prune --older-than 30d
+      voiceguide cache clear
+    """
+
+
+def _cache_dir_option(f):
+    return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+                        help="Clip cache folder (default: $VOICEGUIDE_CACHE_DIR, else the user cache).")(f)
+
+
+@cache.command("info")
+@_cache_dir_option
+def cache_info(cache_dir):
+    """Where the cache is, how many clips, how big.
+
+    \b
+    Example:
+      voiceguide cache info
+    """
+    from voiceguide.tts import ClipCache, default_cache_dir
+
+    c = ClipCache(default_cache_dir(cache_dir))
+    info = c.info()
+    click.echo(f"folder: {c.root}")
+    for key, value in info.describe().items():
+        click.echo(f"{key}: {value}")
+
+
+@cache.command("clear")
+@_cache_dir_option
+def cache_clear(cache_dir):
+    """Remove every cached clip.
+
+    \b
+    Example:
+      voiceguide cache clear
+    """
+    from voiceguide.tts import ClipCache, default_cache_dir
+
+    removed = ClipCache(default_cache_dir(cache_dir)).clear()
+    click.echo(f"removed {removed} files")
+
+
+@cache.command("prune")
+@_cache_dir_option
+@click.option("--older-than", default="30d", show_default=True, metavar="AGE",
+              help="Remove clips not used for this long: 30d, 12h, 90m.")
+def cache_prune(cache_dir, older_than):
+    """Remove clips not used recently.
+
+    \b
+    Example:
+      voiceguide cache prune --older-than 30d
+    """
+    from voiceguide.tts import ClipCache, default_cache_dir
+
+    age_s = _age_seconds(older_than)
+    removed = ClipCache(default_cache_dir(cache_dir)).prune(age_s)
+    click.echo(f"removed {removed} files unused for {older_than}")
+
+
+def _age_seconds(text: str) -> float:
+    from voiceguide.durations import parse_duration
+
+    text = text.strip().lower()
+    try:
+        if text.endswith("d") and text[:-1].replace(".", "", 1).isdigit():
+            return float(text[:-1]) * 86400
+        if text.endswith("w") and text[:-1].replace(".", "", 1).isdigit():
+            return float(text[:-1]) * 7 * 86400
+        return parse_duration(text) / 1000
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--older-than") from None
+
+
+@cli.command()
+@click.argument("routine", required=False)
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write: .mp3 or .wav.")
+@click.option("--bitrate", default="128k", show_default=True, help="MP3 bitrate.")
+@click.option("--chapters", "chapter_formats", default="", metavar="vtt,json",
+              help="Also write FILE.chapters.vtt and/or FILE.chapters.json.")
+@pacing_options
+@voice_options
+@mix_options
+def export(routine, out, bitrate, chapter_formats, **kwargs):
+    """Write the session to an MP3 (or WAV) with one chapter per step.
+
+    \b
+    Examples:
+      voiceguide export -o massage.mp3
+      voiceguide export -o massage.mp3 --length 15m --music ~/Music/calm --chapters vtt,json
+      voiceguide export my-routine.yaml -o session.wav --mono
+    """
+    from voiceguide.audio import export_session
+    from voiceguide.session import build_mixer, export_tags, prepare
+
+    formats = [f.strip().lower() for f in chapter_formats.split(",") if f.strip()]
+    bad = [f for f in formats if f not in ("vtt", "json")]
+    if bad:
+        raise click.BadParameter(f"unknown chapter format {bad[0]!r}; use vtt, json or both", param_hint="--chapters")
+    pacing = pop_pacing(kwargs)
+    voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
+    mix = pop_mix(kwargs, cache_dir)
+    prepared = _with_bar("Rendering", prepare, routine, pacing, voice, cache_dir, render=True)
+    _print_notes(prepared)
+    mixer = build_mixer(prepared, mix)
+    result = _with_bar("Exporting", export_session, mixer, out, bitrate=bitrate, chapters=formats,
+                       tags=export_tags(prepared))
+    _err(f"voiceguide: wrote {out} ({_describe_result(result)})")
+
+
+def _describe_result(result) -> str:
+    parts = []
+    for name in ("duration_s", "chapters", "bytes"):
+        value = getattr(result, name, None)
+        if value is not None:
+            parts.append(f"{name.replace('_s', '')} {value:.1f}s" if name == "duration_s" else f"{value} {name}")
+    return ", ".join(parts) or "done"
+
+
+@cli.command()
+@click.argument("routine", required=False)
+@click.option("--output", "output_kind", type=click.Choice(["auto", "stream", "simpleaudio"]), default="auto",
+              show_default=True, help="How to reach the sound card.")
+@click.option("--device", metavar="NAME", help="Audio device name (an unknown name lists the ones available).")
+@click.option("--quiet", is_flag=True, help="No live display: one plain line per cue.")
+@pacing_options
+@voice_options
+@mix_options
+@click.pass_context
+def play(ctx, routine, output_kind, device, quiet, **kwargs):
+    """Play the session aloud, hands-free, with single-key controls.
+
+    \b
+    Keys: space pause/resume, n next step, p restart or previous step, r repeat the last cue,
+    + / - make this step 30s longer or shorter, s repeat the safety lines, q quit.
+    A USB foot pedal that types keys works too; remap keys in the settings file under [keys].
+
+    \b
+    Examples:
+      voiceguide play
+      voiceguide play --length 20m --music ~/Music/calm.mp3
+      voiceguide play my-routine.yaml --steps 2-4 --pace 1.5
+    """
+    from voiceguide.player import PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session
+    from voiceguide.session import build_mixer, prepare, retimer
+
+    keymap = (ctx.default_map or {}).get("keymap")
+    pacing = pop_pacing(kwargs)
+    voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
+    mix = pop_mix(kwargs, cache_dir)
+    prepared = _with_bar("Rendering", prepare, routine, pacing, voice, cache_dir, render=True)
+    _print_notes(prepared)
+    mixer = build_mixer(prepared, mix)
+    holder = {"mixer": mixer}
+    options = PlayerOptions(output=output_kind, device=device, keymap=keymap)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not quiet
+    display = TerminalDisplay(sys.stdout) if interactive else PlainDisplay(sys.stdout)
+    safety = [c.text for c in prepared.timeline.cues if c.kind.value == "safety"]
+    if sys.stdin.isatty():
+        with TerminalKeys(keymap=keymap) as keys:
+            play_session(mixer, options=options, display=display, keys=keys,
+                         retime=retimer(prepared, holder), safety_texts=safety)
+    else:
+        play_session(mixer, options=options, display=display, keys=None,
+                     retime=retimer(prepared, holder), safety_texts=safety)
+
+
+# --- the one place errors become messages ------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI; turn every error into one line and an exit status."""
+    debug = bool(os.environ.get("VOICEGUIDE_DEBUG"))
+    try:
+        cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
+    except VoiceguideError as e:
+        _err(f"voiceguide: error: {e}")
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        _err("voiceguide: stopped")
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        _err("\nvoiceguide: stopped")
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        # the reader went away (`voiceguide show | head`): not an error worth a message
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as e:  # noqa: BLE001 - the last line of defence against a traceback
+        if debug:
+            raise
+        _err(f"voiceguide: internal error: {type(e).__name__}: {e} (set VOICEGUIDE_DEBUG=1 for details)")
+        sys.exit(3)
+    sys.exit(0)
+

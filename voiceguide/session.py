@@ -1,0 +1,138 @@
+"""The stages joined up: load a routine, render its clips, compile with their real lengths.
+
+``show``, ``render``, ``export`` and ``play`` all start here, so they agree on every timing.
+Heavy parts (the TTS layer, the mixer, the player) are imported only by the functions that need
+them, so ``voiceguide show`` stays quick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from voiceguide.compiler import Pacing, compile_timeline, estimate_speech_ms
+from voiceguide.errors import PacingError
+from voiceguide.routine import Routine, load_routine
+from voiceguide.timeline import Timeline
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voiceguide.audio import MixSettings, Mixer
+    from voiceguide.tts import Clip, VoiceSettings
+
+Progress = Callable[[int, int], None]
+
+#: Rendering can add texts (a cue that fits only with the real clip lengths); stop after this many rounds.
+MAX_RENDER_ROUNDS = 4
+
+
+@dataclass
+class Prepared:
+    routine: Routine
+    pacing: Pacing
+    timeline: Timeline
+    clips: dict[str, Clip] = field(default_factory=dict)
+    engine: str | None = None
+    notes: list[str] = field(default_factory=list)
+    rendered: int = 0
+
+
+def _timer(clips: Mapping[str, Clip], rate_wpm: int):
+    def timer(text: str) -> tuple[int, bool]:
+        clip = clips.get(text)
+        if clip is not None:
+            return clip.duration_ms, False
+        return estimate_speech_ms(text, rate_wpm), True
+
+    return timer
+
+
+def prepare(routine_ref: str | Path | None, pacing: Pacing, voice: VoiceSettings | None = None,
+            cache_dir: Path | None = None, *, render: bool, progress: Progress | None = None) -> Prepared:
+    """Load and compile; with ``render`` make every clip and re-time with the real lengths.
+
+    Without ``render`` it uses whatever clips the cache already holds and estimates the rest
+    (the timeline says which cues are estimated).
+    """
+    routine = load_routine(routine_ref)
+    timeline = compile_timeline(routine, pacing)  # fails fast on bad pacing, before any rendering
+    if voice is None:
+        return Prepared(routine, pacing, timeline)
+
+    from voiceguide.tts import ClipCache, lookup_clips, render_clips
+
+    cache = ClipCache(cache_dir)
+    clips: dict[str, Clip] = {}
+    prepared = Prepared(routine, pacing, timeline)
+    for _ in range(MAX_RENDER_ROUNDS):
+        missing = [t for t in timeline.spoken_texts() if t not in clips]
+        if not missing:
+            break
+        if render:
+            result = render_clips(missing, voice, cache, progress=progress)
+            clips.update(result.clips)
+            prepared.engine = result.engine
+            prepared.notes.extend(n for n in result.notes if n not in prepared.notes)
+            prepared.rendered += result.rendered
+        else:
+            found = lookup_clips(missing, voice, cache)
+            clips.update(found)
+        timeline = compile_timeline(routine, pacing, _timer(clips, pacing.rate_wpm))
+        if not render:
+            break
+    prepared.timeline = timeline
+    prepared.clips = clips
+    return prepared
+
+
+def build_mixer(prepared: Prepared, settings: MixSettings) -> Mixer:
+    from voiceguide.audio import build_mixer as _build
+
+    return _build(prepared.timeline, prepared.clips, settings)
+
+
+def retimer(prepared: Prepared, mixer_holder: dict[str, Any]) -> Callable[[int, int], Mixer | None]:
+    """For the live player's +/- keys: the session with one step lengthened or shortened.
+
+    Under ``--length`` the steps already played keep their lengths and the later ones re-fit, so
+    the session still ends on time; without it only that step changes.
+    """
+    fixed: dict[int, int] = {}
+
+    def retime(step_index: int, delta_ms: int) -> Mixer | None:
+        current: Timeline = mixer_holder["mixer"].timeline
+        by_index = {s.index: s for s in current.steps}
+        if step_index not in by_index:
+            return None
+        want = dict(fixed)
+        if prepared.pacing.length_ms is not None:
+            for s in current.steps:
+                if s.index <= step_index:
+                    want[s.index] = s.duration_ms
+        want[step_index] = by_index[step_index].duration_ms + delta_ms
+        if want[step_index] <= 0:
+            return None
+        try:
+            timeline = compile_timeline(prepared.routine, prepared.pacing,
+                                        _timer(prepared.clips, prepared.pacing.rate_wpm), fixed_ms=want)
+        except PacingError:
+            return None
+        fixed.clear()
+        fixed.update(want)
+        mixer = mixer_holder["mixer"].with_timeline(timeline)
+        mixer_holder["mixer"] = mixer
+        return mixer
+
+    return retime
+
+
+def export_tags(prepared: Prepared) -> dict[str, str]:
+    pacing = ", ".join(f"{k}={v}" for k, v in prepared.timeline.pacing.items() if v not in (None, []))
+    return {
+        "title": prepared.timeline.title,
+        "album": prepared.routine.name,
+        "artist": "voiceguide",
+        "comment": f"voiceguide pacing: {pacing}",
+    }
+
