@@ -1,0 +1,64 @@
+"""Engines that run one command line per clip (espeak-ng, and tests' misbehaving fakes).
+
+A process per clip is what makes a hang harmless: the timeout kills that process and nothing
+else. Several clips run at once from the renderer's threads; each thread only waits on its
+own child, so the GIL is not in the way.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from abc import abstractmethod
+from pathlib import Path
+
+from voiceguide.errors import EngineError
+from voiceguide.tts.engine import Engine, EngineFailure, Synth, VoiceSettings
+
+
+def last_line(text: str | bytes) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+class CommandEngine(Engine):
+    """An engine whose clip is written by ``argv(...)``, one process per clip."""
+
+    @abstractmethod
+    def argv(self, text: str, out: Path, settings: VoiceSettings) -> list[str]:
+        """The command that writes ``text`` spoken with ``settings`` as a WAV at ``out``."""
+
+    def check_voice(self, settings: VoiceSettings) -> None:
+        """Raise EngineError when ``settings.voice`` is unknown; called once per render."""
+
+    def open(self, settings: VoiceSettings, jobs: int, timeout_s: float) -> Synth:
+        self.require()
+        self.check_voice(settings)
+        return CommandSynth(self, settings)
+
+
+class CommandSynth(Synth):
+    def __init__(self, engine: CommandEngine, settings: VoiceSettings):
+        self.engine = engine
+        self.settings = settings
+
+    def render(self, text: str, out: Path, timeout_s: float) -> None:
+        argv = self.engine.argv(text, out, self.settings)
+        name = self.engine.name
+        try:
+            # run() kills the child when the timeout expires, so a hung engine leaves nothing behind.
+            proc = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=timeout_s,
+            )
+        except subprocess.TimeoutExpired:
+            raise EngineFailure(f"{name} gave no clip within {timeout_s:g} s", what="hung") from None
+        except OSError as e:
+            raise EngineError(f"cannot run {argv[0]}: {e.strerror or e}") from None
+        if proc.returncode != 0:
+            why = last_line(proc.stderr) or f"exit status {proc.returncode}"
+            raise EngineFailure(f"{name} failed: {why}", what="crashed")

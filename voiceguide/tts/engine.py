@@ -1,0 +1,220 @@
+"""The speech-engine interface and the one registry every engine goes through.
+
+Built-in engines register here exactly like a third-party or test engine would, through
+``register_engine(name, factory)``. A factory is called with no arguments and returns an
+``Engine``; it must be cheap (no engine start-up), since ``auto`` asks every engine whether it
+is available.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from voiceguide.errors import EngineError, PacingError
+
+#: The order ``auto`` tries engines in: the most natural voice first.
+AUTO_ORDER = ("piper", "pyttsx3", "espeak-ng")
+
+#: The engine ``auto`` falls back to when the one it picked hangs or crashes.
+FALLBACK_ENGINE = "espeak-ng"
+
+MIN_RATE_WPM = 80
+MAX_RATE_WPM = 450
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    engine: str = "auto"          # auto | pyttsx3 | espeak-ng | piper | any registered name
+    voice: str | None = None      # engine-specific voice name; None = the engine's default
+    rate_wpm: int = 160
+    volume: float = 1.0           # above 0, at most 1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rate_wpm, bool) or not isinstance(self.rate_wpm, int):
+            raise PacingError(f"the speech rate must be a whole number of words per minute, not {self.rate_wpm!r}")
+        if not MIN_RATE_WPM <= self.rate_wpm <= MAX_RATE_WPM:
+            raise PacingError(
+                f"the speech rate must be between {MIN_RATE_WPM} and {MAX_RATE_WPM} words per minute, "
+                f"not {self.rate_wpm}"
+            )
+        # A volume of 0 would make every clip silent, which the clip check rightly rejects.
+        if not 0 < float(self.volume) <= 1:
+            raise PacingError(f"the volume must be above 0 and at most 1, not {self.volume}")
+        if self.voice is not None and not self.voice.strip():
+            raise PacingError("the voice name is empty")
+
+
+@dataclass(frozen=True)
+class Voice:
+    engine: str
+    name: str              # what --voice accepts
+    language: str          # e.g. "en-us"; "" when the engine does not say
+    description: str       # a human name, gender, quality: whatever the engine offers
+
+
+class EngineFailure(EngineError):
+    """One attempt at a clip went wrong in a way that may pass: a hang, a crash, bad output.
+
+    The renderer retries such a clip once; ``EngineError`` itself (a missing engine, an
+    unknown voice) is never retried.
+    """
+
+    def __init__(self, message: str, *, what: str):
+        super().__init__(message)
+        self.what = what  # "hung", "crashed", "wrote a bad clip": for the one-line summary
+
+
+class Synth(ABC):
+    """An engine opened for one settings; ``render`` may be called from several threads."""
+
+    @abstractmethod
+    def render(self, text: str, out: Path, timeout_s: float) -> None:
+        """Write a WAV of ``text`` to ``out``, or raise EngineFailure/EngineError.
+
+        Must give up after ``timeout_s`` seconds (killing whatever it started).
+        """
+
+    def close(self) -> None:
+        """Stop whatever the synth started."""
+
+    def __enter__(self) -> "Synth":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Engine(ABC):
+    #: The registry name (what ``--engine`` accepts).
+    name: str = ""
+    #: One line telling a user how to get this engine, for the "missing" message.
+    install_hint: str = ""
+
+    @abstractmethod
+    def available(self) -> bool:
+        """Whether the engine is installed; quick and side-effect free (``auto`` asks it)."""
+
+    def require(self) -> None:
+        """Raise EngineError saying how to install the engine when it is missing."""
+        if not self.available():
+            raise EngineError(f"the {self.name} speech engine is not installed; {self.install_hint}")
+
+    @abstractmethod
+    def version(self) -> str:
+        """Anything that changes how the engine sounds, as text: it goes into the cache key."""
+
+    def sample_rate(self, voice: str | None) -> int:
+        """The rate the engine writes for this voice, or 0 when only the clip tells."""
+        return 0
+
+    @abstractmethod
+    def voices(self) -> list[Voice]:
+        """The voices ``--voice`` accepts for this engine."""
+
+    def voice_key(self, voice: str | None) -> str:
+        """The voice as it goes into the cache key (engines add a voice model's version)."""
+        return voice or ""
+
+    @abstractmethod
+    def open(self, settings: VoiceSettings, jobs: int, timeout_s: float) -> Synth:
+        """Start the engine for ``jobs`` clips at a time; EngineError on an unknown voice.
+
+        Starting may take at most ``timeout_s`` seconds (else EngineFailure "hung").
+        """
+
+
+_registry: dict[str, Callable[[], Engine]] = {}
+_instances: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def register_engine(name: str, factory: Callable[[], Engine]) -> None:
+    """Make ``name`` usable as ``VoiceSettings.engine``; a later registration replaces one."""
+    if not name or name == "auto":
+        raise ValueError(f"cannot register an engine named {name!r}")
+    with _lock:
+        _registry[name] = factory
+        _instances.pop(name, None)
+
+
+def unregister_engine(name: str) -> None:
+    """Forget an engine (tests use it to clean up their fakes)."""
+    with _lock:
+        _registry.pop(name, None)
+        _instances.pop(name, None)
+
+
+def engine_names() -> list[str]:
+    _ensure_builtins()
+    return list(_registry)
+
+
+def get_engine(name: str) -> Engine:
+    """The engine registered as ``name`` (one instance per process); EngineError if unknown."""
+    _ensure_builtins()
+    with _lock:
+        if name in _instances:
+            return _instances[name]
+        factory = _registry.get(name)
+    if factory is None:
+        known = ", ".join(["auto", *_registry])
+        raise EngineError(f"unknown speech engine {name!r} (choose from {known})")
+    engine = factory()
+    with _lock:
+        return _instances.setdefault(name, engine)
+
+
+def resolve_engine(settings: VoiceSettings) -> str:
+    """The engine name ``settings`` means: ``auto`` becomes the best one installed."""
+    if settings.engine != "auto":
+        get_engine(settings.engine).require()
+        return settings.engine
+    for name in AUTO_ORDER:
+        try:
+            engine = get_engine(name)
+        except EngineError:
+            continue
+        if engine.available():
+            return name
+    raise EngineError(
+        "no speech engine is installed; install espeak-ng "
+        "(Debian/Ubuntu: sudo apt-get install espeak-ng)"
+    )
+
+
+def list_voices(engine: str | None = None) -> list[Voice]:
+    """Voices of one engine, or of every installed engine when ``engine`` is None or "auto"."""
+    if engine is not None and engine != "auto":
+        eng = get_engine(engine)
+        eng.require()
+        return eng.voices()
+    out: list[Voice] = []
+    for name in engine_names():
+        eng = get_engine(name)
+        if eng.available():
+            out.extend(eng.voices())
+    return out
+
+
+_builtins_done = False
+
+
+def _ensure_builtins() -> None:
+    # The built-ins register lazily so importing this module stays free of engine modules.
+    global _builtins_done
+    if _builtins_done:
+        return
+    _builtins_done = True
+    from voiceguide.tts import espeak, piper_engine, pyttsx3_engine
+
+    for name, factory in (
+        ("espeak-ng", espeak.EspeakEngine),
+        ("pyttsx3", pyttsx3_engine.Pyttsx3Engine),
+        ("piper", piper_engine.PiperEngine),
+    ):
+        with _lock:
+            _registry.setdefault(name, factory)

@@ -1,0 +1,236 @@
+"""Texts -> cached clips: the cache key, the lookup, and the parallel, failure-proof render.
+
+The key covers everything that changes the sound (engine, its version, voice, rate, volume,
+sample rate, the text, and our own clip format), so a clip is shared by every routine that
+speaks the same sentence with the same voice. A render first takes every whole clip from the
+cache (a header read each), then renders the rest on ``jobs`` threads, each checking its clip
+before renaming it into the cache. A clip that hangs, crashes or comes out wrong is tried once
+more; a second failure stops the render with one line, or under ``auto`` switches the whole
+render to espeak-ng (one voice per session) and says so in ``notes``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterable
+
+from voiceguide.errors import EngineError, RoutineError
+from voiceguide.tts import engine as engines
+from voiceguide.tts.cache import Clip, ClipCache
+from voiceguide.tts.engine import EngineFailure, Synth, VoiceSettings
+from voiceguide.tts.wav import WavProblem, check_speech
+
+#: Bump when the stored clip changes meaning (layout, checks), so old clips are not reused.
+CLIP_FORMAT = 1
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class RenderResult:
+    clips: dict[str, Clip]      # text -> clip, for every text asked
+    engine: str                 # the engine actually used ("espeak-ng" after an auto fallback)
+    notes: list[str] = field(default_factory=list)  # one-line messages for the user
+    rendered: int = 0           # clips rendered now (the rest came from the cache)
+
+
+def spoken_form(text: str) -> str:
+    """The text as it is keyed and spoken: whitespace runs do not change the sound."""
+    if not isinstance(text, str):
+        raise TypeError(f"a text to speak must be a str, not {type(text).__name__}")
+    spoken = " ".join(text.split())
+    if not spoken:
+        raise RoutineError("a spoken cue has no text (every cue that is spoken needs words)")
+    return spoken
+
+
+def clip_key(engine: str, version: str, voice: str, rate_wpm: int, volume: float,
+             sample_rate: int, text: str) -> str:
+    blob = json.dumps(
+        [CLIP_FORMAT, engine, version, voice, int(rate_wpm), round(float(volume), 4), int(sample_rate), text],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def default_jobs() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, cores)
+
+
+def _keys(name: str, settings: VoiceSettings, spoken: Iterable[str]) -> dict[str, str]:
+    engine = engines.get_engine(name)
+    version = engine.version()
+    voice = engine.voice_key(settings.voice)
+    rate = engine.sample_rate(settings.voice)
+    return {t: clip_key(name, version, voice, settings.rate_wpm, settings.volume, rate, t) for t in spoken}
+
+
+def _distinct(texts: Iterable[str]) -> tuple[list[str], dict[str, str]]:
+    asked = list(texts)
+    spoken_of = {t: spoken_form(t) for t in asked}
+    return asked, spoken_of
+
+
+def lookup_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache) -> dict[str, Clip]:
+    """Clips already in the cache for ``texts`` (text -> clip); renders nothing, starts no engine.
+
+    Texts without a whole cached clip are simply absent. So is everything when the engine is
+    not installed: a caller that only shows timings can go on with estimates.
+    """
+    asked, spoken_of = _distinct(texts)
+    try:
+        name = engines.resolve_engine(settings)
+        keys = _keys(name, settings, set(spoken_of.values()))
+    except EngineError:
+        return {}
+    found: dict[str, Clip] = {}
+    for t in asked:
+        clip = cache.get(keys[spoken_of[t]])
+        if clip is not None:
+            found[t] = clip
+    return found
+
+
+def render_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache, *,
+                 progress: Progress | None = None, jobs: int | None = None,
+                 timeout_s: float = 30.0) -> RenderResult:
+    """A clip for every text, from the cache or rendered now.
+
+    ``progress(done, total)`` is called from this thread as clips become ready (first with
+    the count found in the cache); ``total`` counts distinct texts. Raises RoutineError for an
+    empty text, EngineError when the engine is missing, the voice unknown, or the engine
+    failed twice on one clip (under ``auto`` that last case falls back to espeak-ng instead).
+    """
+    asked, spoken_of = _distinct(texts)
+    distinct = list(dict.fromkeys(spoken_of.values()))
+    name = engines.resolve_engine(settings)
+    reporter = _Monotonic(progress)
+    try:
+        result = _render(name, settings, distinct, cache, reporter, jobs, timeout_s)
+    except EngineFailure as failure:
+        if settings.engine != "auto" or name == engines.FALLBACK_ENGINE:
+            raise
+        fallback = engines.get_engine(engines.FALLBACK_ENGINE)
+        if not fallback.available():
+            raise
+        note = f"{name} {failure.what} ({failure}); fell back to {engines.FALLBACK_ENGINE}"
+        fb_settings = replace(settings, engine=engines.FALLBACK_ENGINE)
+        if settings.voice is not None:
+            try:
+                fallback.check_voice(fb_settings)  # type: ignore[attr-defined]
+            except (EngineError, AttributeError):
+                fb_settings = replace(fb_settings, voice=None)
+                note += f" with its default voice ({settings.voice!r} is not one of its voices)"
+        result = _render(engines.FALLBACK_ENGINE, fb_settings, distinct, cache, reporter, jobs, timeout_s)
+        result.notes.insert(0, note)
+    by_spoken = result.clips
+    result.clips = {t: by_spoken[spoken_of[t]] for t in asked}
+    return result
+
+
+class _Monotonic:
+    """Passes progress on, never backwards (a fallback starts its count again)."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress = progress
+        self.best = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.progress is not None and done > self.best:
+            self.best = done
+            self.progress(done, total)
+
+
+def _render(name: str, settings: VoiceSettings, distinct: list[str], cache: ClipCache,
+            progress: Callable[[int, int], None], jobs: int | None, timeout_s: float) -> RenderResult:
+    engine = engines.get_engine(name)
+    engine.require()
+    keys = _keys(name, settings, distinct)
+    clips: dict[str, Clip] = {}
+    missing: list[str] = []
+    for t in distinct:
+        clip = cache.get(keys[t])
+        if clip is not None:
+            clips[t] = clip
+        else:
+            missing.append(t)
+    total = len(distinct)
+    progress(len(clips), total)
+    if missing:
+        n = max(1, min(jobs or default_jobs(), len(missing)))
+        synth = _open(engine, settings, n, timeout_s)
+        try:
+            _render_missing(synth, name, settings, missing, keys, cache, clips, n, timeout_s, progress, total)
+        finally:
+            synth.close()
+    return RenderResult(clips=clips, engine=name, notes=[], rendered=len(missing))
+
+
+def _open(engine: engines.Engine, settings: VoiceSettings, jobs: int, timeout_s: float) -> Synth:
+    try:
+        return engine.open(settings, jobs, timeout_s)
+    except EngineFailure:
+        pass  # a hang or crash while starting gets a second chance, like a clip does
+    try:
+        return engine.open(settings, jobs, timeout_s)
+    except EngineFailure as e:
+        raise EngineFailure(f"{e} (tried twice)", what=e.what) from None
+
+
+def _render_missing(synth: Synth, name: str, settings: VoiceSettings, missing: list[str],
+                    keys: dict[str, str], cache: ClipCache, clips: dict[str, Clip], jobs: int,
+                    timeout_s: float, progress: Callable[[int, int], None], total: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="voiceguide-tts")
+    try:
+        futures = {pool.submit(_render_one, synth, name, settings, t, keys[t], cache, timeout_s): t
+                   for t in missing}
+        for fut in as_completed(futures):
+            clips[futures[fut]] = fut.result()
+            progress(len(clips), total)
+    finally:
+        # On a failure, clips not started yet are dropped; the ones running end by their timeout.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _render_one(synth: Synth, name: str, settings: VoiceSettings, text: str, key: str,
+                cache: ClipCache, timeout_s: float) -> Clip:
+    failure: EngineFailure | None = None
+    for _attempt in range(2):
+        temp = cache.temp_path(key)
+        try:
+            synth.render(text, temp, timeout_s)
+            info = check_speech(temp, text, settings.rate_wpm)
+            return cache.commit(temp, key, info)
+        except EngineFailure as e:
+            failure = e
+        except FileNotFoundError:
+            failure = EngineFailure(f"{name} wrote no clip for {_quote(text)}", what="wrote no clip")
+        except WavProblem as e:
+            failure = EngineFailure(f"{name} wrote a bad clip for {_quote(text)}: {e}", what="wrote a bad clip")
+        finally:
+            _remove(temp)
+    assert failure is not None
+    raise EngineFailure(f"{failure} (tried twice)", what=failure.what)
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        pass  # a leftover temp file is harmless; prune removes it later

@@ -1,0 +1,194 @@
+"""The clip file format: 16-bit PCM mono WAV, and the checks a clip must pass.
+
+Reading a header must stay cheap (a warm render stats and reads the head of every clip), so
+nothing here imports numpy at module level and the silence check samples a stride.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Bytes read to find the fmt and data chunks; engines write them in the first 44-100 bytes.
+HEAD_BYTES = 512
+
+#: Peak below this (about -60 dBFS) counts as silence.
+SILENCE_PEAK = 32
+
+#: Canonical header length for a plain PCM WAV with one fmt and one data chunk.
+CANONICAL_HEADER = 44
+
+
+class WavProblem(ValueError):
+    """A file is not a usable clip; the message says why, for a note or an error."""
+
+
+@dataclass(frozen=True)
+class WavInfo:
+    channels: int
+    sample_rate: int
+    bits: int
+    data_offset: int
+    data_bytes: int
+    file_bytes: int
+
+    @property
+    def frames(self) -> int:
+        return self.data_bytes // (self.channels * self.bits // 8)
+
+    @property
+    def canonical(self) -> bool:
+        """16-bit mono with nothing after the samples: ready to cache as it is."""
+        return (
+            self.channels == 1
+            and self.bits == 16
+            and self.data_offset + self.data_bytes == self.file_bytes
+        )
+
+
+def parse_header(head: bytes, file_bytes: int) -> WavInfo:
+    """Parse a RIFF/WAVE header from the first bytes of a file of ``file_bytes`` bytes.
+
+    Raises WavProblem when the file is not PCM WAV or when the data chunk claims more bytes
+    than the file holds (a truncated clip).
+    """
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        raise WavProblem("not a WAV file")
+    pos = 12
+    fmt = None
+    while pos + 8 <= len(head):
+        chunk_id = head[pos:pos + 4]
+        (size,) = struct.unpack_from("<I", head, pos + 4)
+        body = pos + 8
+        if chunk_id == b"fmt ":
+            if body + 16 > len(head):
+                raise WavProblem("WAV header is cut short")
+            tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", head, body)
+            # WAVE_FORMAT_EXTENSIBLE (0xFFFE) carries PCM too; its sub-format is checked by bits.
+            if tag not in (1, 0xFFFE):
+                raise WavProblem(f"WAV is not PCM (format tag {tag})")
+            if channels < 1 or rate < 1 or bits not in (8, 16, 24, 32):
+                raise WavProblem("WAV header has impossible values")
+            fmt = (channels, rate, bits)
+        elif chunk_id == b"data":
+            if fmt is None:
+                raise WavProblem("WAV data comes before its format")
+            channels, rate, bits = fmt
+            available = file_bytes - body
+            # Streaming writers leave 0 or 0xFFFFFFFF here; those files are never cached as such.
+            if size == 0 or size > available:
+                raise WavProblem(f"WAV is truncated ({available} of {size} sample bytes)")
+            frame = channels * bits // 8
+            return WavInfo(channels, rate, bits, body, size - size % frame, file_bytes)
+        pos = body + size + (size & 1)
+    raise WavProblem("WAV has no data chunk in its header")
+
+
+def read_info(path: str | os.PathLike) -> WavInfo:
+    """Header of a WAV file: one open, one small read, one fstat."""
+    with open(path, "rb") as f:
+        head = f.read(HEAD_BYTES)
+        size = os.fstat(f.fileno()).st_size
+    return parse_header(head, size)
+
+
+def read_pcm16(path: str | os.PathLike, info: WavInfo | None = None) -> bytes:
+    """The raw little-endian 16-bit sample bytes of a canonical clip."""
+    with open(path, "rb") as f:
+        if info is None:
+            head = f.read(HEAD_BYTES)
+            info = parse_header(head, os.fstat(f.fileno()).st_size)
+        f.seek(info.data_offset)
+        return f.read(info.data_bytes)
+
+
+def write_pcm16(path: str | os.PathLike, samples: bytes, sample_rate: int) -> None:
+    """Write a canonical mono 16-bit WAV (44-byte header) in one go."""
+    n = len(samples)
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF", 36 + n, b"WAVE",
+        b"fmt ", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16,
+        b"data", n,
+    )
+    with open(path, "wb") as f:
+        f.write(header)
+        f.write(samples)
+
+
+def to_canonical(path: Path, info: WavInfo) -> WavInfo:
+    """Rewrite a PCM WAV of another layout (stereo, 8/24/32-bit, trailing chunks) as mono 16-bit.
+
+    Only engines on other platforms need this; espeak-ng, pyttsx3's espeak driver and piper
+    already write canonical files, so numpy is imported only here.
+    """
+    import numpy as np
+
+    with open(path, "rb") as f:
+        f.seek(info.data_offset)
+        raw = f.read(info.data_bytes)
+    width = info.bits // 8
+    if width == 1:
+        x = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
+    elif width == 2:
+        x = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+    elif width == 3:
+        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        v = np.where(v >= 1 << 23, v - (1 << 24), v)
+        x = v.astype(np.float32) / float(1 << 23)
+    else:
+        x = np.frombuffer(raw, "<i4").astype(np.float32) / float(1 << 31)
+    x = x[: len(x) - len(x) % info.channels].reshape(-1, info.channels).mean(axis=1)
+    pcm = np.clip(np.round(x * 32767.0), -32768, 32767).astype("<i2").tobytes()
+    write_pcm16(path, pcm, info.sample_rate)
+    return read_info(path)
+
+
+def peak(samples: bytes, stride: int = 5) -> int:
+    """Largest absolute sample among every ``stride``-th one: enough to tell speech from silence."""
+    a = array("h")
+    a.frombytes(samples[: len(samples) - len(samples) % 2])
+    if not a:
+        return 0
+    if array("h", [1]).tobytes() != b"\x01\x00":  # pragma: no cover - big-endian hosts
+        a.byteswap()
+    view = a[::stride] if len(a) > stride * 100 else a
+    return max(max(view), -min(view))
+
+
+def word_count(text: str) -> int:
+    """Words as a listener hears them: digits count one per group ("30" is one word)."""
+    return max(1, len(text.split()))
+
+
+def plausible_ms(text: str, rate_wpm: int) -> tuple[int, int]:
+    """The shortest and longest duration a correct rendering of ``text`` could have.
+
+    Generous on purpose: the bounds catch an engine that wrote a stub or ran away (endless
+    output), not one that reads a little fast or slow. Numbers and abbreviations expand when
+    spoken, so the upper bound follows the characters, the lower one the words.
+    """
+    per_word = 60000 / rate_wpm
+    low = int(word_count(text) * per_word / 4)
+    high = int(4000 + len(text) * per_word * 1.5)
+    return max(low, 40), high
+
+
+def check_speech(path: Path, text: str, rate_wpm: int) -> WavInfo:
+    """Check a freshly rendered clip and bring it to the canonical layout; raise WavProblem."""
+    info = read_info(path)
+    if not info.canonical:
+        info = to_canonical(path, info)
+    ms = info.frames * 1000 // info.sample_rate
+    low, high = plausible_ms(text, rate_wpm)
+    if ms < low:
+        raise WavProblem(f"clip is too short for its text ({ms} ms, expected at least {low} ms)")
+    if ms > high:
+        raise WavProblem(f"clip is too long for its text ({ms} ms, expected at most {high} ms)")
+    if peak(read_pcm16(path, info)) < SILENCE_PEAK:
+        raise WavProblem("clip is silent")
+    return info
