@@ -22,6 +22,18 @@ def last_line(text: str | bytes) -> str:
     return lines[-1] if lines else ""
 
 
+def exit_text(code: int) -> str:
+    """How a process ended, in words: "exit status 3", "killed by SIGABRT"."""
+    if code >= 0:
+        return f"exit status {code}"
+    import signal
+
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
+
+
 class CommandEngine(Engine):
     """An engine whose clip is written by ``argv(...)``, one process per clip."""
 
@@ -60,5 +72,5 @@ class CommandSynth(Synth):
         except OSError as e:
             raise EngineError(f"cannot run {argv[0]}: {e.strerror or e}") from None
         if proc.returncode != 0:
-            why = last_line(proc.stderr) or f"exit status {proc.returncode}"
+            why = last_line(proc.stderr) or exit_text(proc.returncode)
             raise EngineFailure(f"{name} failed: {why}", what="crashed")

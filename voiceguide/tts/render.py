@@ -121,7 +121,7 @@ def render_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache
         fallback = engines.get_engine(engines.FALLBACK_ENGINE)
         if not fallback.available():
             raise
-        note = f"{name} {failure.what} ({failure}); fell back to {engines.FALLBACK_ENGINE}"
+        note = f"{failure}; fell back to {engines.FALLBACK_ENGINE}"
         fb_settings = replace(settings, engine=engines.FALLBACK_ENGINE)
         if settings.voice is not None:
             try:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from voiceguide.errors import EngineError
+from voiceguide.tts.command import exit_text
 from voiceguide.tts.engine import Engine, EngineFailure, Synth, VoiceSettings
 
 Backend = Callable[[dict], "tuple[Callable[[str, str], None], Any]"]
@@ -156,14 +157,7 @@ class Worker:
             code = self.process.wait(1.0)
         except subprocess.TimeoutExpired:
             return "no answer"
-        if code < 0:
-            import signal
-
-            try:
-                return f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"killed by signal {-code}"
-        return f"exit status {code}"
+        return exit_text(code)
 
     def alive(self) -> bool:
         return self.process.poll() is None
