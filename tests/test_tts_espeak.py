@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pytest
 
@@ -86,3 +87,14 @@ def test_a_text_starting_with_a_dash_is_spoken_not_parsed(tmp_path):
     path = tmp_path / "dash.wav"
     EspeakEngine().open(VoiceSettings(), 1, 10).render("-5 minutes left", path, 10)
     assert check_speech(path, "-5 minutes left", 160).frames > 22050 // 2
+
+
+def test_naming_the_default_voice_file_sounds_the_same_as_no_voice(tmp_path):
+    engine = EspeakEngine()
+    text = "Step 3 of 7: Petrissage."
+    ours = tmp_path / "ours.wav"
+    engine.open(VoiceSettings(), 1, 10).render(text, ours, 10)
+    plain = tmp_path / "plain.wav"
+    subprocess.run(["espeak-ng", "-b", "1", "-s", "160", "-a", "100", "-w", str(plain), "--", text], check=True)
+    assert "-v" in engine.argv(text, ours, VoiceSettings()) or engine.default_voice_arg() == ""
+    assert ours.read_bytes() == plain.read_bytes()

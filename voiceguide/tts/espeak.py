@@ -47,6 +47,7 @@ class EspeakEngine(CommandEngine):
         self._path: str | None = None
         self._version: str | None = None
         self._checked_voices: set[str] = set()
+        self._default_voice: str | None = None
         self._lock = threading.Lock()
 
     def _exe(self) -> str | None:
@@ -67,6 +68,20 @@ class EspeakEngine(CommandEngine):
 
     def sample_rate(self, voice: str | None) -> int:
         return ESPEAK_RATE
+
+    def default_voice_arg(self) -> str:
+        """What to pass as -v when no voice is asked for ("" for nothing).
+
+        Given a language name ("en", also its built-in default) espeak-ng reads every voice file
+        to choose one, a third of its start-up; given the file id of that same voice it opens
+        just that file and speaks identically (a test compares the bytes). So name the file.
+        """
+        if self._default_voice is None:
+            self._default_voice = ""
+            data = self.version().partition("Data at:")[2].strip()
+            if data and (Path(data) / "lang" / "gmw" / "en").is_file():
+                self._default_voice = "gmw/en"
+        return self._default_voice
 
     def voices(self) -> list[Voice]:
         self.require()
@@ -90,8 +105,9 @@ class EspeakEngine(CommandEngine):
     def argv(self, text: str, out: Path, settings: VoiceSettings) -> list[str]:
         argv = [self._exe() or self.program, "-b", "1", "-w", str(out),
                 "-s", str(settings.rate_wpm), "-a", str(amplitude(settings.volume))]
-        if settings.voice is not None:
-            argv += ["-v", settings.voice]
+        voice = settings.voice if settings.voice is not None else self.default_voice_arg()
+        if voice:
+            argv += ["-v", voice]
         # "--" keeps a text that starts with "-" from being read as an option.
         return argv + ["--", text]
 

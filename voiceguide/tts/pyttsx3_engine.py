@@ -10,8 +10,8 @@ unknown name is silently replaced by the default voice.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
-from pathlib import Path
 
 from voiceguide.tts.engine import Voice, VoiceSettings
 from voiceguide.tts.workers import WorkerConfigError, WorkerEngine
@@ -19,7 +19,37 @@ from voiceguide.tts.workers import WorkerConfigError, WorkerEngine
 #: The espeak driver writes 22,050 Hz on every platform it runs on.
 ESPEAK_DRIVER_RATE = 22050
 
+#: How long a clip may take to appear after runAndWait returned, and how often to ask for it.
+LATE_CLIP_S = 0.1
+SAVE_ATTEMPTS = 4
+
 _LINUX_LIBS = ("libespeak-ng.so.1", "libespeak-ng.so", "libespeak.so.1")
+
+
+def _wait_whole(paths: list[str], limit_s: float) -> str | None:
+    """The first of ``paths`` to hold a whole WAV within ``limit_s`` seconds, or None."""
+    import time
+
+    from voiceguide.tts.wav import WavProblem, read_info
+
+    deadline = time.monotonic() + limit_s
+    while True:
+        for path in paths:
+            try:
+                read_info(path)
+                return path
+            except (OSError, WavProblem):
+                pass
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.001)
+
+
+def _discard(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _voice_rows(voices) -> list[dict]:
@@ -55,11 +85,39 @@ def match_voice(wanted: str, rows: list[dict]) -> str | None:
     return None
 
 
+class _QuickPoll:
+    """Stands in for ``time`` in pyttsx3's espeak driver: its loop polls every 1 ms, not 10.
+
+    The driver synthesises synchronously, then sleeps 10 ms before it notices it is done:
+    that sleep was most of a clip's time. A shorter poll changes nothing else.
+    """
+
+    def __getattr__(self, name: str):
+        import time
+
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        import time
+
+        time.sleep(min(seconds, 0.001))
+
+
+def _shorten_driver_poll() -> None:
+    import time
+
+    driver = sys.modules.get("pyttsx3.drivers.espeak")
+    if driver is not None and getattr(driver, "time", None) is time:
+        driver.time = _QuickPoll()
+
+
 def pyttsx3_backend(config: dict):
     """Runs in a worker: make the engine, check the voice, return the per-clip function."""
     import pyttsx3
 
     engine = pyttsx3.init()
+    _shorten_driver_poll()
     rows = _voice_rows(engine.getProperty("voices"))
     driver = type(getattr(getattr(engine, "proxy", None), "_driver", None)).__name__
     info = {"voices": rows, "driver": driver}
@@ -76,14 +134,26 @@ def pyttsx3_backend(config: dict):
     volume = float(config["volume"])
 
     def speak(text: str, path: str) -> None:
-        if voice_id is not None:
-            engine.setProperty("voice", voice_id)
-        engine.setProperty("rate", rate)
-        engine.setProperty("volume", volume)
-        engine.save_to_file(text, path)
-        engine.runAndWait()
-        if not Path(path).exists():
-            raise RuntimeError("pyttsx3 finished without writing the clip")
+        # runAndWait can return before the clip is written, and now and then (a few in a
+        # hundred with two workers busy) the clip never comes: wait a little for a whole
+        # file, then ask again, taking whichever attempt's file is whole first.
+        targets: list[str] = []
+        for attempt in range(SAVE_ATTEMPTS):
+            targets.append(path if attempt == 0 else f"{path}.{attempt}.tmp")
+            if voice_id is not None:
+                engine.setProperty("voice", voice_id)
+            engine.setProperty("rate", rate)
+            engine.setProperty("volume", volume)
+            engine.save_to_file(text, targets[-1])
+            engine.runAndWait()
+            whole = _wait_whole(targets, LATE_CLIP_S)
+            if whole is not None:
+                if whole != path:
+                    os.replace(whole, path)
+                for t in targets[1:]:
+                    _discard(t)
+                return
+        raise RuntimeError(f"pyttsx3 finished without writing the clip ({SAVE_ATTEMPTS} times)")
 
     return speak, info
 

@@ -1,0 +1,113 @@
+"""pyttsx3, run for real (its espeak driver here), always in worker processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from voiceguide.errors import EngineError
+from voiceguide.tts import ClipCache, VoiceSettings, get_engine, render_clips
+from voiceguide.tts.pyttsx3_engine import match_voice
+from voiceguide.tts.wav import check_speech
+
+engine = get_engine("pyttsx3")
+pytestmark = pytest.mark.skipif(not engine.available(), reason="pyttsx3 or its driver is not installed")
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXTS = ["Press gently along the spine.", "Step 4 of 7: Circular motions.", "Check in with your partner."]
+
+ROWS = [
+    {"id": "gmw/en", "name": "English (Great Britain)", "language": "en-gb", "gender": "Male"},
+    {"id": "gmw/en-US", "name": "English (America)", "language": "en-us", "gender": "Male"},
+    {"id": "roa/fr", "name": "French (France)", "language": "fr-fr", "gender": "Male"},
+]
+
+
+def py(**kw) -> VoiceSettings:
+    return VoiceSettings(engine="pyttsx3", **kw)
+
+
+@pytest.mark.parametrize("wanted, voice_id", [
+    ("gmw/en-us", "gmw/en-US"), ("English (America)", "gmw/en-US"), ("en-US", "gmw/en-US"),
+    ("fr", "roa/fr"), ("fr-fr", "roa/fr"), ("GMW/EN", "gmw/en"), ("klingon", None),
+])
+def test_voice_names_match_by_id_name_short_id_or_language(wanted, voice_id):
+    assert match_voice(wanted, ROWS) == voice_id
+
+
+def test_clips_are_valid_and_cached_once(tmp_path):
+    cache = ClipCache(tmp_path)
+    first = render_clips(TEXTS, py(), cache)
+    assert first.engine == "pyttsx3" and first.rendered == 3 and first.notes == []
+    for text, clip in first.clips.items():
+        info = check_speech(clip.path, text, 160)
+        assert info.sample_rate == 22050 and info.frames == clip.frames
+    again = render_clips(TEXTS + ["Press gently along the spine."], py(), cache)
+    assert again.rendered == 0 and again.clips[TEXTS[0]] == first.clips[TEXTS[0]]
+    assert cache.info().count == 3
+
+
+def test_rate_is_applied_not_just_asked(tmp_path):
+    # pyttsx3 reads the rate back wrong, so check what comes out instead.
+    cache = ClipCache(tmp_path)
+    text = ["Slide both hands up the back and out over the shoulders."]
+    slow = render_clips(text, py(rate_wpm=110), cache).clips[text[0]]
+    fast = render_clips(text, py(rate_wpm=300), cache)
+    assert fast.rendered == 1
+    assert fast.clips[text[0]].frames < slow.frames * 0.6
+
+
+def test_the_voice_keys_the_clip_and_is_applied(tmp_path):
+    cache = ClipCache(tmp_path)
+    text = ["Bonjour, breathe slowly."]
+    default = render_clips(text, py(), cache).clips[text[0]]
+    french = render_clips(text, py(voice="fr"), cache)
+    assert french.rendered == 1
+    clip = french.clips[text[0]]
+    assert clip.key != default.key
+    assert clip.path.read_bytes() != default.path.read_bytes()
+
+
+def test_an_unknown_voice_is_an_error_not_the_default_voice(tmp_path):
+    cache = ClipCache(tmp_path)
+    for settings in (py(voice="klingon-warrior"), VoiceSettings(voice="klingon-warrior")):
+        if settings.engine == "auto" and get_engine("piper").available():
+            continue  # auto would pick piper, whose own test covers its voices
+        with pytest.raises(EngineError, match=r"pyttsx3 has no voice 'klingon-warrior'; see `voiceguide voices --engine pyttsx3`"):
+            render_clips(TEXTS[:1], settings, cache)
+    assert cache.info().count == 0
+
+
+def test_voices_come_from_the_engine():
+    voices = engine.voices()
+    assert len(voices) > 20 and all(v.engine == "pyttsx3" for v in voices)
+    english = [v for v in voices if v.language.startswith("en")]
+    assert english and all("/" in v.name for v in english)
+    assert match_voice(english[0].name, [{"id": v.name, "name": "", "language": v.language, "gender": ""}
+                                         for v in voices]) == english[0].name
+
+
+def test_version_names_pyttsx3_and_its_driver():
+    v = engine.version()
+    assert v.startswith("pyttsx3 ") and (sys.platform != "linux" or "espeak-ng 1." in v)
+
+
+SNIPPET = """
+import sys
+from voiceguide.tts import ClipCache, VoiceSettings, render_clips
+r = render_clips(["Rest your hands for a moment."], VoiceSettings(engine="pyttsx3"), ClipCache(sys.argv[1]))
+print("rendered", r.rendered)
+"""
+
+
+def test_its_prints_stay_out_of_our_stdout(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-c", SNIPPET, str(tmp_path)], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "rendered 1\n"
+    assert "Audio saved" not in p.stderr
