@@ -51,7 +51,8 @@ def test_every_command_has_an_example_and_is_in_the_readme(name, cmd):
     for param in cmd.params:
         for opt in getattr(param, "opts", []):
             if opt.startswith("--") and opt != "--help":
-                assert f"`{opt}" in README or f" {opt}" in README, f"README does not document {opt} of {name}"
+                assert re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", README), \
+                    f"README does not document {opt} of {name}"
 
 
 def test_help_runs(capsys):
