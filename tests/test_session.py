@@ -1,0 +1,80 @@
+"""The glue: compile, render with real espeak-ng, re-time with the real clip lengths."""
+
+from pathlib import Path
+
+import pytest
+
+from voiceguide.compiler import Pacing
+from voiceguide.session import export_tags, prepare, retimer
+from voiceguide.tts import VoiceSettings
+
+STRETCH = Path(__file__).parent / "routines" / "stretch.yaml"
+
+
+@pytest.fixture
+def voice():
+    return VoiceSettings(engine="espeak-ng")
+
+
+def test_without_rendering_it_estimates_and_renders_nothing(tmp_path, voice):
+    p = prepare(STRETCH, Pacing(), voice, tmp_path, render=False)
+    assert p.timeline.estimated and p.clips == {} and p.rendered == 0
+    assert not any(tmp_path.rglob("*.wav"))
+
+
+def test_rendering_makes_every_clip_and_retimes_exactly(tmp_path, voice):
+    p = prepare(STRETCH, Pacing(), voice, tmp_path, render=True)
+    assert not p.timeline.estimated
+    assert set(p.timeline.spoken_texts()) <= set(p.clips)
+    for cue in p.timeline.cues:
+        if cue.spoken:
+            assert cue.duration_ms == p.clips[cue.text].duration_ms  # the real length, not a guess
+    again = prepare(STRETCH, Pacing(), voice, tmp_path, render=False)
+    assert again.timeline == p.timeline  # show after render prints exactly what plays
+    assert prepare(STRETCH, Pacing(), voice, tmp_path, render=True).rendered == 0
+
+
+def test_length_stays_exact_with_real_clips(tmp_path, voice):
+    p = prepare(STRETCH, Pacing(length_ms=240_000), voice, tmp_path, render=True)
+    assert p.timeline.total_ms == 240_000 and not p.timeline.estimated
+
+
+class _FakeMixer:
+    """Stands in for the audio mixer: the retimer only swaps timelines."""
+
+    def __init__(self, timeline):
+        self.timeline = timeline
+
+    def with_timeline(self, timeline):
+        return _FakeMixer(timeline)
+
+
+def test_retime_lengthens_one_step_or_refits_under_length(tmp_path, voice):
+    free = prepare(STRETCH, Pacing(), voice, tmp_path, render=True)
+    holder = {"mixer": _FakeMixer(free.timeline)}
+    retime = retimer(free, holder)
+    before = free.timeline
+    mixer = retime(1, 30_000)
+    assert mixer is holder["mixer"]
+    assert mixer.timeline.steps[0].duration_ms == before.steps[0].duration_ms + 30_000
+    assert mixer.timeline.steps[1].duration_ms == before.steps[1].duration_ms
+    assert mixer.timeline.total_ms == before.total_ms + 30_000
+    mixer = retime(2, 30_000)  # the first change is kept
+    assert mixer.timeline.total_ms == before.total_ms + 60_000
+
+    fitted = prepare(STRETCH, Pacing(length_ms=300_000), voice, tmp_path, render=True)
+    holder = {"mixer": _FakeMixer(fitted.timeline)}
+    retime = retimer(fitted, holder)
+    first = fitted.timeline.steps[0].duration_ms
+    mixer = retime(1, 20_000)
+    assert mixer.timeline.steps[0].duration_ms == first + 20_000
+    assert mixer.timeline.total_ms == 300_000  # later steps gave the time back
+    assert retime(1, -10 * 60_000) is None  # impossible: the step would vanish
+    assert retime(99, 1000) is None
+
+
+def test_export_tags_carry_the_pacing(tmp_path, voice):
+    p = prepare(STRETCH, Pacing(length_ms=240_000), voice, tmp_path, render=False)
+    tags = export_tags(p)
+    assert tags["title"] == "Desk stretch" and tags["album"] == "stretch" and tags["artist"] == "voiceguide"
+    assert "length_s=240.0" in tags["comment"]
