@@ -79,7 +79,7 @@ def test_builtins_are_registered():
 
 
 def test_unknown_engine_names_the_choices():
-    with pytest.raises(EngineError, match=r"unknown speech engine 'festival' \(choose from auto, .*espeak-ng"):
+    with pytest.raises(PacingError, match=r"unknown speech engine 'festival' \(choose from auto, .*espeak-ng"):
         resolve_engine(VoiceSettings(engine="festival"))
 
 

@@ -111,3 +111,72 @@ def test_its_prints_stay_out_of_our_stdout(tmp_path):
     assert p.returncode == 0, p.stderr
     assert p.stdout == "rendered 1\n"
     assert "Audio saved" not in p.stderr
+
+
+class FakeVoice:
+    def __init__(self, id, name, languages):
+        self.id, self.name, self.languages, self.gender = id, name, languages, "Male"
+
+
+class ScriptedPyttsx3:
+    """Stands in for pyttsx3 to pin down the backend's logic: each runAndWait follows a script
+    ("ok" writes the clip, "lose" writes nothing, "late" writes it 30 ms after returning)."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.props = []
+        self.saved = []
+
+    def init(self):
+        return self
+
+    def getProperty(self, name):
+        assert name == "voices"
+        return [FakeVoice("gmw/en", "English", ["en-gb"]), FakeVoice("roa/fr", "French", [b"\x05fr-fr"])]
+
+    def setProperty(self, name, value):
+        self.props.append((name, value))
+
+    def save_to_file(self, text, path):
+        self.saved.append(path)
+
+    def runAndWait(self):
+        import threading
+        import time as _time
+
+        from voiceguide.tts.wav import write_pcm16
+
+        path = self.saved[-1]
+        step = self.script.pop(0)
+        if step == "ok":
+            write_pcm16(path, b"\x10\x20" * 8000, 16000)
+        elif step == "late":
+            threading.Timer(0.03, write_pcm16, (path, b"\x10\x20" * 8000, 16000)).start()
+            _time.sleep(0)
+
+
+@pytest.mark.parametrize("script, attempts", [(["ok"], 1), (["late"], 1), (["lose", "ok"], 2),
+                                              (["lose", "lose", "lose", "ok"], 4)])
+def test_backend_waits_for_a_whole_clip_and_asks_again_when_one_is_lost(tmp_path, monkeypatch, script, attempts):
+    from voiceguide.tts.pyttsx3_engine import pyttsx3_backend
+
+    fake = ScriptedPyttsx3(script)
+    monkeypatch.setitem(sys.modules, "pyttsx3", fake)
+    speak, info = pyttsx3_backend({"voice": "fr", "rate_wpm": 140, "volume": 0.5})
+    assert [v["language"] for v in info["voices"]] == ["en-gb", "fr-fr"]
+    out = tmp_path / "clip.wav.tmp"
+    speak("Bonjour.", str(out))
+    assert len(fake.saved) == attempts
+    assert out.read_bytes()[44:48] == b"\x10\x20\x10\x20"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.wav.tmp"]  # no attempt left behind
+    # Voice, rate and volume are set again before every attempt, never read back.
+    assert fake.props == [("voice", "roa/fr"), ("rate", 140), ("volume", 0.5)] * attempts
+
+
+def test_backend_gives_up_when_every_attempt_is_lost(tmp_path, monkeypatch):
+    from voiceguide.tts.pyttsx3_engine import SAVE_ATTEMPTS, pyttsx3_backend
+
+    monkeypatch.setitem(sys.modules, "pyttsx3", ScriptedPyttsx3(["lose"] * SAVE_ATTEMPTS))
+    speak, _ = pyttsx3_backend({"voice": None, "rate_wpm": 160, "volume": 1.0})
+    with pytest.raises(RuntimeError, match="without writing the clip"):
+        speak("Hello.", str(tmp_path / "c.wav.tmp"))

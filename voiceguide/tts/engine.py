@@ -154,7 +154,10 @@ def engine_names() -> list[str]:
 
 
 def get_engine(name: str) -> Engine:
-    """The engine registered as ``name`` (one instance per process); EngineError if unknown."""
+    """The engine registered as ``name`` (one instance per process).
+
+    An unknown name is a mistyped flag, so it is a PacingError (exit 2), not a broken engine.
+    """
     _ensure_builtins()
     with _lock:
         if name in _instances:
@@ -162,7 +165,7 @@ def get_engine(name: str) -> Engine:
         factory = _registry.get(name)
     if factory is None:
         known = ", ".join(["auto", *_registry])
-        raise EngineError(f"unknown speech engine {name!r} (choose from {known})")
+        raise PacingError(f"unknown speech engine {name!r} (choose from {known})")
     engine = factory()
     with _lock:
         return _instances.setdefault(name, engine)
@@ -176,8 +179,8 @@ def resolve_engine(settings: VoiceSettings) -> str:
     for name in AUTO_ORDER:
         try:
             engine = get_engine(name)
-        except EngineError:
-            continue
+        except PacingError:
+            continue  # a built-in someone unregistered
         if engine.available():
             return name
     raise EngineError(

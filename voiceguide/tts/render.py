@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from voiceguide.errors import EngineError, RoutineError
+from voiceguide.errors import EngineError, PacingError, RoutineError
 from voiceguide.tts import engine as engines
 from voiceguide.tts.cache import Clip, ClipCache
 from voiceguide.tts.engine import EngineFailure, Synth, VoiceSettings
@@ -89,7 +89,7 @@ def lookup_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache
     try:
         name = engines.resolve_engine(settings)
         keys = _keys(name, settings, set(spoken_of.values()))
-    except EngineError:
+    except (EngineError, PacingError):
         return {}
     found: dict[str, Clip] = {}
     for t in asked:

@@ -4,9 +4,9 @@ Why processes, and why freshly started ones: pyttsx3 hangs when several threads 
 engine, and a forked child of a process that already made an engine hangs too; a neural
 engine can take seconds per clip and must still be stoppable. A worker is a new interpreter
 (never a fork) that owns one engine, does one clip at a time, and is killed when it stops
-answering; the renderer's threads each borrow a worker for a clip. Its stdout and stderr go
-to /dev/null (pyttsx3 prints "Audio saved to ..." for every clip); it talks to us only
-through a socket pair.
+answering; the renderer's threads each borrow a worker for a clip. It talks to us through
+its stdin and a private copy of its stdout; its real stdout and stderr go to the null
+device (pyttsx3 prints "Audio saved to ..." for every clip).
 
 The workers are started with ``subprocess`` rather than multiprocessing's "spawn" context:
 that context re-runs the parent's main module in every worker, which restarts the CLI's
@@ -21,13 +21,17 @@ unknown voice), which is reported at once and never retried.
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import pickle
 import queue
+import struct
 import subprocess
 import sys
 import threading
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 from voiceguide.errors import EngineError
 from voiceguide.tts.command import exit_text
@@ -38,19 +42,46 @@ Backend = Callable[[dict], "tuple[Callable[[str, str], None], Any]"]
 #: How long a worker may take to start when no render timeout applies (listing voices).
 START_TIMEOUT_S = 60.0
 
-# The worker's whole program: connect, take the parent's import path, serve.
+# The worker's whole program: take the parent's import path, then serve on stdin/stdout.
 _BOOT = (
-    "import sys\n"
-    "from multiprocessing.connection import Connection\n"
-    "conn = Connection(int(sys.argv[1]))\n"
-    "sys.path[:] = conn.recv()\n"
-    "from voiceguide.tts.workers import serve\n"
-    "serve(conn)\n"
+    "import json, sys\n"
+    "sys.path[:] = json.loads(sys.argv[1])\n"
+    "from voiceguide.tts.workers import serve_stdio\n"
+    "serve_stdio()\n"
 )
+
+_HEADER = struct.Struct("<I")
 
 
 class WorkerConfigError(Exception):
     """Raised by a backend for a setting the engine does not accept (shown as it is)."""
+
+
+class Channel:
+    """Length-prefixed pickles over a pair of byte streams (both ends are ours)."""
+
+    def __init__(self, reader: IO[bytes], writer: IO[bytes]):
+        self.reader = reader
+        self.writer = writer
+
+    def send(self, obj: Any) -> None:
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        self.writer.write(_HEADER.pack(len(data)) + data)
+        self.writer.flush()
+
+    def recv(self) -> Any:
+        head = self._exactly(_HEADER.size)
+        return pickle.loads(self._exactly(_HEADER.unpack(head)[0]))
+
+    def _exactly(self, n: int) -> bytes:
+        chunks = []
+        while n:
+            chunk = self.reader.read(n)
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
 
 
 def _backend_ref(backend: Backend) -> tuple[str, str]:
@@ -64,7 +95,16 @@ def _load_backend(module: str, qualname: str) -> Backend:
     return obj
 
 
-def serve(conn) -> None:
+def serve_stdio() -> None:
+    """The worker's entry point: keep a private copy of stdout, send the real one to null."""
+    private = os.fdopen(os.dup(1), "wb")
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    serve(Channel(sys.stdin.buffer, private))
+
+
+def serve(conn: Channel) -> None:
     """The worker's loop: build the backend, then one clip per request until told to stop."""
     try:
         (module, qualname), config = conn.recv()
@@ -92,33 +132,41 @@ def serve(conn) -> None:
             conn.send(("ok", None))
 
 
+_EOF = object()
+
+
 class Worker:
-    """One worker process running a backend."""
+    """One worker process running a backend.
+
+    A reader thread turns the worker's answers into a queue, so waiting for one can time out
+    the same way on every platform (pipes cannot be polled with select on Windows).
+    """
 
     def __init__(self, name: str, backend: Backend, config: dict):
-        import socket
-        from multiprocessing.connection import Connection
-
         self.name = name
-        ours, theirs = socket.socketpair()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [sys.executable, "-c", _BOOT, json.dumps(sys.path)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             )
         except OSError as e:
-            ours.close()
             raise EngineError(f"cannot start a {name} worker: {e.strerror or e}") from None
-        finally:
-            theirs.close()
-        self.conn = Connection(ours.detach())
+        self.conn = Channel(self.process.stdout, self.process.stdin)
+        self._inbox: queue.Queue[Any] = queue.Queue()
+        threading.Thread(target=self._read, name=f"voiceguide-{name}-reader", daemon=True).start()
         self.info: Any = None
         try:
-            self.conn.send(list(sys.path))
             self.conn.send((_backend_ref(backend), config))
         except OSError:
             pass  # a worker that died at once is reported by wait_ready
+
+    def _read(self) -> None:
+        while True:
+            try:
+                self._inbox.put(self.conn.recv())
+            except Exception:  # noqa: BLE001 - EOF, a broken pipe, a garbled message: all mean "gone"
+                self._inbox.put(_EOF)
+                return
 
     def wait_ready(self, timeout_s: float) -> Any:
         kind, payload = self._receive(timeout_s, starting=True)
@@ -143,21 +191,21 @@ class Worker:
 
     def _receive(self, timeout_s: float, *, starting: bool) -> tuple[str, Any]:
         try:
-            if not self.conn.poll(timeout_s):
-                self.kill()
-                doing = "did not start" if starting else "gave no clip"
-                raise EngineFailure(f"{self.name} {doing} within {timeout_s:g} s", what="hung")
-            return self.conn.recv()
-        except (EOFError, OSError):
+            message = self._inbox.get(timeout=timeout_s)
+        except queue.Empty:
             self.kill()
-            raise EngineFailure(f"{self.name} stopped: {self._exit_text()}", what="crashed") from None
+            doing = "did not start" if starting else "gave no clip"
+            raise EngineFailure(f"{self.name} {doing} within {timeout_s:g} s", what="hung") from None
+        if message is _EOF:
+            self.kill()
+            raise EngineFailure(f"{self.name} stopped: {self._exit_text()}", what="crashed")
+        return message
 
     def _exit_text(self) -> str:
         try:
-            code = self.process.wait(1.0)
+            return exit_text(self.process.wait(1.0))
         except subprocess.TimeoutExpired:
             return "no answer"
-        return exit_text(code)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -180,7 +228,11 @@ class Worker:
                 self.process.wait(5.0)
             except subprocess.TimeoutExpired:  # pragma: no cover - an unkillable process
                 pass
-        self.conn.close()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
 
 
 class WorkerSynth(Synth):
