@@ -276,3 +276,14 @@ def test_parallel_render_matches_a_sequential_one(tmp_path):
 
 def test_a_failure_is_an_engine_failure_subclass_for_callers():
     assert issubclass(EngineFailure, EngineError)
+
+
+def test_a_failed_clip_stops_the_others_at_once(tmp_path, fake):
+    code = "import sys, time\nif sys.argv[2] == 'Hang on.':\n    time.sleep(60)\nsys.exit(5)\n"
+    both = fake("fake-mixed", code)
+    t = time.monotonic()
+    with pytest.raises(EngineError, match=r"fake-mixed failed: exit status 5 \(tried twice\)"):
+        render_clips(["Hang on.", "Fail now."], VoiceSettings(engine="fake-mixed"), ClipCache(tmp_path),
+                     jobs=2, timeout_s=30)
+    assert time.monotonic() - t < 10  # the hung clip was killed, not waited for
+    assert both.count() >= 3

@@ -8,6 +8,7 @@ own child, so the GIL is not in the way.
 from __future__ import annotations
 
 import subprocess
+import threading
 from abc import abstractmethod
 from pathlib import Path
 
@@ -54,23 +55,41 @@ class CommandSynth(Synth):
     def __init__(self, engine: CommandEngine, settings: VoiceSettings):
         self.engine = engine
         self.settings = settings
+        self._running: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._closed = False
 
     def render(self, text: str, out: Path, timeout_s: float) -> None:
         argv = self.engine.argv(text, out, self.settings)
         name = self.engine.name
+        with self._lock:
+            if self._closed:
+                raise EngineError(f"{name} was stopped")
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
+            except OSError as e:
+                raise EngineError(f"cannot run {argv[0]}: {e.strerror or e}") from None
+            self._running.add(proc)
         try:
-            # run() kills the child when the timeout expires, so a hung engine leaves nothing behind.
-            proc = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                timeout=timeout_s,
-            )
+            _, err = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            # Killed, so a hung engine leaves nothing behind.
+            proc.kill()
+            proc.communicate()
             raise EngineFailure(f"{name} gave no clip within {timeout_s:g} s", what="hung") from None
-        except OSError as e:
-            raise EngineError(f"cannot run {argv[0]}: {e.strerror or e}") from None
+        finally:
+            with self._lock:
+                self._running.discard(proc)
         if proc.returncode != 0:
-            why = last_line(proc.stderr) or exit_text(proc.returncode)
+            why = last_line(err) or exit_text(proc.returncode)
             raise EngineFailure(f"{name} failed: {why}", what="crashed")
+
+    def close(self) -> None:
+        """Kill the clips still being made (a render that stops early does not wait for them)."""
+        with self._lock:
+            self._closed = True
+            running = list(self._running)
+        for proc in running:
+            if proc.poll() is None:
+                proc.kill()

@@ -197,9 +197,14 @@ def _render_missing(synth: Synth, name: str, settings: VoiceSettings, missing: l
         for fut in as_completed(futures):
             clips[futures[fut]] = fut.result()
             progress(len(clips), total)
+    except BaseException:
+        # Stop at once (a failed clip, Ctrl-C): drop the clips not started, stop the engine so
+        # the running ones end now rather than at their timeout.
+        pool.shutdown(wait=False, cancel_futures=True)
+        synth.close()
+        raise
     finally:
-        # On a failure, clips not started yet are dropped; the ones running end by their timeout.
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True)
 
 
 def _render_one(synth: Synth, name: str, settings: VoiceSettings, text: str, key: str,

@@ -246,6 +246,7 @@ class WorkerSynth(Synth):
         self._idle: queue.Queue[Worker | None] = queue.Queue()
         self._all: list[Worker] = []
         self._lock = threading.Lock()
+        self._closed = False
         # Start every worker at once: spawning and importing overlap across cores.
         workers = [self._spawn() for _ in range(max(1, size))]
         try:
@@ -261,8 +262,12 @@ class WorkerSynth(Synth):
     def _spawn(self) -> Worker:
         w = Worker(self.name, self.backend, self.config)
         with self._lock:
-            self._all.append(w)
-        return w
+            if not self._closed:
+                self._all.append(w)
+                return w
+        # Closed meanwhile (Ctrl-C, another clip's failure): this clip is not wanted any more.
+        w.kill()
+        raise EngineError(f"{self.name} was stopped")
 
     def render(self, text: str, out: Path, timeout_s: float) -> None:
         worker = self._idle.get()
@@ -281,6 +286,7 @@ class WorkerSynth(Synth):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             workers, self._all = self._all, []
         for w in workers:
             w.close()
