@@ -12,8 +12,9 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Bytes read to find the fmt and data chunks; engines write them in the first 44-100 bytes.
-HEAD_BYTES = 512
+#: Bytes read to find the fmt and data chunks: usually within the first 44, unless metadata
+#: chunks come first.
+HEAD_BYTES = 4096
 
 #: Peak below this (about -60 dBFS) counts as silence.
 SILENCE_PEAK = 32
