@@ -1,0 +1,49 @@
+"""The audio engine: one mixer makes every sample; live play and export read the same blocks.
+
+    mixer = build_mixer(timeline, clips, MixSettings(music="builtin"))
+    export_session(mixer, Path("session.mp3"), chapters=("vtt", "json"))
+
+Names are loaded on first use, so importing this package (e.g. for ``voiceguide --help``) does
+not import numpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "MixSettings": "voiceguide.audio.settings",
+    "CHIME_STYLES": "voiceguide.audio.settings",
+    "DEFAULT_MUSIC_VOLUME_DB": "voiceguide.audio.settings",
+    "Mixer": "voiceguide.audio.mixer",
+    "build_mixer": "voiceguide.audio.mixer",
+    "TARGET_LUFS": "voiceguide.audio.mixer",
+    "CEILING_DBTP": "voiceguide.audio.mixer",
+    "export_session": "voiceguide.audio.export",
+    "ExportResult": "voiceguide.audio.export",
+    "sidecar_path": "voiceguide.audio.export",
+    "Chapter": "voiceguide.audio.chapters",
+    "session_chapters": "voiceguide.audio.chapters",
+    "chime_duration_ms": "voiceguide.audio.chime",
+    "ArrayClip": "voiceguide.audio.clip",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voiceguide.audio.chapters import Chapter, session_chapters
+    from voiceguide.audio.chime import chime_duration_ms
+    from voiceguide.audio.clip import ArrayClip
+    from voiceguide.audio.export import ExportResult, export_session, sidecar_path
+    from voiceguide.audio.mixer import CEILING_DBTP, TARGET_LUFS, Mixer, build_mixer
+    from voiceguide.audio.settings import CHIME_STYLES, DEFAULT_MUSIC_VOLUME_DB, MixSettings
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'voiceguide.audio' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

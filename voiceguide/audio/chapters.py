@@ -1,0 +1,71 @@
+"""Chapters of a session (intro, one per step, closing) and the files that carry them.
+
+In the MP3 they become ID3 CTOC + CHAP frames (id3.py), written in time order. Sidecars serve
+podcast apps: WebVTT chapters and the Podcasting 2.0 JSON chapters format.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from voiceguide.timeline import Timeline
+
+INTRO_TITLE = "Introduction"
+CLOSING_TITLE = "Closing"
+
+
+@dataclass(frozen=True)
+class Chapter:
+    start_ms: int
+    end_ms: int
+    title: str
+
+
+def session_chapters(timeline: Timeline) -> list[Chapter]:
+    """Intro (if the first step does not start at once), each step, closing (if any), in time order.
+
+    Chapters are contiguous: each ends where the next begins, the last at the session's end, so
+    a player's chapter list covers every moment.
+    """
+    marks: list[tuple[int, str]] = []
+    steps = sorted(timeline.steps, key=lambda s: s.start_ms)
+    if not steps or steps[0].start_ms > 0:
+        marks.append((0, INTRO_TITLE))
+    marks += [(s.start_ms, s.title) for s in steps]
+    if steps and steps[-1].end_ms < timeline.total_ms:
+        marks.append((steps[-1].end_ms, CLOSING_TITLE))
+    chapters = []
+    for i, (start, title) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else timeline.total_ms
+        if end > start:
+            chapters.append(Chapter(start, end, title))
+    return chapters
+
+
+def _vtt_time(ms: int) -> str:
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def webvtt(chapters: Sequence[Chapter]) -> str:
+    parts = ["WEBVTT", ""]
+    for i, c in enumerate(chapters, start=1):
+        # a cue's text may not hold a blank line or "-->"
+        title = " ".join(c.title.split()).replace("-->", "->")
+        parts += [f"chapter-{i}", f"{_vtt_time(c.start_ms)} --> {_vtt_time(c.end_ms)}", title, ""]
+    return "\n".join(parts)
+
+
+def podcast_json(chapters: Sequence[Chapter], *, title: str | None = None, file_name: str | None = None) -> str:
+    doc: dict = {"version": "1.2.0"}
+    if title:
+        doc["title"] = title
+    if file_name:
+        doc["fileName"] = file_name
+    doc["chapters"] = [{"startTime": c.start_ms / 1000, "endTime": c.end_ms / 1000, "title": c.title}
+                       for c in chapters]
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

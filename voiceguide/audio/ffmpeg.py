@@ -1,0 +1,62 @@
+"""The ffmpeg program: finding it, and decoding any audio file it reads to float PCM."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from voiceguide.errors import AudioInputError, EnvironmentFault
+
+INSTALL_HINT = "install it (Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg)"
+
+
+def ffmpeg_path() -> str:
+    path = shutil.which("ffmpeg")
+    if path is None:
+        raise EnvironmentFault(f"ffmpeg is not installed; {INSTALL_HINT}")
+    return path
+
+
+def last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def decode(path: Path, rate: int, channels: int, chunk_frames: int = 1 << 17) -> Iterator[np.ndarray]:
+    """Frames of ``path`` as float32 (frames, channels) chunks at ``rate``; memory stays flat.
+
+    Raises AudioInputError naming the file when ffmpeg cannot read it or finds no audio in it.
+    """
+    exe = ffmpeg_path()
+    cmd = [exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), "-vn", "-map", "0:a:0",
+           "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
+    # stderr goes to a file: a pipe nobody reads could fill and stall ffmpeg
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        frame_bytes = 4 * channels
+        got = 0
+        try:
+            while True:
+                data = proc.stdout.read(chunk_frames * frame_bytes)
+                if not data:
+                    break
+                usable = len(data) - len(data) % frame_bytes
+                if usable:
+                    got += usable // frame_bytes
+                    yield np.frombuffer(data[:usable], dtype="<f4").reshape(-1, channels)
+        finally:
+            proc.stdout.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        if proc.returncode != 0 or got == 0:
+            err.seek(0)
+            why = last_line(err.read().decode("utf-8", "replace"))
+            if "matches no streams" in why or (proc.returncode == 0 and got == 0):
+                why = "it has no audio in it"
+            raise AudioInputError(f"cannot read this as audio ({why or 'ffmpeg failed'})", path=path)

@@ -1,0 +1,314 @@
+"""The mixer: the only place samples are made. Live play and export read the same blocks.
+
+``render(start, frames)`` is a pure function of the frame range: each output frame is the voice
+clips and chimes that cover it, plus the bed at that frame's loop position times the envelope's
+gain at that frame, all times one global gain. Nothing carries over from block to block, so a
+player can seek anywhere and get exactly the samples an export writes there.
+
+The global gain is decided before the first block, from predictions rather than a trial mix:
+each clip's K-weighted power per 10 ms is known (see speech.py), as are the bed's and the
+chime's, and the envelope's; voice and music are uncorrelated, so their powers add. Summed on a
+10 ms grid, that gives the session's 400 ms gating blocks and its BS.1770 integrated loudness,
+and one gain brings it to the target. The same prediction gives every peak, so clips are limited
+only where that gain would push them over the ceiling.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Iterator, Mapping
+
+import numpy as np
+
+from voiceguide.audio.cache import DerivedCache
+from voiceguide.audio.chime import synthesize_chime
+from voiceguide.audio.envelope import MusicEnvelope
+from voiceguide.audio.loudness import (
+    SEGMENT_MS, block_powers, db, gated_power, k_weight, lufs, power_of, segment_bounds,
+    segment_powers, true_peak,
+)
+from voiceguide.audio.music import Bed, prepare_bed
+from voiceguide.audio.settings import MixSettings
+from voiceguide.audio.speech import REFERENCE_LUFS, ClipLike, SpeechBank
+from voiceguide.timeline import CueKind, Timeline
+
+TARGET_LUFS = {2: -16.0, 1: -19.0}   # spoken-word targets; the same level per channel
+CEILING_DBTP = -2.0                  # the mix's true peak; MP3 encoding adds a little
+CHIME_LEVEL_DB = -8.0                # the chime's loudness relative to the voice
+END_FADE_MS = 30                     # everything, at the very end: the last sample is silence
+BED_HEADROOM = 0.7                   # the bed alone stays 3 dB under the ceiling, room for a chime
+MAX_VOICE_PUSH_LU = 2.0              # the voice may sit this far above the program's loudness
+GATE_MARGIN_DB = 3.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    start: int        # first frame
+    frames: int
+    start_ms: int
+    text: str | None  # None: the chime
+
+
+class Mixer:
+    """One session's sound. Build it with ``build_mixer``."""
+
+    def __init__(self, timeline: Timeline, *, rate: int, channels: int, bank: SpeechBank, bed: Bed | None,
+                 chime: np.ndarray, duck_db: float, gain: float = 1.0, music_gain: float = 0.0):
+        self.timeline = timeline
+        self.rate = rate
+        self.channels = channels
+        self.total_frames = self.frame_of_ms(timeline.total_ms)
+        self.bank = bank
+        self.bed = bed
+        self.chime = chime          # float32, at its mix level (before the global gain)
+        self.duck_db = duck_db
+        self.gain = gain
+        self.music_gain = music_gain
+        self.music_volume_db = float("-inf")   # the bed's level relative to the voice, as mixed
+        self.predicted_lufs = float("nan")
+        self.placements = self._place(timeline)
+        self._starts = [p.start for p in self.placements]
+        self._longest = max((p.frames for p in self.placements), default=0)
+        spans = [(p.start, p.start + p.frames) for p in self.placements if p.text is not None]
+        self.envelope = MusicEnvelope(rate, self.total_frames, spans, duck_db)
+        self._end_fade = (0.5 + 0.5 * np.cos(np.pi * np.arange(rate * END_FADE_MS // 1000)
+                                             / max(1, rate * END_FADE_MS // 1000))).astype(np.float32)
+
+    # -- the contract ----------------------------------------------------------------------
+
+    @property
+    def gain_db(self) -> float:
+        return db(self.gain)
+
+    def frame_of_ms(self, ms: int) -> int:
+        """The frame a time in ms falls on: round half up, in integers (the same everywhere)."""
+        return (int(ms) * self.rate + 500) // 1000
+
+    def render(self, start_frame: int, frames: int) -> np.ndarray:
+        """Frames [start_frame, start_frame + frames) as float32 (frames, channels).
+
+        Past the end of the session the frames are silent.
+        """
+        if start_frame < 0 or frames < 0:
+            raise ValueError("render needs a non-negative start and length")
+        out = np.zeros((frames, self.channels), dtype=np.float32)
+        n = min(frames, self.total_frames - start_frame)
+        if n <= 0:
+            return out
+        end = start_frame + n
+        voice = np.zeros(n, dtype=np.float32)
+        chimes = None
+        lo = bisect.bisect_right(self._starts, start_frame - self._longest)
+        hi = bisect.bisect_left(self._starts, end)
+        for p in self.placements[lo:hi]:
+            a, b = max(p.start, start_frame), min(p.start + p.frames, end)
+            if a < b:
+                if p.text is None:
+                    if chimes is None:
+                        chimes = np.zeros(n, dtype=np.float32)
+                    chimes[a - start_frame:b - start_frame] += self.chime[a - p.start:b - p.start]
+                else:
+                    voice[a - start_frame:b - start_frame] += self.bank.samples(p.text)[a - p.start:b - p.start]
+        if chimes is not None:
+            voice += chimes * self.envelope.block(start_frame, n, fades=False)
+        voice *= np.float32(self.gain)
+        tail = self.total_frames - len(self._end_fade)
+        if end > tail:
+            a = max(start_frame, tail)
+            voice[a - start_frame:] *= self._end_fade[a - tail:end - tail]
+        if self.bed is None:
+            out[:n] = voice[:, None]
+            return out
+        env = self.envelope.block(start_frame, n)
+        env *= np.float32(self.gain * self.music_gain)
+        music = self.bed.read(start_frame, n)
+        if music.ndim == 1:
+            out[:n] = (music * env + voice)[:, None]
+        else:
+            out[:n] = music * env[:, None] + voice[:, None]
+        return out
+
+    def blocks(self, start_frame: int = 0, block_frames: int = 4096) -> Iterator[np.ndarray]:
+        """The session from ``start_frame`` to its end, in blocks of ``block_frames`` (the last shorter)."""
+        if block_frames <= 0:
+            raise ValueError("block_frames must be positive")
+        for s in range(start_frame, self.total_frames, block_frames):
+            yield self.render(s, min(block_frames, self.total_frames - s))
+
+    def with_timeline(self, timeline: Timeline) -> "Mixer":
+        """The same clips, music and gain over a re-timed session (the player's +/- keys)."""
+        self.bank.analyse(timeline.spoken_texts())
+        m = Mixer(timeline, rate=self.rate, channels=self.channels, bank=self.bank, bed=self.bed,
+                  chime=self.chime, duck_db=self.duck_db, gain=self.gain, music_gain=self.music_gain)
+        m.predicted_lufs = self.predicted_lufs
+        m.music_volume_db = self.music_volume_db
+        return m
+
+    def speech(self, text: str) -> np.ndarray:
+        """The clip spoken for ``text``, processed and at the session's gain: (frames, channels)."""
+        self.bank.analyse([text])
+        x = self.bank.samples(text) * np.float32(self.gain)
+        return np.repeat(x[:, None], self.channels, axis=1)
+
+    def music(self, start_frame: int, frames: int, ducked: bool) -> np.ndarray:
+        """The bed alone at a session position, at the session's gain: (frames, channels).
+
+        ``ducked`` gives the level it has under speech; otherwise its full level. The session's
+        own envelope (dips and fades) is not applied: this is for playing the bed on its own,
+        e.g. while paused or under a replayed line.
+        """
+        out = np.zeros((frames, self.channels), dtype=np.float32)
+        if self.bed is None or frames <= 0:
+            return out
+        level = self.gain * self.music_gain * (self.envelope.duck if ducked else 1.0)
+        x = self.bed.read(start_frame, frames) * np.float32(level)
+        out[:] = x[:, None] if x.ndim == 1 else x
+        return out
+
+    # -- building --------------------------------------------------------------------------
+
+    def _place(self, timeline: Timeline) -> list[Placement]:
+        out = []
+        transitions = [c.start_ms for c in timeline.cues if c.kind is CueKind.TRANSITION]
+        for c in timeline.cues:
+            if c.kind is CueKind.TRANSITION:
+                if len(self.chime):
+                    out.append(Placement(self.frame_of_ms(c.start_ms), len(self.chime), c.start_ms, None))
+            elif c.spoken and c.text:
+                out.append(Placement(self.frame_of_ms(c.start_ms), self.bank.out_frames(c.text), c.start_ms, c.text))
+        closing = [c for c in timeline.cues if c.kind is CueKind.CLOSING]
+        # The session ends on a chime: if the timeline has none after its closing words, add one.
+        if closing and len(self.chime) and not any(t >= closing[-1].start_ms for t in transitions):
+            end = closing[-1].end_ms
+            out.append(Placement(self.frame_of_ms(end), len(self.chime), end, None))
+        out.sort(key=lambda p: (p.start, p.text is not None))
+        return out
+
+    def _segment_grid(self) -> np.ndarray:
+        return segment_bounds(self.total_frames, self.rate)
+
+    def _placed_powers(self, n_segments: int, chime_powers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Voice and chime power on the session's 10 ms grid (one channel, before the gain)."""
+        voice = np.zeros(n_segments + 1)
+        chimes = np.zeros(n_segments + 1)
+        for p in self.placements:
+            powers = chime_powers if p.text is None else self.bank.analysis(p.text).powers
+            target = chimes if p.text is None else voice
+            k0, r = divmod(p.start_ms, SEGMENT_MS)
+            r /= SEGMENT_MS
+            m = max(0, min(len(powers), n_segments - k0))
+            if m:
+                target[k0:k0 + m] += powers[:m] * (1 - r)
+                target[k0 + 1:k0 + 1 + m] += powers[:m] * r
+        return voice[:n_segments], chimes[:n_segments]
+
+    def _bed_powers(self, bounds: np.ndarray) -> np.ndarray:
+        """The bed's power (all channels, at its own level) at each 10 ms segment's loop position."""
+        if self.bed is None:
+            return np.zeros(len(bounds) - 1)
+        pos = bounds[:-1] % self.bed.frames
+        idx = np.minimum(pos * 1000 // (self.rate * SEGMENT_MS), len(self.bed.powers) - 1)
+        return self.bed.powers[idx]
+
+
+def _chime_analysis(chime: np.ndarray, rate: int) -> tuple[float, np.ndarray, float]:
+    """(loudness of one channel, 10 ms powers, true peak) of a chime at unit level."""
+    if len(chime) == 0:
+        return float("-inf"), np.zeros(0), 0.0
+    powers = segment_powers(k_weight(chime, rate), rate)
+    return lufs(gated_power(block_powers(powers))), powers, true_peak(chime)
+
+
+def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: MixSettings) -> Mixer:
+    """Prepare everything a session's sound needs and fix its gain, without rendering it.
+
+    ``clips`` maps each spoken text to its clip (an object with .key, .sample_rate, .frames and
+    .read() -> float32 mono). Raises AudioInputError for unusable music.
+    """
+    rate, channels = settings.sample_rate, settings.channels
+    cache = DerivedCache(settings.cache_dir / "mix") if settings.cache_dir is not None else None
+    bank = SpeechBank(clips, rate, cache)
+    bank.analyse(timeline.spoken_texts())
+    bed = prepare_bed(settings.music, rate, channels, cache)
+
+    chime_raw = synthesize_chime(settings.chime, rate)
+    chime_lufs, chime_powers_unit, chime_peak_unit = _chime_analysis(chime_raw, rate)
+    chime_gain = 10 ** ((REFERENCE_LUFS + CHIME_LEVEL_DB - chime_lufs) / 20) if len(chime_raw) else 0.0
+
+    mixer = Mixer(timeline, rate=rate, channels=channels, bank=bank, bed=bed,
+                  chime=(chime_raw * chime_gain).astype(np.float32), duck_db=settings.duck_db)
+    bounds = mixer._segment_grid()
+    n_seg = len(bounds) - 1
+    env2 = mixer.envelope.mean_square(bounds) if bed is not None else np.zeros(n_seg)
+    dips2 = mixer.envelope.mean_square(bounds, fades=False)
+    bed_powers = mixer._bed_powers(bounds)
+
+    target_lufs = TARGET_LUFS[channels]
+    ceiling = 10 ** (CEILING_DBTP / 20)
+    reference = channels * power_of(REFERENCE_LUFS)   # the voice's power across all channels
+    bed_mean = float(bed.powers.mean()) if bed is not None else 0.0
+
+    def music_gain_at(volume_db: float) -> float:
+        return float(np.sqrt(10 ** (volume_db / 10) * reference / bed_mean)) if bed_mean > 0 else 0.0
+
+    def solve(music_gain: float, chime_gain: float) -> tuple[float, np.ndarray]:
+        """The gain that brings the predicted program to the target, and its block powers."""
+        voice, chimes = mixer._placed_powers(n_seg, chime_powers_unit * chime_gain ** 2)
+        blocks = block_powers(channels * (voice + chimes * dips2) + env2 * bed_powers * music_gain ** 2)
+        gain = 1.0
+        # iterate because the absolute gate applies to the program as heard
+        for _ in range(3):
+            heard = gated_power(blocks, gain * gain)
+            if heard <= 0:
+                break
+            gain *= float(np.sqrt(power_of(target_lufs) / heard))
+        return gain, blocks
+
+    def voice_push(gain: float) -> float:
+        """How far above the program's loudness the voice is heard (LU)."""
+        return REFERENCE_LUFS + 10 * np.log10(channels) + db(gain) - target_lufs
+
+    volume_db = settings.music_volume_db
+    music_gain = music_gain_at(volume_db)
+    gain, blocks = solve(music_gain, chime_gain)
+    if music_gain > 0 and voice_push(gain) > MAX_VOICE_PUSH_LU:
+        # The bed fills most of the time, so it sets the integrated loudness, and reaching the
+        # target would drive the voice far above it (into heavy limiting). Lower the bed until the
+        # voice leads again: usually until the bed falls under the relative gate.
+        floor = volume_db - 40
+        while volume_db > floor and voice_push(gain) > MAX_VOICE_PUSH_LU:
+            volume_db -= 1.0
+            music_gain = music_gain_at(volume_db)
+            gain, blocks = solve(music_gain, chime_gain)
+        # The bed now sits just under the relative gate; a margin keeps small prediction errors
+        # from tipping its blocks back over it (which would move the loudness a whole LU).
+        volume_db -= GATE_MARGIN_DB
+        music_gain = music_gain_at(volume_db)
+        gain, blocks = solve(music_gain, chime_gain)
+
+    bed_peak = bed.peak if bed is not None else 0.0
+    for _ in range(4):
+        room = ceiling / gain
+        changed = False
+        if music_gain * bed_peak > BED_HEADROOM * room:
+            music_gain = BED_HEADROOM * room / bed_peak
+            volume_db = db(music_gain / music_gain_at(0.0))
+            changed = True
+        chime_room = max(0.0, room - music_gain * bed_peak)
+        if chime_gain * chime_peak_unit > chime_room * 1.0001:
+            chime_gain = chime_room / chime_peak_unit
+            mixer.chime = (chime_raw * chime_gain).astype(np.float32)
+            changed = True
+        if not changed:
+            break
+        gain, blocks = solve(music_gain, chime_gain)
+    # Clips keep their loudness when limited, so this ceiling does not move the gain.
+    # Under a voice, the bed and any chime still ringing are ducked.
+    voice_room = ceiling / gain - mixer.envelope.duck * (music_gain * bed_peak + chime_gain * chime_peak_unit)
+    bank.set_ceiling(db(voice_room) - 0.1)
+    mixer.gain = gain
+    mixer.music_gain = music_gain
+    mixer.music_volume_db = volume_db if bed is not None else float("-inf")
+    mixer.predicted_lufs = lufs(gated_power(blocks, gain * gain)) if n_seg else float("-inf")
+    return mixer

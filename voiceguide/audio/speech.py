@@ -1,0 +1,194 @@
+"""Spoken clips made ready for the mix: even in loudness, peak-limited, resampled.
+
+Every clip is brought to the same loudness (REFERENCE_LUFS, measured as BS.1770 does), so every
+cue is as loud as the others whatever the engine did, and its peaks are limited to the ceiling
+the mixer derives from the session's gain. Limiting lowers loudness, so the clip is measured and
+raised again after it: the loudness stays exact and only the peaks move, which is what lets the
+mixer fix its gain before any clip is limited. Voices are peaky (espeak-ng's run about 19 dB from
+peak to loudness, where a -16 LUFS program with a -2 dBTP ceiling allows about 17), so most clips
+lose a few dB of peaks.
+
+What the mixer needs before the first block (each clip's K-weighted power per 10 ms) is measured
+on the clip as normalised, which is quick, and cached; the limiting and resampling are done when
+the clip is first played, and cached too, so a session starts at once and a warm export reads a
+few small files instead of every clip.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Protocol
+
+import numpy as np
+
+from voiceguide.audio.cache import DerivedCache, digest
+from voiceguide.audio.limiter import Limiter, limit
+from voiceguide.audio.loudness import (
+    block_powers, gated_power, integrated_loudness, k_weight, lufs, segment_powers, segment_powers_sq,
+    true_peak,
+)
+from voiceguide.audio.resampler import resample, resampled_length
+
+REFERENCE_LUFS = -23.0       # every clip, measured as one channel, before the session's gain
+DEFAULT_CEILING_DB = -8.0    # until a mixer sets one from its gain
+SILENT_LUFS = -70.0
+RESIDENT_BYTES = 48 << 20    # processed clips kept in memory; others are re-read from the cache
+
+
+class ClipLike(Protocol):
+    key: str
+    sample_rate: int
+    frames: int
+
+    def read(self) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ClipAnalysis:
+    rate: int              # the clip's own rate
+    frames: int            # at its own rate
+    gain: float            # brings it to REFERENCE_LUFS
+    peak: float            # a bound on its true peak at that gain, before limiting
+    powers: np.ndarray     # K-weighted power per 10 ms at that gain (one channel)
+
+
+def shape(x: np.ndarray, rate: int, ceiling_db: float) -> np.ndarray:
+    """``x`` with its true peak at most ``ceiling_db`` and its loudness unchanged.
+
+    Limiting lowers loudness and making that up raises the peaks again, so the limiter's own
+    ceiling is found by a secant search. While searching, loudness is predicted from the gain
+    curve applied to the K-weighted signal (the gain moves far slower than the filter's response
+    matters); the result is measured once, exactly, at the end.
+    """
+    ceiling = 10 ** (ceiling_db / 20)
+    if len(x) == 0 or true_peak(x) <= ceiling:
+        return x
+    kx2 = np.square(k_weight(x, rate))
+
+    def loudness(gain: np.ndarray | float) -> float:
+        return lufs(gated_power(block_powers(segment_powers_sq(kx2 * np.square(gain), rate))))
+
+    target = loudness(1.0)
+    if not target > SILENT_LUFS:
+        return limit(x, ceiling, rate)
+    lim = Limiter(x, rate)
+
+    def overshoot(t_db: float) -> float:
+        """How far over the ceiling the peaks end up once the loudness is made up (dB)."""
+        return t_db + (target - loudness(lim.gain(10 ** (t_db / 20)))) - ceiling_db
+
+    t0, f0 = ceiling_db, overshoot(ceiling_db)
+    t1 = ceiling_db - 2 * f0
+    for _ in range(6):
+        f1 = overshoot(t1)
+        if abs(f1) < 0.02 or f1 == f0:
+            break
+        t0, f0, t1 = t1, f1, t1 - f1 * (t1 - t0) / (f1 - f0)
+    y = lim.apply(10 ** (t1 / 20))
+    y = y * 10 ** ((target - integrated_loudness(y, rate)) / 20)
+    tp = true_peak(y)
+    return y * (ceiling / tp) if tp > ceiling else y
+
+
+class SpeechBank:
+    """The processed clips of one session, made on first use and shared by mixers re-timed from it."""
+
+    def __init__(self, clips: Mapping[str, ClipLike], rate: int, cache: DerivedCache | None):
+        self.clips = dict(clips)
+        self.rate = rate
+        self.cache = cache
+        # peaks are held to this (dBTP, before the session's gain); the mixer sets it
+        self.ceiling_db: float = DEFAULT_CEILING_DB
+        self._base: dict[str, ClipAnalysis] = {}
+        self._resident: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._resident_bytes = 0
+        self._lock = threading.Lock()
+
+    # -- before the first block ------------------------------------------------------------
+
+    def analyse(self, texts: Iterable[str]) -> None:
+        for text in texts:
+            if text not in self._base:
+                if text not in self.clips:
+                    raise ValueError(f"no clip was given for the cue {text!r}")
+                self._base[text] = self._analysis(text)
+
+    def analysis(self, text: str) -> ClipAnalysis:
+        return self._base[text]
+
+    def out_frames(self, text: str) -> int:
+        a = self._base[text]
+        return resampled_length(a.frames, a.rate, self.rate)
+
+    def max_peak(self) -> float:
+        """The highest true peak any clip will have (before the session's gain)."""
+        top = max((a.peak for a in self._base.values()), default=0.0)
+        return min(top, 10 ** (self.ceiling_db / 20))
+
+    def set_ceiling(self, ceiling_db: float) -> None:
+        """Hold every clip's true peak to ``ceiling_db`` (rounded down to a quarter dB, so that
+        sessions with nearly the same gain share cache entries)."""
+        ceiling_db = float(np.floor(ceiling_db * 4) / 4)
+        with self._lock:
+            if ceiling_db != self.ceiling_db:
+                self.ceiling_db = ceiling_db
+                self._resident.clear()
+                self._resident_bytes = 0
+
+    def _analysis(self, text: str) -> ClipAnalysis:
+        clip = self.clips[text]
+        name = digest("speech-analysis", clip.key)
+        if self.cache is not None:
+            z = self.cache.load_arrays("speech", name)
+            if z is not None:
+                rate, frames, gain, peak = z["meta"]
+                return ClipAnalysis(int(rate), int(frames), float(gain), float(peak), z["powers"])
+        raw = np.asarray(clip.read(), dtype=np.float64).reshape(-1)
+        segs = segment_powers(k_weight(raw, clip.sample_rate), clip.sample_rate)
+        loud = lufs(gated_power(block_powers(segs)))
+        gain = 10 ** ((REFERENCE_LUFS - loud) / 20) if loud > SILENT_LUFS else 1.0
+        # the sample peak plus 1 dB bounds the true peak of speech; exactness is not needed here
+        a = ClipAnalysis(clip.sample_rate, len(raw), gain, float(np.abs(raw).max(initial=0.0)) * gain * 1.122,
+                         segs * gain * gain)
+        if self.cache is not None:
+            self.cache.save_arrays("speech", name, meta=np.array([a.rate, a.frames, a.gain, a.peak]),
+                                   powers=a.powers)
+        return a
+
+    # -- while rendering -------------------------------------------------------------------
+
+    def samples(self, text: str) -> np.ndarray:
+        """The clip at the output rate, float32 mono, at the reference level (no session gain)."""
+        with self._lock:
+            x = self._resident.get(text)
+            if x is not None:
+                self._resident.move_to_end(text)
+                return x
+            ceiling_db = self.ceiling_db
+        x = self._make(text, ceiling_db)
+        with self._lock:
+            if text not in self._resident and ceiling_db == self.ceiling_db:
+                self._resident[text] = x
+                self._resident_bytes += x.nbytes
+                while self._resident_bytes > RESIDENT_BYTES and len(self._resident) > 1:
+                    _, old = self._resident.popitem(last=False)
+                    self._resident_bytes -= old.nbytes
+        return x
+
+    def _make(self, text: str, ceiling_db: float) -> np.ndarray:
+        clip = self.clips[text]
+        base = self._base[text]
+        n = resampled_length(base.frames, base.rate, self.rate)
+        name = digest("speech-samples", clip.key, ceiling_db, self.rate)
+        if self.cache is not None:
+            x = self.cache.load_raw("speech", name + ".f32", "<f4", n)
+            if x is not None:
+                return x
+        x = np.asarray(clip.read(), dtype=np.float64).reshape(-1) * base.gain
+        x = shape(x, base.rate, ceiling_db)
+        x = resample(x, base.rate, self.rate).astype(np.float32)
+        if self.cache is not None:
+            self.cache.save_raw("speech", name + ".f32", x)
+        return x
