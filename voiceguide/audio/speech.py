@@ -34,6 +34,7 @@ from voiceguide.audio.resampler import resample, resampled_length
 REFERENCE_LUFS = -23.0       # every clip, measured as one channel, before the session's gain
 DEFAULT_CEILING_DB = -8.0    # until a mixer sets one from its gain
 SILENT_LUFS = -70.0
+MAX_LIMIT_DB = 20.0          # the most a clip's peaks are pulled down before it is let go quieter
 RESIDENT_BYTES = 48 << 20    # processed clips kept in memory; others are re-read from the cache
 
 
@@ -79,15 +80,20 @@ def shape(x: np.ndarray, rate: int, ceiling_db: float) -> np.ndarray:
         """How far over the ceiling the peaks end up once the loudness is made up (dB)."""
         return t_db + (target - loudness(lim.gain(10 ** (t_db / 20)))) - ceiling_db
 
+    # A clip whose loudness is all in its peaks (a click) cannot keep it; the search is bounded
+    # and such a clip simply comes out limited and quieter.
+    lowest = ceiling_db - MAX_LIMIT_DB
     t0, f0 = ceiling_db, overshoot(ceiling_db)
-    t1 = ceiling_db - 2 * f0
+    t1 = max(lowest, ceiling_db - 2 * f0)
     for _ in range(6):
         f1 = overshoot(t1)
-        if abs(f1) < 0.02 or f1 == f0:
+        if not np.isfinite(f1) or abs(f1) < 0.02 or f1 == f0:
             break
-        t0, f0, t1 = t1, f1, t1 - f1 * (t1 - t0) / (f1 - f0)
+        t0, f0, t1 = t1, f1, min(ceiling_db, max(lowest, t1 - f1 * (t1 - t0) / (f1 - f0)))
     y = lim.apply(10 ** (t1 / 20))
-    y = y * 10 ** ((target - integrated_loudness(y, rate)) / 20)
+    made_up = integrated_loudness(y, rate)
+    if np.isfinite(made_up):
+        y = y * 10 ** (min(target - made_up, MAX_LIMIT_DB) / 20)
     tp = true_peak(y)
     return y * (ceiling / tp) if tp > ceiling else y
 

@@ -1,0 +1,184 @@
+"""Music beds from files: decoded by ffmpeg, looped with crossfades, cached; bad inputs refused."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from test_audio_support import make_audio, needs_ffmpeg
+from voiceguide.audio import ffmpeg as ffmpeg_mod
+from voiceguide.audio.cache import DerivedCache
+from voiceguide.audio.loudness import lufs
+from voiceguide.audio.music import CROSSFADE_MS, builtin_bed, crossfade, file_bed, music_files, prepare_bed
+from voiceguide.errors import AudioInputError
+
+pytestmark = needs_ffmpeg
+RATE = 44100
+
+# "Music" with a tonal part and a noisy part: neither loops by itself without a jump.
+MUSIC = ("anoisesrc=c=pink:a=0.1:seed=7[n];sine=f=221.3:sample_rate=44100[s];"
+         "[n][s]amix=inputs=2:weights=1 0.6")
+
+
+def fade_s(seconds):
+    """The crossfade: CROSSFADE_MS, or a third of the shortest track."""
+    return min(CROSSFADE_MS / 1000, seconds / 3)
+
+
+def whole_loop(bed):
+    return np.asarray(bed.read(0, bed.frames), dtype=np.float64).reshape(bed.frames, -1)
+
+
+def jumps(x):
+    return np.abs(np.diff(x, axis=0)).max(axis=1)
+
+
+def test_a_user_file_loops_seamlessly(tmp_path):
+    src = make_audio(tmp_path / "calm.ogg", MUSIC, 9.0)
+    bed = file_bed(src, RATE, 2, None)
+    x = whole_loop(bed)
+    assert bed.channels == 2
+    # the loop drops one crossfade's length (the head fades in under the tail)
+    assert abs(bed.frames - (9.0 - fade_s(9.0)) * RATE) < RATE * 0.05
+    seam = np.concatenate([x[-2000:], x[:2000]])          # what is heard going round
+    inner = jumps(x[RATE:-RATE])
+    assert jumps(seam).max() <= inner.max()
+
+
+def test_looping_the_file_without_a_crossfade_would_jump(tmp_path):
+    # guards the test above: this material does have a step at its own ends
+    src = make_audio(tmp_path / "calm.wav", MUSIC, 3.0)
+    frames = np.concatenate(list(ffmpeg_mod.decode(src, RATE, 2)))
+    naive = np.concatenate([frames[-2000:], frames[:2000]]).astype(np.float64)
+    assert jumps(naive).max() > jumps(frames[1000:-1000].astype(np.float64)).max()
+
+
+def test_mono_output_decodes_to_one_channel_and_48k(tmp_path):
+    src = make_audio(tmp_path / "calm.flac", MUSIC, 6.0)
+    bed = file_bed(src, 48000, 1, None)
+    assert bed.channels == 1
+    assert abs(bed.frames - (6.0 - fade_s(6.0)) * 48000) < 48000 * 0.05
+    assert np.isfinite(bed.powers).all() and bed.peak > 0
+
+
+def test_a_folder_plays_in_name_order_with_crossfades(tmp_path):
+    folder = tmp_path / "playlist"
+    folder.mkdir()
+    make_audio(folder / "10 second.mp3", "sine=f=660:sample_rate=44100", 6.0)
+    make_audio(folder / "2 first.wav", "sine=f=330:sample_rate=44100", 6.0)
+    (folder / "cover.jpg").write_bytes(b"not audio")
+    assert [p.name for p in music_files(folder)] == ["2 first.wav", "10 second.mp3"]
+    bed = file_bed(folder, RATE, 2, None)
+    x = whole_loop(bed)[:, 0]
+
+    def pitch(seg):
+        spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+        return np.fft.rfftfreq(len(seg), 1 / RATE)[np.argmax(spec)]
+
+    assert abs(pitch(x[: RATE // 2]) - 330) < 5                   # first track first
+    assert abs(pitch(x[int(RATE * 4.5):int(RATE * 5)]) - 660) < 5   # then the second (after a 2 s fade)
+    # tracks are evened out: both play at one level
+    a, b = np.sqrt(np.mean(x[: RATE // 2] ** 2)), np.sqrt(np.mean(x[int(RATE * 4.5):int(RATE * 5)] ** 2))
+    assert 0.8 < a / b < 1.25
+    assert jumps(np.concatenate([x[-2000:], x[:2000]])[:, None]).max() <= jumps(x[:, None]).max() + 1e-6
+
+
+def test_crossfade_keeps_the_level_for_alike_and_unalike_material():
+    rng = np.random.default_rng(0)
+    n = 20000
+    a, b = rng.standard_normal(n), rng.standard_normal(n)
+    mixed = crossfade(a, b)
+    mid = slice(n // 2 - 2000, n // 2 + 2000)
+    assert np.sqrt(np.mean(mixed[mid] ** 2)) == pytest.approx(1.0, rel=0.1)   # uncorrelated: equal power
+    same = crossfade(a, a)
+    assert np.allclose(same, a)                                                 # identical: no dip or bump
+
+
+def test_decoded_loop_is_cached_and_reused(tmp_path, monkeypatch):
+    src = make_audio(tmp_path / "calm.m4a", MUSIC, 5.0)
+    cache = DerivedCache(tmp_path / "cache")
+    first = whole_loop(file_bed(src, RATE, 2, cache))
+
+    def no_ffmpeg(*a, **k):
+        raise AssertionError("decoded again instead of using the cache")
+
+    monkeypatch.setattr(ffmpeg_mod, "decode", no_ffmpeg)
+    again = file_bed(src, RATE, 2, cache)
+    assert np.array_equal(whole_loop(again), first)
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_builtin_bed_is_cached(tmp_path):
+    cache = DerivedCache(tmp_path / "cache")
+    a = builtin_bed(RATE, 2, cache)
+    b = builtin_bed(RATE, 2, cache)
+    assert np.array_equal(a.samples, b.samples) and np.array_equal(a.powers, b.powers)
+    # power is reported for both output channels of the dual-mono bed
+    one = builtin_bed(RATE, 1, None)
+    assert np.allclose(a.powers, 2 * one.powers)
+    assert -40 < lufs(one.powers.mean()) < -5
+
+
+def test_none_means_no_bed():
+    assert prepare_bed("none", RATE, 2, None) is None
+
+
+def test_missing_music_names_the_file(tmp_path):
+    with pytest.raises(AudioInputError) as e:
+        prepare_bed(str(tmp_path / "nope.mp3"), RATE, 2, None)
+    assert "nope.mp3" in str(e.value) and "not found" in str(e.value)
+
+
+def test_not_audio_is_refused_with_the_file_named(tmp_path):
+    bad = tmp_path / "song.mp3"
+    bad.write_text("this is not an mp3 at all\n" * 50)
+    with pytest.raises(AudioInputError) as e:
+        prepare_bed(str(bad), RATE, 2, None)
+    assert "song.mp3" in str(e.value)
+
+
+def test_silent_music_is_refused(tmp_path):
+    silent = make_audio(tmp_path / "silence.wav", "anullsrc=r=44100:cl=stereo", 4.0)
+    with pytest.raises(AudioInputError) as e:
+        prepare_bed(str(silent), RATE, 2, None)
+    assert "silent" in str(e.value) and "silence.wav" in str(e.value)
+
+
+def test_a_video_without_sound_is_refused(tmp_path):
+    video = tmp_path / "clip.mp4"
+    import subprocess
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=d=1:s=64x64", str(video)], check=True)
+    with pytest.raises(AudioInputError) as e:
+        prepare_bed(str(video), RATE, 2, None)
+    assert "clip.mp4" in str(e.value)
+
+
+def test_an_empty_folder_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("hi")
+    with pytest.raises(AudioInputError) as e:
+        prepare_bed(str(tmp_path / "empty"), RATE, 2, None)
+    assert "no audio files" in str(e.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_file_is_refused(tmp_path):
+    src = make_audio(tmp_path / "locked.wav", MUSIC, 2.0)
+    src.chmod(0)
+    try:
+        with pytest.raises(AudioInputError) as e:
+            prepare_bed(str(src), RATE, 2, None)
+        assert "locked.wav" in str(e.value)
+    finally:
+        src.chmod(0o644)
+
+
+def test_ffmpeg_missing_is_an_environment_fault(tmp_path, monkeypatch):
+    from voiceguide.errors import EnvironmentFault
+
+    src = make_audio(tmp_path / "calm.wav", MUSIC, 2.0)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(EnvironmentFault) as e:
+        prepare_bed(str(src), RATE, 2, None)
+    assert "install" in str(e.value)
