@@ -131,7 +131,9 @@ def test_a_loud_bed_in_a_sparse_session_is_lowered_to_keep_the_voice_in_front():
     voice_lufs = -23 + 3 + m.gain_db
     assert voice_lufs - TARGET_LUFS[2] <= 2.0 + 0.01
     loud = build_mixer(tl, clips, MixSettings(music_volume_db=0))
-    assert loud.music_volume_db == 0      # a bed as loud as the voice keeps the voice in front anyway
+    # a bed as loud as the voice sets the loudness without pushing the voice: it stays (only its
+    # peaks may trim it a little, to leave room for a chime)
+    assert loud.music_volume_db > -1
 
 
 @needs_espeak

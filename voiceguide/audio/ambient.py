@@ -50,6 +50,17 @@ def _chord_windows(t: np.ndarray) -> np.ndarray:
 
 def ambient_loop(rate: int) -> np.ndarray:
     """One loop of the built-in bed at ``rate``, mono float32, peak about 0.5."""
+    spec, _ = ambient_spectrum(rate)
+    x = np.fft.irfft(spec, LOOP_S * rate)
+    x *= np.float32(0.5 / np.abs(x).max())
+    return x
+
+
+def ambient_spectrum(rate: int) -> tuple[np.ndarray, float]:
+    """The loop's spectrum (``rfft`` bins of LOOP_S * rate samples, complex64) and its top frequency.
+
+    Sparse: only bins near the partials are set, so filters can be applied to those alone.
+    """
     n = LOOP_S * rate
     t = np.arange(_ENV_POINTS) * (LOOP_S / _ENV_POINTS)
     windows = _chord_windows(t)
@@ -81,6 +92,7 @@ def ambient_loop(rate: int) -> np.ndarray:
 
     spec = np.zeros(n // 2 + 1, dtype=np.complex64)
     j = np.arange(-_ENV_BINS, _ENV_BINS + 1)
+    top = 0.0
     for f, amp, phase, env in partials:
         k = int(round(f * LOOP_S))
         if k + _ENV_BINS >= n // 2 or f > 0.45 * rate:
@@ -89,6 +101,5 @@ def ambient_loop(rate: int) -> np.ndarray:
         e = np.concatenate([np.conj(coef[:0:-1]), coef])
         # x(t) = amp * e(t) * cos(2 pi f t + phase): its spectrum is e's, shifted to f
         spec[k + j] += (n * amp / 2 * np.exp(1j * phase)) * e
-    x = np.fft.irfft(spec, n)
-    x *= np.float32(0.5 / np.abs(x).max())
-    return x
+        top = max(top, (k + _ENV_BINS) / LOOP_S)
+    return spec, top

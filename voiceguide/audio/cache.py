@@ -60,7 +60,7 @@ class DerivedCache:
             return None
 
     def save_raw(self, kind: str, name: str, data: np.ndarray) -> None:
-        self._write(self.path(kind, name), lambda f: f.write(np.ascontiguousarray(data).tobytes()))
+        self._write(self.path(kind, name), lambda f: np.ascontiguousarray(data).tofile(f))
 
     def load_raw(self, kind: str, name: str, dtype, count: int) -> np.ndarray | None:
         """The entry's samples if it holds exactly ``count`` of them (a truncated one is ignored)."""

@@ -24,7 +24,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from voiceguide.audio.cache import DerivedCache, digest
+from voiceguide.audio.codec import codec_gain
 from voiceguide.audio.chapters import Chapter, podcast_json, session_chapters, webvtt
 from voiceguide.audio.ffmpeg import ffmpeg_path, last_line
 from voiceguide.audio.id3 import id3v2_tag
@@ -93,54 +93,14 @@ def _check(out: Path, bitrate: str, chapters: Sequence[str], mixer: Mixer) -> st
     return fmt
 
 
-def _pcm16(block: np.ndarray, scale: float = 1.0) -> bytes:
-    return np.rint(np.clip(block * np.float32(32767.0 * scale), -32768.0, 32767.0)).astype("<i2").tobytes()
-
-
-_CODEC_GAIN: dict[tuple, float] = {}
-
-
-def codec_gain(exe: str, bitrate: str, rate: int, channels: int, cache: DerivedCache | None = None) -> float:
-    """How much louder LAME's output is than its input at these settings (linear, <= 1).
-
-    Measured, not assumed: at 160 kb/s and below LAME plays everything about 0.44 dB quieter
-    (0.26 dB at 192k, none from 256k). A 1 kHz tone is encoded and decoded once per setting and
-    the export makes up the difference, so the MP3 plays at the level the mixer set.
-    """
-    try:
-        st = os.stat(exe)
-        key = (exe, st.st_size, st.st_mtime_ns, bitrate, rate, channels)
-    except OSError:
-        key = (exe, bitrate, rate, channels)
-    name = digest("codec-gain", *key)
-    if key not in _CODEC_GAIN and cache is not None:
-        saved = cache.load_json("codec", name)
-        if isinstance(saved, (int, float)) and 0.7 < saved <= 1.0:
-            _CODEC_GAIN[key] = float(saved)
-    if key not in _CODEC_GAIN:
-        n = rate * 3 // 2
-        t = np.arange(n) / rate
-        tone = 0.1 * np.sin(2 * np.pi * 997.0 * t)
-        pcm = np.repeat(np.rint(tone * 32767).astype("<i2")[:, None], channels, axis=1).tobytes()
-        gain = 1.0
-        with tempfile.TemporaryDirectory(prefix="voiceguide-codec-") as d:
-            mp3 = Path(d) / "tone.mp3"
-            enc = subprocess.run([exe, "-nostdin", "-v", "error", "-f", "s16le", "-ar", str(rate), "-ac", str(channels),
-                                  "-i", "pipe:0", "-c:a", "libmp3lame", "-b:a", bitrate, "-y", str(mp3)],
-                                 input=pcm, capture_output=True)
-            if enc.returncode == 0:
-                dec = subprocess.run([exe, "-nostdin", "-v", "error", "-i", str(mp3), "-f", "s16le", "-ac", "1", "pipe:1"],
-                                     capture_output=True)
-                y = np.frombuffer(dec.stdout, dtype="<i2").astype(np.float64) / 32767
-                mid = slice(rate // 4, rate)   # clear of the encoder's start and end
-                if dec.returncode == 0 and len(y) >= rate:
-                    ratio = np.sqrt(np.mean(y[mid] ** 2) / np.mean(tone[mid] ** 2))
-                    if 0.7 < ratio <= 1.0:
-                        gain = float(ratio)
-        _CODEC_GAIN[key] = gain
-        if cache is not None:
-            cache.save_json("codec", name, gain)
-    return _CODEC_GAIN[key]
+def _pcm16(block: np.ndarray, channels: int, scale: float = 1.0) -> bytes:
+    """Interleaved 16-bit PCM of a mixed block; a (n,) block is the same in every channel."""
+    x = block * np.float32(32767.0 * scale)
+    np.clip(x, -32768.0, 32767.0, out=x)
+    pcm = np.rint(x, out=x).astype("<i2")
+    if pcm.ndim == 1 and channels > 1:
+        pcm = np.repeat(pcm, channels)
+    return pcm.tobytes()
 
 
 def _disk_fault(out: Path, detail: str) -> EnvironmentFault:
@@ -163,7 +123,7 @@ def _encode(mixer: Mixer, tmp: Path, tags: Mapping[str, str], fmt: str, bitrate:
             cmd += ["-metadata", f"{k}={v}"]
         cmd += ["-c:a", "pcm_s16le", "-f", "wav"]
     cmd += ["-y", str(tmp)]
-    scale = 1.0 / codec_gain(exe, bitrate, mixer.rate, mixer.channels, mixer.bank.cache) if fmt == "mp3" else 1.0
+    scale = 1.0 / codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache) if fmt == "mp3" else 1.0
     with tempfile.TemporaryFile() as err:
         # its own session: a Ctrl-C at the terminal reaches us, and we stop ffmpeg ourselves
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
@@ -194,10 +154,10 @@ def _encode(mixer: Mixer, tmp: Path, tags: Mapping[str, str], fmt: str, bitrate:
         try:
             total = mixer.total_frames
             done = 0
-            for block in mixer.blocks(0, BLOCK_FRAMES):
+            for block in mixer.mixes(BLOCK_FRAMES):
                 if failed.is_set():
                     break
-                blocks.put(_pcm16(block, scale))
+                blocks.put(_pcm16(block, mixer.channels, scale))
                 done += len(block)
                 if progress is not None:
                     progress(done, total)

@@ -67,11 +67,18 @@ class Limiter:
         # the running-sum average can land a rounding error above 1
         return np.minimum(moving_average(sliding_min(need, self.radius), self.radius), 1.0)
 
-    def apply(self, ceiling: float) -> np.ndarray:
+    @property
+    def peak(self) -> float:
+        return float(self.env.max(initial=0.0))
+
+    def apply(self, ceiling: float, *, trim: bool = True) -> np.ndarray:
         y = self.x * self.gain(ceiling)
-        # The envelope estimate can miss an inter-sample peak by a hair; a last trim makes it exact.
-        tp = true_peak(y)
-        return y * (ceiling / tp) if tp > ceiling else y
+        if trim:
+            # The envelope estimate can miss an inter-sample peak by a hair; a trim makes it exact.
+            tp = true_peak(y)
+            if tp > ceiling:
+                y *= ceiling / tp
+        return y
 
 
 def limit(x: np.ndarray, ceiling: float, rate: int, *, radius_ms: float = RADIUS_MS) -> np.ndarray:

@@ -49,9 +49,11 @@ def _biquads(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return [shelf, highpass]
 
 
-def k_response(rate: int, n: int) -> np.ndarray:
-    """The K-weighting filter's frequency response at the ``rfft`` bins of an ``n``-point transform."""
-    z = np.exp(-2j * np.pi * np.arange(n // 2 + 1) / n)
+def k_response(rate: int, n: int, bins: np.ndarray | None = None) -> np.ndarray:
+    """The K-weighting filter's frequency response at the ``rfft`` bins of an ``n``-point transform
+    (all of them, or just ``bins``)."""
+    k = np.arange(n // 2 + 1) if bins is None else np.asarray(bins)
+    z = np.exp(-2j * np.pi * k / n)
     h = np.ones_like(z)
     for b, a in _biquads(rate):
         h *= np.polyval(b[::-1], z) / np.polyval(a[::-1], z)
@@ -132,9 +134,21 @@ def segment_powers_sq(sq: np.ndarray, rate: int, segment_ms: int = SEGMENT_MS) -
     bounds = segment_bounds(len(sq), rate, segment_ms)
     if len(bounds) < 2:
         return np.zeros(0)
-    cs = np.concatenate([[0.0], np.cumsum(sq)])
-    lengths = np.diff(bounds)
-    return (cs[bounds[1:]] - cs[bounds[:-1]]) / np.maximum(lengths, 1)
+    return segment_sums(sq, bounds) / np.maximum(np.diff(bounds), 1)
+
+
+def segment_sums(x: np.ndarray, bounds: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """Sums of x[bounds[i]:bounds[i+1]] in float64, a chunk at a time (x may be long float32)."""
+    at = np.zeros(len(bounds))
+    total = 0.0
+    for s in range(0, len(x), chunk):
+        cs = np.cumsum(x[s:s + chunk], dtype=np.float64)
+        cs += total
+        lo = int(np.searchsorted(bounds, s, side="right"))
+        hi = int(np.searchsorted(bounds, s + len(cs), side="right"))
+        at[lo:hi] = cs[bounds[lo:hi] - s - 1]
+        total = float(cs[-1])
+    return np.diff(at)
 
 
 def block_powers(segments: np.ndarray) -> np.ndarray:

@@ -94,8 +94,15 @@ class Mixer:
             raise ValueError("render needs a non-negative start and length")
         out = np.zeros((frames, self.channels), dtype=np.float32)
         n = min(frames, self.total_frames - start_frame)
-        if n <= 0:
-            return out
+        if n > 0:
+            mixed = self.mix(start_frame, n)
+            out[:n] = mixed[:, None] if mixed.ndim == 1 else mixed
+        return out
+
+    def mix(self, start_frame: int, n: int) -> np.ndarray:
+        """The same frames as ``render`` (within the session), shaped (n,) when every channel
+        carries the same signal (the voice, the chimes and a mono bed are centred), else (n, channels).
+        Export converts the one channel before copying it, which halves that work."""
         end = start_frame + n
         voice = np.zeros(n, dtype=np.float32)
         chimes = None
@@ -118,16 +125,14 @@ class Mixer:
             a = max(start_frame, tail)
             voice[a - start_frame:] *= self._end_fade[a - tail:end - tail]
         if self.bed is None:
-            out[:n] = voice[:, None]
-            return out
+            return voice
         env = self.envelope.block(start_frame, n)
         env *= np.float32(self.gain * self.music_gain)
         music = self.bed.read(start_frame, n)
         if music.ndim == 1:
-            out[:n] = (music * env + voice)[:, None]
-        else:
-            out[:n] = music * env[:, None] + voice[:, None]
-        return out
+            voice += music * env
+            return voice
+        return music * env[:, None] + voice[:, None]
 
     def blocks(self, start_frame: int = 0, block_frames: int = 4096) -> Iterator[np.ndarray]:
         """The session from ``start_frame`` to its end, in blocks of ``block_frames`` (the last shorter)."""
@@ -135,6 +140,11 @@ class Mixer:
             raise ValueError("block_frames must be positive")
         for s in range(start_frame, self.total_frames, block_frames):
             yield self.render(s, min(block_frames, self.total_frames - s))
+
+    def mixes(self, block_frames: int) -> Iterator[np.ndarray]:
+        """``mix`` over the whole session, in blocks (for export)."""
+        for s in range(0, self.total_frames, block_frames):
+            yield self.mix(s, min(block_frames, self.total_frames - s))
 
     def with_timeline(self, timeline: Timeline) -> "Mixer":
         """The same clips, music and gain over a re-timed session (the player's +/- keys)."""
@@ -228,6 +238,11 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     """
     rate, channels = settings.sample_rate, settings.channels
     cache = DerivedCache(settings.cache_dir / "mix") if settings.cache_dir is not None else None
+    if cache is not None:
+        # an export usually follows; its encoder calibration can run while this builds
+        from voiceguide.audio import codec
+
+        codec.warm_up(rate, channels, cache)
     bank = SpeechBank(clips, rate, cache)
     bank.analyse(timeline.spoken_texts())
     bed = prepare_bed(settings.music, rate, channels, cache)

@@ -22,7 +22,8 @@ import numpy as np
 from voiceguide.audio import ffmpeg
 from voiceguide.audio.cache import DerivedCache, digest
 from voiceguide.audio.loudness import (
-    block_powers, gated_power, k_weight, lufs, segment_bounds, segment_powers, true_peak,
+    block_powers, gated_power, k_response, k_weight, lufs, segment_bounds, segment_powers, segment_sums,
+    true_peak,
 )
 from voiceguide.errors import AudioInputError
 
@@ -116,17 +117,32 @@ def loop_analysis(samples: np.ndarray, rate: int, channels_out: int) -> tuple[np
 
 
 def builtin_bed(rate: int, channels: int, cache: DerivedCache | None) -> ArrayBed:
-    from voiceguide.audio.ambient import LOOP_S, ambient_loop
+    from voiceguide.audio.ambient import LOOP_S, ambient_spectrum
 
+    n = LOOP_S * rate
     name = digest("ambient", rate)
     if cache is not None:
         meta = cache.load_json("music", name)
         powers = cache.load_arrays("music", name)
-        samples = cache.load_raw("music", name + ".f32", "<f4", LOOP_S * rate)
+        samples = cache.load_raw("music", name + ".f32", "<f4", n)
         if meta is not None and powers is not None and samples is not None:
             return ArrayBed(samples, powers["powers"] * channels, float(meta["peak"]))
-    samples = ambient_loop(rate)
-    powers, peak = loop_analysis(samples, rate, 1)
+    spec, top = ambient_spectrum(rate)
+    samples = np.fft.irfft(spec, n)
+    scale = np.float32(0.5 / np.abs(samples).max())
+    samples *= scale
+    # The loop is built as a spectrum, so its K-weighting is a product there: exact (periodic)
+    # and far cheaper than filtering the samples.
+    bins = np.flatnonzero(spec)
+    spec[bins] *= k_response(rate, n, bins).astype(np.complex64) * scale
+    kx = np.fft.irfft(spec, n)
+    del spec
+    bounds = segment_bounds(n, rate)
+    np.square(kx, out=kx)
+    powers = segment_sums(kx, bounds) / np.diff(bounds)
+    del kx
+    # Band-limited to `top`, a signal cannot rise between samples by more than 1/cos(pi top/rate).
+    peak = float(np.abs(samples).max() / np.cos(np.pi * min(top / rate, 0.25)))
     if cache is not None:
         cache.save_raw("music", name + ".f32", samples)
         cache.save_arrays("music", name, powers=powers)

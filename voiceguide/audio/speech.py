@@ -24,7 +24,7 @@ from typing import Iterable, Mapping, Protocol
 import numpy as np
 
 from voiceguide.audio.cache import DerivedCache, digest
-from voiceguide.audio.limiter import Limiter, limit
+from voiceguide.audio.limiter import Limiter
 from voiceguide.audio.loudness import (
     block_powers, gated_power, integrated_loudness, k_weight, lufs, segment_powers, segment_powers_sq,
     true_peak,
@@ -64,7 +64,10 @@ def shape(x: np.ndarray, rate: int, ceiling_db: float) -> np.ndarray:
     matters); the result is measured once, exactly, at the end.
     """
     ceiling = 10 ** (ceiling_db / 20)
-    if len(x) == 0 or true_peak(x) <= ceiling:
+    if len(x) == 0:
+        return x
+    lim = Limiter(x, rate)
+    if lim.peak <= ceiling:
         return x
     kx2 = np.square(k_weight(x, rate))
 
@@ -73,8 +76,7 @@ def shape(x: np.ndarray, rate: int, ceiling_db: float) -> np.ndarray:
 
     target = loudness(1.0)
     if not target > SILENT_LUFS:
-        return limit(x, ceiling, rate)
-    lim = Limiter(x, rate)
+        return lim.apply(ceiling)
 
     def overshoot(t_db: float) -> float:
         """How far over the ceiling the peaks end up once the loudness is made up (dB)."""
@@ -90,7 +92,7 @@ def shape(x: np.ndarray, rate: int, ceiling_db: float) -> np.ndarray:
         if not np.isfinite(f1) or abs(f1) < 0.02 or f1 == f0:
             break
         t0, f0, t1 = t1, f1, min(ceiling_db, max(lowest, t1 - f1 * (t1 - t0) / (f1 - f0)))
-    y = lim.apply(10 ** (t1 / 20))
+    y = lim.apply(10 ** (t1 / 20), trim=False)   # the one trim is below, after the make-up
     made_up = integrated_loudness(y, rate)
     if np.isfinite(made_up):
         y = y * 10 ** (min(target - made_up, MAX_LIMIT_DB) / 20)
