@@ -445,12 +445,10 @@ def export(routine, out, bitrate, chapter_formats, **kwargs):
 
 
 def _describe_result(result) -> str:
-    parts = []
-    for name in ("duration_s", "chapters", "bytes"):
-        value = getattr(result, name, None)
-        if value is not None:
-            parts.append(f"{name.replace('_s', '')} {value:.1f}s" if name == "duration_s" else f"{value} {name}")
-    return ", ".join(parts) or "done"
+    from voiceguide.durations import format_clock
+
+    extra = "".join(f", {p}" for p in result.sidecars)
+    return f"{format_clock(result.duration_ms)}, {len(result.chapters)} chapters{extra}"
 
 
 @cli.command()
