@@ -161,3 +161,23 @@ def test_negative_ranges_are_refused():
         m.render(-1, 10)
     with pytest.raises(ValueError):
         list(m.blocks(0, 0))
+
+
+@needs_espeak
+def test_prepare_mix_leaves_nothing_for_the_first_export_to_do(session, tmp_path, monkeypatch):
+    from voiceguide.audio import prepare_mix
+    from voiceguide.audio import codec, speech
+
+    tl, clips = session
+    prepare_mix(tl, clips, MixSettings(cache_dir=tmp_path))
+    monkeypatch.setattr(codec, "_gains", {})             # as in a new process
+
+    def forbidden(*a, **k):
+        raise AssertionError("work redone after prepare_mix")
+
+    monkeypatch.setattr(speech, "shape", forbidden)
+    monkeypatch.setattr(codec, "measure", forbidden)
+    m = build_mixer(tl, clips, MixSettings(cache_dir=tmp_path))
+    for _ in m.blocks(0, 65536):
+        pass
+    codec.codec_gain("128k", m.rate, m.channels, m.bank.cache)

@@ -18,6 +18,7 @@ _EXPORTS = {
     "DEFAULT_MUSIC_VOLUME_DB": "voiceguide.audio.settings",
     "Mixer": "voiceguide.audio.mixer",
     "build_mixer": "voiceguide.audio.mixer",
+    "prepare_mix": "voiceguide.audio.mixer",
     "TARGET_LUFS": "voiceguide.audio.mixer",
     "CEILING_DBTP": "voiceguide.audio.mixer",
     "export_session": "voiceguide.audio.export",
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from voiceguide.audio.chime import chime_duration_ms
     from voiceguide.audio.clip import ArrayClip
     from voiceguide.audio.export import ExportResult, export_session, sidecar_path
-    from voiceguide.audio.mixer import CEILING_DBTP, TARGET_LUFS, Mixer, build_mixer
+    from voiceguide.audio.mixer import CEILING_DBTP, TARGET_LUFS, Mixer, build_mixer, prepare_mix
     from voiceguide.audio.settings import CHIME_STYLES, DEFAULT_MUSIC_VOLUME_DB, MixSettings
 
 

@@ -99,8 +99,9 @@ class MusicEnvelope:
         else:
             out[a - start:b - start] = table[a - at:b - at]
 
-    def mean_square(self, bounds: np.ndarray, points: int = 5, *, fades: bool = True) -> np.ndarray:
-        """Mean of gain^2 over each span [bounds[i], bounds[i+1]), from ``points`` samples of each.
+    def mean_squares(self, bounds: np.ndarray, points: int = 4) -> tuple[np.ndarray, np.ndarray]:
+        """Mean of gain^2 over each span [bounds[i], bounds[i+1]), with the fades and without them,
+        from ``points`` samples of each span.
 
         Used to predict loudness; the ramps last 20+ of the 10 ms spans, so a few points suffice.
         """
@@ -108,8 +109,13 @@ class MusicEnvelope:
         lengths = np.diff(bounds)
         frac = (np.arange(points) + 0.5) / points
         frames = (bounds[:-1, None] + lengths[:, None] * frac[None, :]).astype(np.int64).ravel()
-        g = self.at(frames, fades=fades)
-        return (g * g).reshape(-1, points).mean(axis=1)
+        dips = self.at(frames, fades=False)
+        dips *= dips
+        faded = dips * np.square(self._fades_at(frames))
+        return faded.reshape(-1, points).mean(axis=1), dips.reshape(-1, points).mean(axis=1)
+
+    def mean_square(self, bounds: np.ndarray, points: int = 4, *, fades: bool = True) -> np.ndarray:
+        return self.mean_squares(bounds, points)[0 if fades else 1]
 
     def at(self, frames: np.ndarray, *, fades: bool = True) -> np.ndarray:
         """Gains at arbitrary frames (float64), the same values ``block`` gives."""
@@ -130,11 +136,15 @@ class MusicEnvelope:
             out[inside] = g
         if not fades:
             return out
+        return out * self._fades_at(frames)
+
+    def _fades_at(self, frames: np.ndarray) -> np.ndarray:
+        out = np.ones(len(frames))
         if self.fade_in:
             m = frames < self.fade_in
-            out[m] *= self._fade_in[frames[m]]
+            out[m] = self._fade_in[frames[m]]
         if self.fade_out:
             m = (frames >= self.total - self.fade_out) & (frames < self.total)
-            out[m] *= self._fade_out[frames[m] - (self.total - self.fade_out)]
+            out[m] = self._fade_out[frames[m] - (self.total - self.fade_out)]
         out[frames >= self.total] = 0.0
         return out

@@ -255,8 +255,7 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
                   chime=(chime_raw * chime_gain).astype(np.float32), duck_db=settings.duck_db)
     bounds = mixer._segment_grid()
     n_seg = len(bounds) - 1
-    env2 = mixer.envelope.mean_square(bounds) if bed is not None else np.zeros(n_seg)
-    dips2 = mixer.envelope.mean_square(bounds, fades=False)
+    env2, dips2 = mixer.envelope.mean_squares(bounds)
     bed_powers = mixer._bed_powers(bounds)
 
     target_lufs = TARGET_LUFS[channels]
@@ -326,4 +325,24 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     mixer.music_gain = music_gain
     mixer.music_volume_db = volume_db if bed is not None else float("-inf")
     mixer.predicted_lufs = lufs(gated_power(blocks, gain * gain)) if n_seg else float("-inf")
+    return mixer
+
+
+def prepare_mix(timeline: Timeline, clips: Mapping[str, ClipLike], settings: MixSettings,
+                bitrate: str | None = "128k") -> Mixer:
+    """Build the mixer and do now (keeping it in ``settings.cache_dir``) all the one-off work a
+    first play or export of this session would otherwise do on the way: the music loop, every
+    clip's analysis, limiting and resampling, and the MP3 encoder's calibration at ``bitrate``.
+    For ``voiceguide render``, so that play starts at once and export runs at encoder speed.
+    """
+    mixer = build_mixer(timeline, clips, settings)
+    for text in timeline.spoken_texts():
+        mixer.bank.samples(text)
+    if bitrate is not None and mixer.bank.cache is not None:
+        from voiceguide.audio import codec
+
+        try:
+            codec.codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache)
+        except Exception:
+            pass   # no ffmpeg: export will say so itself
     return mixer

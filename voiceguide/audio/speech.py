@@ -89,7 +89,7 @@ def shape(x: np.ndarray, rate: int, ceiling_db: float) -> np.ndarray:
     t1 = max(lowest, ceiling_db - 2 * f0)
     for _ in range(6):
         f1 = overshoot(t1)
-        if not np.isfinite(f1) or abs(f1) < 0.02 or f1 == f0:
+        if not np.isfinite(f1) or abs(f1) < 0.05 or f1 == f0:
             break
         t0, f0, t1 = t1, f1, min(ceiling_db, max(lowest, t1 - f1 * (t1 - t0) / (f1 - f0)))
     y = lim.apply(10 ** (t1 / 20), trim=False)   # the one trim is below, after the make-up
