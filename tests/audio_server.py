@@ -158,6 +158,20 @@ class AudioServer:
         with self._lock:
             return len(self._data) // (2 * CHANNELS)
 
+    def time_of(self, frame: int) -> float:
+        """About when (monotonic) recording frame ``frame`` reached the recorder."""
+        with self._lock:
+            arrivals = list(self.arrivals)
+        for t, total in arrivals:
+            if total > frame:
+                return t - (total - 1 - frame) / RATE
+        raise ValueError(f"frame {frame} has not been recorded yet")
+
+    def kill_server(self) -> None:
+        """The sound server dies (as when a device is unplugged or the server crashes)."""
+        if self._procs and self._procs[0].poll() is None:
+            self._procs[0].kill()
+
     def mark(self) -> int:
         """The recording's length in frames now: pass it to ``record`` to keep only what follows."""
         return self.recorded_frames()
@@ -295,8 +309,9 @@ def onsets(x: np.ndarray, level: float = 0.2, quiet_ms: int = 100, rate: int = R
 
 def offset_of(rec: np.ndarray, ref: np.ndarray, at: int = 0, window: int = 2 * RATE,
               search: tuple[int, int] | None = None) -> tuple[int, float]:
-    """Where ``ref[at:at+window]`` lies in ``rec`` (frame), by FFT cross-correlation, and the match
-    quality (normalised correlation, 1.0 = identical shape)."""
+    """The lag of ``ref`` in ``rec`` around ``ref[at:at+window]`` (rec frame = ref frame + lag), by
+    FFT cross-correlation, and the match quality (normalised correlation, 1.0 = same shape).
+    ``search`` limits where in ``rec`` the window may start."""
     w = ref[at:at + window].mean(axis=1).astype(np.float64)
     c = rec.mean(axis=1).astype(np.float64)
     lo, hi = search if search is not None else (0, len(c))
@@ -306,6 +321,9 @@ def offset_of(rec: np.ndarray, ref: np.ndarray, at: int = 0, window: int = 2 * R
         raise ValueError("nothing to align")
     n = 1 << int(np.ceil(np.log2(len(seg) + len(w))))
     cc = np.fft.irfft(np.fft.rfft(seg, n) * np.conj(np.fft.rfft(w, n)), n)[: len(seg) - len(w) + 1]
-    k = int(np.argmax(cc))
-    score = cc[k] / (np.linalg.norm(w) * np.linalg.norm(seg[k:k + len(w)]) + 1e-12)
-    return lo + k, float(score)
+    # normalised by the energy under each placement, so a loud passage elsewhere cannot win
+    energy = np.concatenate([[0.0], np.cumsum(seg * seg)])
+    local = np.sqrt(np.maximum(energy[len(w):] - energy[: len(seg) - len(w) + 1], 0.0))
+    scores = cc / (np.linalg.norm(w) * local + 1e-12)
+    k = int(np.argmax(scores))
+    return lo + k - at, float(scores[k])

@@ -49,7 +49,7 @@ class Fades:
     """How long each change of sound takes. Short enough to act at once, long enough not to click."""
 
     pause_ms: int = 300    # the music fades out when paused...
-    resume_ms: int = 150   # ...and back in, from just before where it stopped
+    resume_ms: int = 150   # ...and back in, from where it stopped
     jump_ms: int = 20      # next / back / restart: the target's first sound lands at full level
     duck_ms: int = 150     # into and out of a repeated line over the ducked bed
     stop_ms: int = 200     # Ctrl-C: fade, then close (the whole stop stays near 0.3 s)
@@ -334,10 +334,15 @@ class Transport:
         return d, i, advance(state, d - start)
 
     # --- the audio side ---------------------------------------------------------------------
-    def pull(self, frames: int) -> np.ndarray:
-        """The next ``frames`` frames, float32 (frames, channels); applies pending commands first."""
+    def pull(self, frames: int, *, apply_pending: bool = True) -> np.ndarray:
+        """The next ``frames`` frames, float32 (frames, channels); applies pending commands first.
+
+        An output that hands out frames long before they are heard passes ``apply_pending=False``
+        and applies commands after rewinding to the frame being heard.
+        """
         with self._lock:
-            self._apply_pending()
+            if apply_pending:
+                self._apply_pending()
             out, self._state = self._render(self._state, frames, record=True)
             self._frame += frames
             self._trim()
@@ -410,8 +415,8 @@ class Transport:
             return Fade(s, Hold(mixer, pos, STOPPED), 0, length)
         if isinstance(cmd, Pause):
             if s.mode == PAUSED:
-                length = self._frames(f.resume_ms)
-                return Fade(s, Play(mixer, max(0, pos - length)), 0, length)
+                # from exactly where it stopped, so later cues move by exactly the pause
+                return Fade(s, Play(mixer, pos), 0, self._frames(f.resume_ms))
             return Fade(s, Hold(mixer, pos, PAUSED), 0, self._frames(f.pause_ms))
         if isinstance(cmd, Seek):
             target = max(0, min(cmd.frame, mixer.total_frames))

@@ -1,0 +1,300 @@
+"""The live session: keys in, commands to the transport, the display kept up to date.
+
+The sound runs in the output's own thread; this loop only reads keys (waiting at most a tick),
+posts commands, and redraws. Where a control lands is worked out here from the timeline, so the
+audio thread never searches anything. Keys act on what is being heard, within a tick plus the
+device's buffer (well under the 200 ms allowed).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from voiceguide.errors import VoiceguideError
+from voiceguide.player.display import Display, Status, clock, last_spoken
+from voiceguide.player.keys import Keymap, KeySource
+from voiceguide.player.output import Output, open_output
+from voiceguide.player.transport import (
+    ENDED, PAUSED, REPEATING, Event, Fades, Pause, Position, Say, Seek, Stop, Swap, Transport,
+)
+
+TICK_S = 0.04        # longest wait for a key: controls act within this plus the device buffer
+REDRAW_S = 0.2       # the live screen refreshes five times a second at most
+BACK_WITHIN_MS = 3000  # p this soon after a step starts goes to the step before
+MESSAGE_S = 4.0      # how long a note stays on the live screen
+LEAD_IN_MS, TAIL_MS, BETWEEN_MS = 250, 350, 500  # around a repeated line, and between safety lines
+SEEKS = ("next", "back", "restart", "repeat", "retime")
+TARGET_S = 0.5       # a jump counts as where the session is for this long, until it is heard
+
+
+@dataclass(frozen=True)
+class PlayerOptions:
+    output: str = "auto"                      # auto | stream | simpleaudio
+    device: str | None = None                 # a name from list_devices() (stream output only)
+    keymap: Mapping[str, str] | None = None   # action -> key over the defaults; see keys.ACTIONS
+    step_adjust_ms: int = 30_000              # what + and - add to or take from the current step
+
+
+@dataclass(frozen=True)
+class PlayResult:
+    completed: bool                 # heard to the end
+    quit: bool                      # stopped with the quit key
+    position_ms: int                # session time heard last
+    output: str                     # which output played ("stream (PulseAudio)", "simpleaudio")
+    events: tuple[Event, ...] = ()  # every control as applied, in device frames
+
+
+def play_session(mixer: Any, *, options: PlayerOptions, display: Display, keys: KeySource | None,
+                 retime: Callable[[int, int], Any] | None = None,
+                 safety_texts: Sequence[str] = (), fades: Fades | None = None) -> PlayResult:
+    """Play ``mixer``'s session live until it ends or the quit key; Ctrl-C fades out and re-raises.
+
+    ``retime(step_index, delta_ms)`` returns the session re-compiled with that step longer or
+    shorter (a new mixer), or None when that cannot be done.
+    """
+    keymap = Keymap(options.keymap)
+    transport = Transport(mixer, fades=fades)
+    output = open_output(options.output, mixer.rate, mixer.channels, options.device)
+    live = _Live(transport, output, display, keys, keymap, retime, tuple(safety_texts), options)
+    try:
+        output.start(transport)
+        return live.run()
+    except KeyboardInterrupt:
+        try:
+            live.fade_out(transport.fades.stop_ms)
+        except BaseException:  # a second Ctrl-C, or the device failing: stop waiting for the fade
+            pass
+        raise
+    finally:
+        output.close()
+        display.close()
+
+
+class _Live:
+    def __init__(self, transport: Transport, output: Output, display: Display, keys: KeySource | None,
+                 keymap: Keymap, retime: Callable[[int, int], Any] | None, safety: tuple[str, ...],
+                 options: PlayerOptions):
+        self.transport, self.output, self.display, self.keys = transport, output, display, keys
+        self.keymap, self.retime, self.safety, self.options = keymap, retime, safety, options
+        self.quit = False
+        self.message = ""
+        self.message_until = 0.0
+        self.said = ""            # the line being repeated, shown while it plays
+        self.last_ms = -1         # cues up to here have been shown
+        self.seen_events = 0
+        self.target: tuple[int, Any, float] | None = None  # (ms, mixer, until): a jump on its way
+        self.timeline = transport.mixer.timeline
+        self.heard: Position = transport.at(0)
+
+    # --- the loop -----------------------------------------------------------------------------
+    def run(self) -> PlayResult:
+        next_draw = 0.0
+        while True:
+            self.output.check()
+            key = self.keys.read_key(TICK_S) if self.keys is not None else _wait(TICK_S)
+            if key is not None:
+                self.press(key)
+            if self.quit:
+                self.fade_out(self.transport.fades.quit_ms)
+                return self.result(quit=True)
+            self.follow()
+            now = time.monotonic()
+            if now >= next_draw:
+                self.display.update(self.status())
+                next_draw = now + REDRAW_S
+            end = self.transport.end_frame
+            if end is not None and self.output.audible_frame() >= end:
+                self.follow()
+                self.display.update(self.status())
+                return self.result(quit=False)
+
+    def fade_out(self, fade_ms: int) -> None:
+        """Stop with a fade, and wait (briefly) until the fade has been heard."""
+        self.transport.post(Stop(fade_ms))
+        deadline = time.monotonic() + fade_ms / 1000 + self.output.latency_s + 0.3
+        while time.monotonic() < deadline:
+            end = self.transport.end_frame
+            if end is not None and self.output.audible_frame() >= end:
+                return
+            self.output.check()
+            time.sleep(0.01)
+
+    def result(self, *, quit: bool) -> PlayResult:
+        heard = self.transport.at(self.output.audible_frame())
+        return PlayResult(completed=heard.mode == ENDED, quit=quit, position_ms=heard.session_ms,
+                          output=self.output.name, events=tuple(self.transport.events))
+
+    # --- what is heard --------------------------------------------------------------------------
+    def follow(self) -> None:
+        """Show each cue as it becomes audible; after a jump, carry on from where it landed."""
+        heard = self.transport.at(self.output.audible_frame())
+        self.heard = heard
+        timeline = heard.mixer.timeline
+        ms = heard.session_ms
+        events = self.transport.events
+        new = [e for e in events[self.seen_events:] if e.device_frame <= heard.device_frame]
+        self.seen_events += len(new)
+        if timeline is not self.timeline or any(e.action in SEEKS for e in new):
+            self.timeline = timeline
+            self.last_ms = ms
+        if heard.mode != REPEATING:
+            self.said = ""
+        if ms <= self.last_ms or heard.mode in (PAUSED, REPEATING):
+            return
+        for cue in timeline.cues:
+            if self.last_ms < cue.start_ms <= ms:
+                self.display.cue(cue, self.status(ms))
+        self.last_ms = ms
+
+    def status(self, ms: int | None = None) -> Status:
+        heard = self.heard
+        ms = heard.session_ms if ms is None else ms
+        timeline = heard.mixer.timeline
+        if self.said:
+            line = self.said
+        else:
+            cue = last_spoken(timeline, ms)
+            line = cue.text if cue else ""
+        message = self.message if time.monotonic() < self.message_until else ""
+        return Status(timeline, ms, heard.mode, line, message, self.keymap.help())
+
+    def note(self, text: str) -> None:
+        self.message = text
+        self.message_until = time.monotonic() + MESSAGE_S
+        self.display.note(text, self.status())
+
+    # --- controls -------------------------------------------------------------------------------
+    def press(self, key: str) -> None:
+        action = self.keymap.action_for(key)
+        if action is None:
+            return
+        getattr(self, f"do_{action}")()
+
+    def base(self) -> tuple[int, Any]:
+        """(session ms, mixer) a control builds on: what is heard, or where a jump just asked for
+        will land (so quick presses add up instead of repeating the same jump)."""
+        if self.target is not None and time.monotonic() < self.target[2]:
+            return self.target[0], self.target[1]
+        heard = self.transport.at(self.output.audible_frame())
+        return heard.session_ms, heard.mixer
+
+    def do_pause(self) -> None:
+        paused = self.transport.at(self.output.audible_frame()).mode == PAUSED
+        self.transport.post(Pause())
+        self.note("Playing" if paused else "Paused: press space to go on")
+
+    def do_quit(self) -> None:
+        self.quit = True
+
+    def do_next(self) -> None:
+        ms, mixer = self.base()
+        tl = mixer.timeline
+        later = [s for s in tl.steps if s.start_ms > ms]
+        if later:
+            s = later[0]
+            self.seek(mixer, s.start_ms, "next", f"Next: step {s.index}, {s.title}")
+        elif ms < tl.outro_start_ms and tl.steps:
+            self.seek(mixer, tl.outro_start_ms, "next", "On to the closing")
+        else:
+            self.note("This is the last part")
+
+    def do_back(self) -> None:
+        ms, mixer = self.base()
+        tl = mixer.timeline
+        # the intro and the closing count as parts too, so p works the same everywhere
+        starts = [0] + [s.start_ms for s in tl.steps] + ([tl.outro_start_ms] if tl.steps else [])
+        current = max(i for i, t in enumerate(starts) if t <= ms)
+        if ms - starts[current] >= BACK_WITHIN_MS or current == 0:
+            target, action = starts[current], "restart"
+        else:
+            target, action = starts[current - 1], "back"
+        self.seek(mixer, target, action, "Again from the start of " + _part_name(tl, target))
+
+    def seek(self, mixer: Any, ms: int, action: str, message: str) -> None:
+        self.transport.post(Seek(mixer.frame_of_ms(ms), action))
+        self.target = (ms, mixer, time.monotonic() + TARGET_S)
+        self.note(message)
+
+    def do_repeat(self) -> None:
+        heard = self.heard
+        cue = last_spoken(heard.mixer.timeline, heard.session_ms)
+        if cue is None:
+            self.note("Nothing has been said yet")
+            return
+        if cue.start_ms <= heard.session_ms < cue.end_ms:
+            # still being said: go back to its start instead of talking over it
+            self.seek(heard.mixer, cue.start_ms, "repeat", "Again")
+            return
+        self.say([cue.text], "repeat", f"Again: {cue.text}")
+
+    def do_safety(self) -> None:
+        if not self.safety:
+            self.note("This routine has no safety lines")
+            return
+        self.say(list(self.safety), "safety", "Safety: " + " ".join(self.safety))
+
+    def say(self, texts: list[str], action: str, message: str) -> None:
+        mixer = self.base()[1]
+        try:
+            clips = [np.asarray(mixer.speech(t), dtype=np.float32) for t in texts]
+        except VoiceguideError as e:
+            self.note(str(e))
+            return
+        ch = mixer.channels
+
+        def gap(ms: int) -> np.ndarray:
+            return np.zeros((mixer.frame_of_ms(ms), ch), np.float32)
+
+        parts = [gap(LEAD_IN_MS)]
+        for i, c in enumerate(clips):
+            parts += [gap(BETWEEN_MS)] if i else []
+            parts.append(c if c.ndim == 2 else np.repeat(c[:, None], ch, axis=1))
+        parts.append(gap(TAIL_MS))
+        self.said = " ".join(texts)
+        self.transport.post(Say(np.concatenate(parts), action))
+        self.note(message)
+
+    def do_extend(self) -> None:
+        self.adjust(+self.options.step_adjust_ms)
+
+    def do_shorten(self) -> None:
+        self.adjust(-self.options.step_adjust_ms)
+
+    def adjust(self, delta_ms: int) -> None:
+        how = "longer" if delta_ms > 0 else "shorter"
+        if self.retime is None:
+            self.note(f"Steps cannot be made {how} here")
+            return
+        ms, mixer = self.base()
+        step = mixer.timeline.step_at(ms)
+        if step is None:
+            self.note(f"Only a step can be made {how}")
+            return
+        try:
+            new = self.retime(step.index, delta_ms)
+        except VoiceguideError as e:
+            self.note(str(e))
+            return
+        if new is None:
+            self.note(f"Step {step.index} cannot be made {how}")
+            return
+        self.transport.post(Swap(new))
+        self.target = None
+        secs = abs(delta_ms) // 1000
+        self.note(f"Step {step.index} is {secs} s {how}; the session now ends at {clock(new.timeline.total_ms)}")
+
+
+def _part_name(tl: Any, ms: int) -> str:
+    step = tl.step_at(ms)
+    if step is not None:
+        return f"step {step.index}, {step.title}"
+    return "the intro" if ms < tl.intro_end_ms else "the closing"
+
+
+def _wait(seconds: float) -> None:
+    time.sleep(seconds)
+    return None

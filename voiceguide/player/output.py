@@ -1,0 +1,142 @@
+"""Where the sound goes: choosing an output, naming devices, and the errors a person can act on.
+
+Two outputs play a ``Transport``: ``StreamOutput`` (miniaudio, the default) pulls small blocks
+on the device's own clock; ``BufferOutput`` (simpleaudio) starts long buffers at deadlines on
+the monotonic clock. Both count device frames, so the player knows what is heard at any moment.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Protocol
+
+import numpy as np
+
+from voiceguide.errors import ConfigError, DeviceError
+
+OUTPUTS = ("auto", "stream", "simpleaudio")
+NO_DEVICE = ("No audio output device was found. Plug in speakers or headphones, "
+             "or make a file to play elsewhere with `voiceguide export`.")
+BUSY = "The audio device is busy (another program holds it). Close that program, or pick another with --device."
+GONE = "The audio device went away mid-session (unplugged, or the sound server stopped)."
+
+
+class Output(Protocol):
+    name: str          # "stream (PulseAudio)", "simpleaudio"
+    latency_s: float   # from handing a frame over to hearing it, roughly
+
+    def start(self, transport: Any) -> None: ...
+    def audible_frame(self) -> int: ...
+    def check(self) -> None:
+        """Raise the error the audio side ran into (DeviceError when the device went away)."""
+    def close(self) -> None: ...
+
+
+def to_pcm16(block: np.ndarray) -> np.ndarray:
+    """float32 [-1, 1] -> int16, rounded and clipped the way a WAV export writes samples."""
+    return np.clip(np.rint(block * 32767.0), -32768, 32767).astype(np.int16)
+
+
+_alsa_handler: Any = None
+
+
+def quiet_alsa() -> None:
+    """Keep ALSA's own error chatter off stderr: the player reports one clear line instead."""
+    global _alsa_handler
+    if _alsa_handler is not None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libasound.so.2")
+    except OSError:
+        _alsa_handler = False
+        return
+    proto = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p)
+    _alsa_handler = proto(lambda *args: None)  # kept alive here: ALSA calls it from any thread
+    lib.snd_lib_error_set_handler(_alsa_handler)
+
+
+def preferred_backends() -> list[Any] | None:
+    """PulseAudio (which PipeWire also serves) first, then ALSA; never the silent null backend."""
+    import miniaudio
+
+    if sys.platform.startswith("linux"):
+        wanted = [miniaudio.Backend.PULSEAUDIO, miniaudio.Backend.ALSA, miniaudio.Backend.JACK]
+        enabled = miniaudio.get_enabled_backends()
+        return [b for b in wanted if b in enabled]
+    return None
+
+
+def playback_devices() -> list[dict[str, Any]]:
+    """[{"name", "ident", "id", "default"}] for the backend miniaudio picks; [] when none works.
+
+    Reads the device list without asking each device for its formats (ALSA fails that for some
+    devices, and miniaudio's own listing then gives up on all of them).
+    """
+    import miniaudio
+
+    quiet_alsa()
+    ffi, lib = miniaudio.ffi, miniaudio.lib
+    try:
+        ctx = miniaudio.Devices(backends=preferred_backends())
+    except miniaudio.MiniaudioError:
+        return []
+    with ffi.new("ma_device_info**") as infos, ffi.new("ma_uint32*") as count:
+        if lib.ma_context_get_devices(ctx._context, infos, count, ffi.NULL, ffi.NULL) != lib.MA_SUCCESS:
+            return []
+        out = []
+        for i in range(count[0]):
+            info = infos[0][i]
+            raw = bytes(ffi.buffer(ffi.addressof(info, "id")))
+            ident = raw.split(b"\0", 1)[0].decode("utf-8", "replace") if ctx.backend in ("PulseAudio", "ALSA") else ""
+            out.append({"name": ffi.string(info.name).decode("utf-8", "replace"), "ident": ident,
+                        "id": ffi.new("ma_device_id *", info.id), "default": bool(info.isDefault)})
+    return out
+
+
+def list_devices() -> list[str]:
+    """Names of the playback devices, as --device accepts them."""
+    return [d["name"] for d in playback_devices()]
+
+
+def find_device(name: str) -> Any:
+    """The miniaudio device id for a --device name: exact name or system name, else a unique part."""
+    devices = playback_devices()
+    if not devices:
+        raise DeviceError(NO_DEVICE)
+    for d in devices:
+        if name in (d["name"], d["ident"]):
+            return d["id"]
+    low = name.casefold()
+    hits = [d for d in devices if low in d["name"].casefold() or (d["ident"] and low in d["ident"].casefold())]
+    if len(hits) == 1:
+        return hits[0]["id"]
+    names = "; ".join(d["name"] + (f" ({d['ident']})" if d["ident"] and d["ident"] != d["name"] else "")
+                      for d in devices)
+    what = "matches several audio devices" if hits else "is not an audio device here"
+    raise DeviceError(f"--device {name!r} {what}. Available: {names}")
+
+
+def open_output(kind: str, rate: int, channels: int, device: str | None = None) -> Output:
+    """An opened (not yet started) output: ``auto`` is the stream if miniaudio can play, else simpleaudio."""
+    if kind not in OUTPUTS:
+        raise ConfigError(f"unknown output {kind!r} (choose one of: {', '.join(OUTPUTS)})")
+    first: DeviceError | None = None
+    if kind in ("auto", "stream"):
+        from voiceguide.player.stream_output import StreamOutput
+
+        try:
+            return StreamOutput(rate, channels, device=device)
+        except DeviceError as e:
+            if kind == "stream" or device is not None:
+                raise
+            first = e
+    from voiceguide.player.buffer_output import BufferOutput
+
+    try:
+        return BufferOutput(rate, channels, device=device)
+    except DeviceError:
+        if first is not None:
+            raise first from None
+        raise
