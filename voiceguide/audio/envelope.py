@@ -18,7 +18,7 @@ import numpy as np
 ATTACK_MS = 200    # down, ending where the cue starts
 RELEASE_MS = 300   # back up, starting where the cue ends
 MERGE_MS = 1500
-FADE_IN_MS = 2500
+FADE_IN_MS = 100     # just enough to start without a click: the first sound should come at once
 FADE_OUT_MS = 4000
 
 
