@@ -240,7 +240,7 @@ class TerminalDisplay:
         quoted = (f"\u201c{said}\u201d" if u else f'"{said}"') if said else ""
         lines.append((fit(f"Said:  {quoted}"), "text"))
         lines.append(("", "blank"))
-        lines.append((dim + fit("   ".join(f"{k} {what}" for k, what in status.keys)) + reset, "text"))
+        lines += [(dim + fit(ln) + reset, "text") for ln in _wrap([f"{k} {what}" for k, what in status.keys], cols)]
         lines.append((fit(status.message), "text"))
         drop = ["small"]
         if len([ln for ln in lines if ln[1] not in drop]) > rows:
@@ -263,6 +263,17 @@ class TerminalDisplay:
 
 _STATES = {"playing": "\u25b6 playing", "paused": "\u2759\u2759 PAUSED", "repeating": "\u21bb repeating",
            "stopped": "\u25a0 stopping", "ended": "\u25a0 finished"}
+
+
+def _wrap(pieces: list[str], cols: int, sep: str = "   ") -> list[str]:
+    """Pieces joined into as few lines of at most ``cols`` as they fit in."""
+    out: list[str] = []
+    for p in pieces:
+        if out and len(out[-1]) + len(sep) + len(p) <= cols:
+            out[-1] += sep + p
+        else:
+            out.append(p)
+    return out
 
 
 def _bar(fraction: float, width: int, unicode: bool) -> str:

@@ -1,0 +1,94 @@
+"""The miniaudio stream output: errors as people read them, its clock, and failures it catches."""
+
+from __future__ import annotations
+
+import time
+
+import miniaudio
+import numpy as np
+import pytest
+
+from audio_server import ToneMixer, audio_server_fixture, tone_timeline
+from voiceguide.errors import DeviceError
+from voiceguide.player.output import BUSY, NO_DEVICE
+from voiceguide.player.stream_output import StreamOutput, device_error
+from voiceguide.player.transport import Transport
+
+
+@pytest.mark.parametrize("code, text", [
+    (miniaudio.lib.MA_BUSY, BUSY),
+    (miniaudio.lib.MA_NO_DEVICE, NO_DEVICE),
+    (miniaudio.lib.MA_FAILED_TO_OPEN_BACKEND_DEVICE, NO_DEVICE),
+    (None, NO_DEVICE),
+])
+def test_miniaudio_failures_become_one_clear_line(code, text):
+    err = miniaudio.MiniaudioError("failed to init device", code) if code is not None else \
+        miniaudio.MiniaudioError("no suitable audio backend found")
+    e = device_error(err)
+    assert isinstance(e, DeviceError) and str(e) == text and e.exit_code == 1
+
+
+def test_an_odd_failure_names_its_code_and_the_way_out():
+    e = device_error(miniaudio.MiniaudioError("failed to init device", -12345))
+    assert "-12345" in str(e) and "--device" in str(e) and "voiceguide export" in str(e)
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from audio_server_fixture()
+
+
+@pytest.fixture
+def pulse(server, monkeypatch):
+    for k, v in server.env.items():
+        monkeypatch.setenv(k, v)
+    return server
+
+
+def test_the_device_clock_counts_frames_as_they_play(pulse):
+    mixer = ToneMixer(tone_timeline(steps=1, step_ms=3000))
+    out = StreamOutput(mixer.rate, mixer.channels)
+    assert out.name == "stream (PulseAudio)"
+    t = Transport(mixer)
+    try:
+        out.start(t)
+        t0 = time.monotonic()
+        time.sleep(1.0)
+        elapsed = time.monotonic() - t0
+        heard = out.audible_frame() / mixer.rate
+        out.check()
+    finally:
+        out.close()
+    # the frames heard follow the wall clock (within the device's small buffer)
+    assert abs(heard - elapsed) < 0.15, (heard, elapsed)
+    # and the transport never ran further ahead than about a period or two
+    assert t.frame / mixer.rate - heard < 0.2
+
+
+class Exploding(ToneMixer):
+    def render(self, start_frame, frames):
+        if start_frame > self.rate // 2:
+            raise RuntimeError("mixer bug")
+        return super().render(start_frame, frames)
+
+
+def test_an_error_in_the_audio_thread_surfaces_in_the_caller(pulse):
+    mixer = Exploding(tone_timeline(steps=1, step_ms=3000))
+    out = StreamOutput(mixer.rate, mixer.channels)
+    try:
+        out.start(Transport(mixer))
+        deadline = time.monotonic() + 3
+        with pytest.raises(RuntimeError, match="mixer bug"):
+            while time.monotonic() < deadline:
+                out.check()
+                time.sleep(0.02)
+        out.check()  # reported once; the device meanwhile plays silence
+    finally:
+        out.close()
+
+
+def test_closing_twice_is_harmless(pulse):
+    out = StreamOutput(44100, 2)
+    out.close()
+    out.close()
+    assert np.isscalar(out.audible_frame())
