@@ -74,15 +74,17 @@ def codec_gain(bitrate: str, rate: int, channels: int, cache: DerivedCache | Non
     exe = ffmpeg_path()
     key = _key(exe, bitrate, rate, channels)
     with _lock:
-        if key in _gains:
-            return _gains[key]
-        thread = _running.get(key)
+        known = _gains.get(key)
+        thread = _running.get(key) if known is None else None
     if thread is not None:
         thread.join()
         with _lock:
-            if key in _gains:
-                return _gains[key]
-    return _compute(exe, key, bitrate, rate, channels, cache)
+            known = _gains.get(key)
+    if known is None:
+        return _compute(exe, key, bitrate, rate, channels, cache)
+    if cache is not None and cache.load_json("codec", digest("codec-gain", *key)) is None:
+        cache.save_json("codec", digest("codec-gain", *key), known)   # measured for another cache
+    return known
 
 
 def _compute(exe: str, key: tuple, bitrate: str, rate: int, channels: int, cache: DerivedCache | None) -> float:
