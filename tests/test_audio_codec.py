@@ -3,7 +3,6 @@
 import subprocess
 
 import numpy as np
-import pytest
 
 from test_audio_support import needs_ffmpeg
 from voiceguide.audio import codec

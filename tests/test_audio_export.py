@@ -15,7 +15,6 @@ from test_audio_support import build_session, ebur128, ffprobe, needs_espeak, ne
 from voiceguide.audio import MixSettings, build_mixer, export_session
 from voiceguide.audio.export import sidecar_path
 from voiceguide.errors import EnvironmentFault, OutputError
-from voiceguide.timeline import CueKind
 
 pytestmark = [needs_espeak, needs_ffmpeg]
 

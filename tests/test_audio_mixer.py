@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from test_audio_support import build_session, espeak_clip, needs_espeak
+from test_audio_support import build_session, needs_espeak
 from voiceguide.audio import MixSettings, build_mixer
 from voiceguide.audio.clip import ArrayClip
 from voiceguide.audio.loudness import db, integrated_loudness, true_peak

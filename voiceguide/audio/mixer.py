@@ -11,6 +11,11 @@ chime's, and the envelope's; voice and music are uncorrelated, so their powers a
 10 ms grid, that gives the session's 400 ms gating blocks and its BS.1770 integrated loudness,
 and one gain brings it to the target. The same prediction gives every peak, so clips are limited
 only where that gain would push them over the ceiling.
+
+A bed that fills most of a sparse session would set the integrated loudness on its own, and
+reaching -16 LUFS would then push the voice far above it and into heavy limiting. So when the
+voice would sit more than MAX_VOICE_PUSH_LU above the program, the bed is lowered until the voice
+leads again (``Mixer.music_volume_db`` says where it ended up).
 """
 
 from __future__ import annotations
@@ -320,7 +325,8 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     # Clips keep their loudness when limited, so this ceiling does not move the gain.
     # Under a voice, the bed and any chime still ringing are ducked.
     voice_room = ceiling / gain - mixer.envelope.duck * (music_gain * bed_peak + chime_gain * chime_peak_unit)
-    bank.set_ceiling(db(voice_room) - 0.1)
+    # (without ducking, a bed at its headroom could leave the voice no room at all)
+    bank.set_ceiling(db(max(voice_room, 0.25 * ceiling / gain)) - 0.1)
     mixer.gain = gain
     mixer.music_gain = music_gain
     mixer.music_volume_db = volume_db if bed is not None else float("-inf")

@@ -315,6 +315,3 @@ def prepare_bed(music: str, rate: int, channels: int, cache: DerivedCache | None
     if music == "builtin":
         return builtin_bed(rate, channels, cache)
     return file_bed(Path(music).expanduser(), rate, channels, cache)
-
-
-__all__ = ["Bed", "ArrayBed", "FileBed", "prepare_bed", "crossfade", "music_files", "loop_analysis"]
