@@ -8,7 +8,6 @@ log says at which device frame each one acted.
 from __future__ import annotations
 
 import io
-import os
 import threading
 import time
 

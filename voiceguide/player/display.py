@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import IO, Protocol
 
 from voiceguide.player import font
-from voiceguide.timeline import Cue, CueKind, Step, Timeline
+from voiceguide.timeline import Cue, Step, Timeline
 
 
 def clock(ms: int) -> str:

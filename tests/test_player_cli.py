@@ -1,0 +1,197 @@
+"""`voiceguide play` as a person uses it: a subprocess on a pseudo-terminal, keys typed into it,
+its sound recorded from a private PulseAudio server and compared with `voiceguide export`."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audio_server import RATE, audio_server_fixture, offset_of
+
+pytestmark = [pytest.mark.audio, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUTINE = ROOT / "tests" / "routines" / "stretch.yaml"
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from audio_server_fixture()
+
+
+def voiceguide(*args, env, **kw):
+    return subprocess.run([sys.executable, "-m", "voiceguide", *map(str, args)], env=env, capture_output=True,
+                          text=True, timeout=300, **kw)
+
+
+class Terminal:
+    """A child process on a pseudo-terminal of its own (its controlling terminal, so ^C is SIGINT)."""
+
+    def __init__(self, args, env, cols=100, rows=30):
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.slave_name = os.ttyname(slave)
+        self.before = termios.tcgetattr(slave)
+
+        def controlling_terminal():
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        self.proc = subprocess.Popen(args, env=env, stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+                                     start_new_session=True, preexec_fn=controlling_terminal)
+        os.close(slave)
+        self.screen = bytearray()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            self.screen += data
+
+    def type(self, keys: bytes) -> float:
+        os.write(self.master, keys)
+        return time.monotonic()
+
+    def wait(self, timeout=15):
+        try:
+            err = self.proc.communicate(timeout=timeout)[1].decode()
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        return self.proc.returncode, err
+
+    def attrs_now(self):
+        fd = os.open(self.slave_name, os.O_RDWR | os.O_NOCTTY)
+        try:
+            return termios.tcgetattr(fd)
+        finally:
+            os.close(fd)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+
+def wait_for_sound(server, since, timeout=60.0):
+    """The recording frame where the first audible sound arrived after ``since``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec = server.record(since)
+        loud = np.flatnonzero(np.abs(rec).max(axis=1) > 0.003)
+        if len(loud):
+            return since + int(loud[0])
+        time.sleep(0.05)
+    raise AssertionError("nothing was heard")
+
+
+def test_play_in_a_terminal_with_keys_matches_export_and_stops_cleanly(server, tmp_path):
+    env = dict(os.environ, **server.env, VOICEGUIDE_CACHE_DIR=str(tmp_path / "cache"), TERM="xterm")
+    env.pop("VOICEGUIDE_DEBUG", None)
+    args = [ROUTINE, "--steps", "1-2"]
+    assert voiceguide("render", *args, env=env).returncode == 0
+    assert voiceguide("export", *args, "-o", tmp_path / "ref.wav", env=env).returncode == 0
+    with wave.open(str(tmp_path / "ref.wav")) as w:
+        ref = np.frombuffer(w.readframes(w.getnframes()), np.int16).reshape(-1, w.getnchannels())
+    ref = ref.astype(np.float32) / 32768
+    show = voiceguide("show", *args, "--json", env=env)
+    import json
+
+    timeline = json.loads(show.stdout)
+    step1 = int(timeline["steps"][0]["start_s"] * RATE)  # n in the intro goes to step 1
+
+    mark = server.mark()
+    launched = time.monotonic()
+    term = Terminal([sys.executable, "-m", "voiceguide", "play", *map(str, args)], env)
+    try:
+        first = wait_for_sound(server, mark)
+        first_sound_s = server.time_of(first) - launched
+        start = time.monotonic()
+        while time.monotonic() < start + 3.0:
+            time.sleep(0.05)
+        t_pause = term.type(b" ")
+        time.sleep(2.0)
+        t_resume = term.type(b" ")
+        time.sleep(2.5)
+        t_next = term.type(b"n")
+        time.sleep(3.0)
+        t_int = term.type(b"\x03")  # Ctrl-C, through the terminal's line discipline
+        code, err = term.wait()
+        time.sleep(0.2)
+        rec = server.record(mark)
+        restored = term.attrs_now()
+    finally:
+        term.close()
+
+    assert code == 130, err
+    assert "Traceback" not in err
+    assert restored == term.before  # the terminal is as it was: echo and line editing back
+    screen = term.screen.decode("utf-8", "replace")
+    assert "\x1b[?1049h" in screen and screen.rstrip().endswith("\x1b[?1049l")
+    assert "Intro" in screen and "Step 1/2" in screen and "space pause" in screen and "PAUSED" in screen
+
+    # before the pause: the export, sample for sample
+    lag, score = offset_of(rec, ref, at=RATE, window=RATE)
+    assert score > 0.999
+    heard = server.time_of(mark + lag)  # when the session's frame 0 was heard
+    n = int((t_pause - heard - 0.3) * RATE)
+    assert np.abs(rec[lag + RATE // 10: lag + n] - ref[RATE // 10: n]).max() < 1e-4
+    # after the pause: the same session, later by the time between the two presses
+    at = int((t_next - heard - 2.0 - 1.0) * RATE)
+    lag2, score = offset_of(rec, ref, at=at, window=RATE, search=(lag + at, lag + at + 3 * RATE))
+    assert score > 0.999
+    assert abs((lag2 - lag) / RATE - (t_resume - t_pause)) < 0.1
+    # after n: step 1 from its start, heard within 200 ms of the key
+    lag3, score = offset_of(rec, ref, at=step1 + RATE // 2, window=RATE, search=(0, len(rec)))
+    assert score > 0.999
+    step_heard = server.time_of(mark + lag3 + step1)
+    assert -0.05 < step_heard - t_next < 0.2, step_heard - t_next
+    # Ctrl-C: faded out within about 0.3 s
+    loud = np.flatnonzero(np.abs(rec).max(axis=1) > 1e-3)
+    assert server.time_of(mark + int(loud[-1])) - t_int < 0.4
+    assert first_sound_s < 10  # (rendering was done; start-up is measured in scripts/bench_play.py)
+
+
+def test_play_when_piped_prints_a_line_per_cue_and_q_is_not_needed(server, tmp_path):
+    env = dict(os.environ, **server.env, VOICEGUIDE_CACHE_DIR=str(tmp_path / "cache"))
+    p = subprocess.Popen([sys.executable, "-m", "voiceguide", "play", str(ROUTINE), "--steps", "2"], env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(10)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 130 and "Traceback" not in err
+    lines = out.splitlines()
+    assert lines[0].startswith("00:0") and "  Intro  Sit at the front of your chair" in lines[0]
+    assert any("  Intro  Stop if anything hurts." in ln for ln in lines)
+    assert "\x1b" not in out  # no screen control codes in a pipe
+
+
+def test_play_with_no_sound_server_is_one_line_and_exit_1(tmp_path):
+    conf = tmp_path / "asound.conf"
+    conf.write_text("pcm.!default { type pulse }\nctl.!default { type pulse }\n")
+    env = dict(os.environ, PULSE_SERVER=f"unix:{tmp_path}/none", ALSA_CONFIG_PATH=f"/usr/share/alsa/alsa.conf:{conf}",
+               VOICEGUIDE_CACHE_DIR=str(tmp_path / "cache"), XDG_RUNTIME_DIR=str(tmp_path))
+    p = voiceguide("play", ROUTINE, "--steps", "2", env=env, stdin=subprocess.DEVNULL)
+    assert p.returncode == 1
+    last = p.stderr.strip().splitlines()[-1]
+    assert "voiceguide export" in last and "ALSA" not in p.stderr and "Traceback" not in p.stderr
+    p = voiceguide("play", ROUTINE, "--device", "Kitchen", "--steps", "2", env=env, stdin=subprocess.DEVNULL)
+    assert p.returncode == 1 and "Kitchen" in p.stderr
