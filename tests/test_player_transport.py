@@ -256,3 +256,31 @@ def test_position_is_readable_while_another_thread_pulls(mixer):
         stop.set()
         r.join()
     assert seen == sorted(seen) and seen[-1] <= ms(3000)
+
+
+def test_a_swap_while_a_line_plays_keeps_the_line_and_moves_the_place_to_return_to(mixer):
+    t = Transport(mixer)
+    tl = mixer.timeline
+    pull_all(t, mixer.frame_of_ms(tl.steps[1].start_ms + 1500))
+    clip = mixer.speech("A line long enough to swap under.")
+    t.post(Say(clip, "repeat"))
+    pull_all(t, ms(500))
+    new = mixer.with_timeline(stretched(tl, 1, 2000))  # an earlier step grows: step 2 moves 2 s on
+    t.post(Swap(new))
+    pull_all(t, ms(100))
+    p = t.at(t.frame)
+    assert p.mode == REPEATING and p.mixer is new
+    assert p.session_frame == new.frame_of_ms(tl.steps[1].start_ms + 2000 + 1500)
+    pull_all(t, len(clip))
+    assert t.at(t.frame).mode == PLAYING
+
+
+def test_a_swap_while_paused_stays_paused(mixer):
+    t = Transport(mixer)
+    pull_all(t, ms(1500))
+    t.post(Pause())
+    pull_all(t, ms(500))
+    new = mixer.with_timeline(stretched(mixer.timeline, 1, 5000))
+    t.post(Swap(new))
+    assert not np.any(pull_all(t, ms(300)))
+    assert t.at(t.frame).mode == PAUSED and t.at(t.frame).mixer is new
