@@ -2,7 +2,7 @@
 
 Six chords in D major (Dmaj9, Bm11, Gmaj9, Em9, A9sus4, F#m7), 16 s each, swell into one another
 over 6 s; notes the chords share are held through the change. Each pad note is a few soft
-harmonics played as slightly detuned pairs (a slow chorus shimmer), whose upper harmonics breathe
+harmonics, each with a quieter slightly sharp twin (a slow chorus shimmer), whose upper harmonics breathe
 in and out at their own slow rates, so the timbre keeps evolving; a low bass note and a faint
 high sparkle frame it.
 
@@ -78,12 +78,13 @@ def ambient_spectrum(rate: int) -> tuple[np.ndarray, float]:
         f0 = _hz(note)
         for h, amp in enumerate((1.0, 0.42, 0.2, 0.1, 0.05, 0.025), start=1):
             breath = lfo(int(rng.integers(1, 4)), 0.15 * h)
-            for detune in (-1, 1):
-                f = f0 * h + detune * (0.11 + 0.0004 * f0 * h)
-                partials.append((f, 0.5 * amp, rng.uniform(0, 2 * np.pi), env * breath))
+            # a main partial and a quieter, slightly sharp twin: they beat slowly (chorus), and
+            # the unequal pair never cancels, so the swell stays gentle rather than a tremolo
+            for share, detune in ((0.72, 0.0), (0.28, 0.22 + 0.0008 * f0 * h)):
+                partials.append((f0 * h + detune, share * amp, rng.uniform(0, 2 * np.pi), env * breath))
     for i, (bass, _) in enumerate(CHORDS):
         f0 = _hz(bass)
-        for h, amp in enumerate((0.9, 0.25, 0.08), start=1):
+        for h, amp in enumerate((0.55, 0.18, 0.06), start=1):
             partials.append((f0 * h, amp, rng.uniform(0, 2 * np.pi), windows[i] * lfo(1, 0.1)))
     for i, note in enumerate(SPARKLE):
         # swells in the middle of its chord only, like a distant held glass tone
