@@ -91,10 +91,12 @@ class Terminal:
         os.close(self.master)
 
 
-def wait_for_sound(server, since, timeout=60.0):
+def wait_for_sound(server, since, proc, timeout=30.0):
     """The recording frame where the first audible sound arrived after ``since``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"play exited {proc.returncode} before a sound: {proc.stderr.read()[-600:]!r}")
         rec = server.record(since)
         loud = np.flatnonzero(np.abs(rec).max(axis=1) > 0.003)
         if len(loud):
@@ -122,7 +124,7 @@ def test_play_in_a_terminal_with_keys_matches_export_and_stops_cleanly(server, t
     launched = time.monotonic()
     term = Terminal([sys.executable, "-m", "voiceguide", "play", *map(str, args)], env)
     try:
-        first = wait_for_sound(server, mark)
+        first = wait_for_sound(server, mark, term.proc)
         first_sound_s = server.time_of(first) - launched
         start = time.monotonic()
         while time.monotonic() < start + 3.0:

@@ -99,7 +99,7 @@ def beep_onsets(mixer: ToneMixer) -> list[int]:
 
 
 def test_a_session_is_heard_exactly_as_rendered_and_on_time(pulse_env, output):
-    mixer = ToneMixer(tone_timeline(steps=3, step_ms=3000))
+    mixer = ToneMixer(tone_timeline(steps=2, step_ms=3500))
     result, rec, shown, mark = play(pulse_env, mixer, output=output)
     assert result.completed and not result.quit
     ref = heard(mixer.render(0, mixer.total_frames))
@@ -124,7 +124,7 @@ def test_a_session_is_heard_exactly_as_rendered_and_on_time(pulse_env, output):
     # one plain line per spoken cue, in order
     lines = [ln for ln in shown.splitlines() if ln and "(" not in ln]
     assert [ln.split("  ", 2)[2] for ln in lines] == [c.text for c in mixer.timeline.cues if c.text]
-    assert lines[1].startswith("00:02  Step 1/3  ")
+    assert lines[1].startswith("00:02  Step 1/2  ")
 
 
 def test_a_two_second_pause_moves_later_onsets_by_two_seconds(pulse_env, output):
@@ -336,11 +336,11 @@ def real_session(cache_dir):
         text = lines[key] if key else ""
         return Cue(at, at + (clips[text].duration_ms if text else 1500), kind, text, step)
 
-    cues = (cue(300, CueKind.SETUP, "intro", None), cue(2500, CueKind.TRANSITION, "", 1),
-            cue(4200, CueKind.INSTRUCTION, "s1", 1), cue(6800, CueKind.TIP, "tip", 1),
-            cue(9000, CueKind.TRANSITION, "", 2), cue(10700, CueKind.INSTRUCTION, "s2", 2))
-    steps = (Step(1, 1, "Long strokes", 2500, 9000), Step(2, 2, "Circles", 9000, 13500))
-    timeline = Timeline("Real", "real", 14500, steps, cues)
+    cues = (cue(300, CueKind.SETUP, "intro", None), cue(2000, CueKind.TRANSITION, "", 1),
+            cue(3200, CueKind.INSTRUCTION, "s1", 1), cue(4800, CueKind.TIP, "tip", 1),
+            cue(6000, CueKind.TRANSITION, "", 2), cue(7200, CueKind.INSTRUCTION, "s2", 2))
+    steps = (Step(1, 1, "Long strokes", 2000, 6000), Step(2, 2, "Circles", 6000, 9500))
+    timeline = Timeline("Real", "real", 10500, steps, cues)
     return build_mixer(timeline, clips, MixSettings(music="builtin"))
 
 
@@ -354,12 +354,12 @@ def test_the_real_mixer_is_heard_as_it_exports(pulse_env, tmp_path):
     with wave.open(str(tmp_path / "ref.wav")) as w:
         assert (w.getframerate(), w.getnchannels()) == (RATE, 2)
         ref = np.frombuffer(w.readframes(w.getnframes()), np.int16).reshape(-1, 2).astype(np.float32) / 32768
-    keys = ScriptedKeys([(12.0, "r")])  # near the end: "Step two. Small circles." again
+    keys = ScriptedKeys([(9.2, "r")])  # near the end: "Step two. Small circles." again
     result, rec, shown, _ = play(pulse_env, mixer, keys=keys)
     (rep,) = result.events
     lag, score = offset_of(rec, ref, at=RATE, window=RATE)
     assert score > 0.999
-    for at in (3 * RATE, 6 * RATE, 10 * RATE):
+    for at in (3 * RATE, 5 * RATE, 7 * RATE):
         local, score = offset_of(rec, ref, at=at, window=RATE)
         assert score > 0.999 and local == lag
     same = rec[lag + RATE // 10: lag + rep.device_frame] - ref[RATE // 10: rep.device_frame]
@@ -368,4 +368,4 @@ def test_the_real_mixer_is_heard_as_it_exports(pulse_env, tmp_path):
     where, score = offset_of(rec, line, window=len(line), search=(lag + rep.device_frame, len(rec)))
     assert score > 0.9
     assert result.completed
-    assert "00:04  Step 1/2  Step one. Long strokes." in shown
+    assert "00:03  Step 1/2  Step one. Long strokes." in shown
