@@ -58,6 +58,7 @@ def test_mp3_lasts_what_the_timeline_says(mp3, session):
                              capture_output=True).stdout
     assert abs(len(decoded) / 4 / 44100 - tl.total_ms / 1000) <= 0.05
     assert result.duration_ms == tl.total_ms and result.path == out
+    assert result.duration_s == tl.total_ms / 1000 and result.bytes == out.stat().st_size
 
 
 def test_chapters_match_the_steps(mp3, session):

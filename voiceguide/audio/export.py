@@ -53,6 +53,15 @@ class ExportResult:
     gain_db: float
     predicted_lufs: float
 
+    @property
+    def duration_s(self) -> float:
+        return self.duration_ms / 1000
+
+    @property
+    def bytes(self) -> int:
+        """Size of the written file."""
+        return self.path.stat().st_size
+
 
 def sidecar_path(out: Path, kind: str) -> Path:
     """``FILE.chapters.vtt`` / ``FILE.chapters.json`` beside ``FILE``."""
