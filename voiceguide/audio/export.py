@@ -129,7 +129,8 @@ def _encode(mixer: Mixer, tmp: Path, tags: Mapping[str, str], fmt: str, bitrate:
         cmd += ["-c:a", "libmp3lame", "-b:a", bitrate, "-write_id3v2", "0", "-write_xing", "1", "-f", "mp3"]
     else:
         for k, v in tags.items():
-            cmd += ["-metadata", f"{k}={v}"]
+            if v is not None and v != "":
+                cmd += ["-metadata", f"{k}={v}"]
         cmd += ["-c:a", "pcm_s16le", "-f", "wav"]
     cmd += ["-y", str(tmp)]
     scale = 1.0 / codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache) if fmt == "mp3" else 1.0
