@@ -491,7 +491,7 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
     display = TerminalDisplay(sys.stdout) if interactive else PlainDisplay(sys.stdout)
     safety = [c.text for c in prepared.timeline.cues if c.kind.value == "safety"]
     if sys.stdin.isatty():
-        with TerminalKeys(keymap=keymap) as keys:
+        with TerminalKeys() as keys:
             play_session(mixer, options=options, display=display, keys=keys,
                          retime=retimer(prepared, holder), safety_texts=safety)
     else:
