@@ -19,15 +19,15 @@ def test_command_tables_win_over_the_top_level(tmp_path):
 
 
 def test_keys_table_becomes_the_players_keymap(tmp_path):
-    got = default_map({"keys": {"pause": "b", "next": "x"}}, COMMANDS, tmp_path / "c.toml")
-    assert got == {"play": {"keymap": {"pause": "b", "next": "x"}}}
+    got = default_map({"keys": {"pause": "b", "next": "pagedown"}}, COMMANDS, tmp_path / "c.toml")
+    assert got == {"play": {"keymap": {"pause": "b", "next": "pagedown"}}}
 
 
 @pytest.mark.parametrize("settings, needle", [
     ({"rat": 150}, "did you mean 'rate'"),
     ({"play": {"outptu": "stream"}}, "did you mean 'output'"),
     ({"plya": {"rate": 1}}, "no such command"),
-    ({"keys": {"pause": "space"}}, "single character"),
+    ({"keys": {"pause": "spacebar"}}, "unknown key 'spacebar'"),
     ({"keys": {"jump": "j"}}, "unknown setting 'jump'"),
 ])
 def test_mistakes_are_named(tmp_path, settings, needle):

@@ -14,6 +14,7 @@ live player's keys. Flags given on the command line win.
 
     [keys]
     pause = "b"
+    next = "pagedown"
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from voiceguide.errors import ConfigError
+from voiceguide.player.keys import ACTIONS, normalize_key
 
-KEY_ACTIONS = ("pause", "next", "previous", "repeat", "longer", "shorter", "safety", "quit")
 
 
 def config_path() -> Path:
@@ -85,10 +86,12 @@ def default_map(settings: Mapping[str, Any], commands: Mapping[str, set[str]], p
             if not isinstance(value, dict):
                 raise ConfigError("[keys] must be a table of action = \"key\"", path=path)
             for action, k in value.items():
-                if action not in KEY_ACTIONS:
-                    raise unknown(action, set(KEY_ACTIONS), " in [keys]")
-                if not isinstance(k, str) or len(k) != 1:
-                    raise ConfigError(f"[keys] {action} must be a single character", path=path)
+                if action not in ACTIONS:
+                    raise unknown(action, set(ACTIONS), " in [keys]")
+                try:
+                    normalize_key(k, action)
+                except ConfigError as e:
+                    raise ConfigError(e.message, path=path) from None
             if "play" in out:
                 out["play"]["keymap"] = dict(value)
             continue
