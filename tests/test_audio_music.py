@@ -10,7 +10,9 @@ from test_audio_support import make_audio, needs_ffmpeg
 from voiceguide.audio import ffmpeg as ffmpeg_mod
 from voiceguide.audio.cache import DerivedCache
 from voiceguide.audio.loudness import lufs
-from voiceguide.audio.music import CROSSFADE_MS, builtin_bed, crossfade, file_bed, music_files, prepare_bed
+from voiceguide.audio.music import (
+    CROSSFADE_MS, builtin_bed, crossfade, file_bed, loop_analysis, music_files, prepare_bed,
+)
 from voiceguide.errors import AudioInputError
 
 pytestmark = needs_ffmpeg
@@ -118,6 +120,15 @@ def test_builtin_bed_is_cached(tmp_path):
     one = builtin_bed(RATE, 1, None)
     assert np.allclose(a.powers, 2 * one.powers)
     assert -40 < lufs(one.powers.mean()) < -5
+
+
+def test_builtin_bed_analysis_agrees_with_filtering_its_samples():
+    # the bed's powers come from its spectrum at a low rate; filtering the samples must agree
+    bed = builtin_bed(48000, 1, None)
+    powers, peak = loop_analysis(bed.samples, 48000, 1)
+    assert bed.powers.mean() == pytest.approx(powers.mean(), rel=1e-4)
+    assert np.max(np.abs(bed.powers / powers - 1)) < 0.1          # each 10 ms within 0.4 dB
+    assert peak <= bed.peak < peak * 1.1                           # a safe bound on the true peak
 
 
 def test_none_means_no_bed():

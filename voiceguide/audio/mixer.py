@@ -21,6 +21,7 @@ leads again (``Mixer.music_volume_db`` says where it ended up).
 from __future__ import annotations
 
 import bisect
+import threading
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
@@ -249,8 +250,24 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
 
         codec.warm_up(rate, channels, cache)
     bank = SpeechBank(clips, rate, cache)
+    # The bed (generated or decoded) and the clips' analysis are independent, and numpy's FFTs
+    # let go of the GIL: on two cores they take the time of the longer one. A daemon thread, so
+    # Ctrl-C during a long playlist decode is not held up by it.
+    made: dict[str, object] = {}
+
+    def make_bed() -> None:
+        try:
+            made["bed"] = prepare_bed(settings.music, rate, channels, cache)
+        except BaseException as e:  # handed to the caller below
+            made["error"] = e
+
+    worker = threading.Thread(target=make_bed, name="voiceguide-bed", daemon=True)
+    worker.start()
     bank.analyse(timeline.spoken_texts())
-    bed = prepare_bed(settings.music, rate, channels, cache)
+    worker.join()
+    if "error" in made:
+        raise made["error"]
+    bed = made["bed"]
 
     chime_raw = synthesize_chime(settings.chime, rate)
     chime_lufs, chime_powers_unit, chime_peak_unit = _chime_analysis(chime_raw, rate)
@@ -327,6 +344,7 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     voice_room = ceiling / gain - mixer.envelope.duck * (music_gain * bed_peak + chime_gain * chime_peak_unit)
     # (without ducking, a bed at its headroom could leave the voice no room at all)
     bank.set_ceiling(db(max(voice_room, 0.25 * ceiling / gain)) - 0.1)
+    bank.prefetch(timeline.spoken_texts())
     mixer.gain = gain
     mixer.music_gain = music_gain
     mixer.music_volume_db = volume_db if bed is not None else float("-inf")

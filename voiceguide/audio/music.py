@@ -128,17 +128,23 @@ def builtin_bed(rate: int, channels: int, cache: DerivedCache | None) -> ArrayBe
         if meta is not None and powers is not None and samples is not None:
             return ArrayBed(samples, powers["powers"] * channels, float(meta["peak"]))
     spec, top = ambient_spectrum(rate)
+    # The loop is built as a spectrum, so its K-weighting is a product there: exact (periodic)
+    # and far cheaper than filtering samples. Its power is measured at a low rate that still
+    # holds every partial and their squares (same content, a fraction of the memory).
+    low = min(rate, 100 * -(-int(4.1 * top) // 100) + 200)   # the square has twice the bandwidth
+    n_low = LOOP_S * low
+    bins = np.flatnonzero(spec[: n_low // 2])
+    kspec = np.zeros(n_low // 2 + 1, dtype=np.complex64)
+    kspec[bins] = spec[bins] * k_response(rate, n, bins).astype(np.complex64)
+    kx = np.fft.irfft(kspec, n_low) * np.float32(n_low / n)
+    del kspec
     samples = np.fft.irfft(spec, n)
+    del spec
     scale = np.float32(0.5 / np.abs(samples).max())
     samples *= scale
-    # The loop is built as a spectrum, so its K-weighting is a product there: exact (periodic)
-    # and far cheaper than filtering the samples.
-    bins = np.flatnonzero(spec)
-    spec[bins] *= k_response(rate, n, bins).astype(np.complex64) * scale
-    kx = np.fft.irfft(spec, n)
-    del spec
-    bounds = segment_bounds(n, rate)
+    kx *= scale
     np.square(kx, out=kx)
+    bounds = segment_bounds(n_low, low)
     powers = segment_sums(kx, bounds) / np.diff(bounds)
     del kx
     # Band-limited to `top`, a signal cannot rise between samples by more than 1/cos(pi top/rate).

@@ -112,6 +112,7 @@ class SpeechBank:
         self._base: dict[str, ClipAnalysis] = {}
         self._resident: OrderedDict[str, np.ndarray] = OrderedDict()
         self._resident_bytes = 0
+        self._pending: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
     # -- before the first block ------------------------------------------------------------
@@ -169,21 +170,49 @@ class SpeechBank:
 
     def samples(self, text: str) -> np.ndarray:
         """The clip at the output rate, float32 mono, at the reference level (no session gain)."""
-        with self._lock:
-            x = self._resident.get(text)
-            if x is not None:
-                self._resident.move_to_end(text)
-                return x
-            ceiling_db = self.ceiling_db
-        x = self._make(text, ceiling_db)
-        with self._lock:
-            if text not in self._resident and ceiling_db == self.ceiling_db:
-                self._resident[text] = x
-                self._resident_bytes += x.nbytes
-                while self._resident_bytes > RESIDENT_BYTES and len(self._resident) > 1:
-                    _, old = self._resident.popitem(last=False)
-                    self._resident_bytes -= old.nbytes
+        while True:
+            with self._lock:
+                x = self._resident.get(text)
+                if x is not None:
+                    self._resident.move_to_end(text)
+                    return x
+                busy = self._pending.get(text)
+                if busy is None:
+                    busy = self._pending[text] = threading.Event()
+                    ceiling_db = self.ceiling_db
+                    break
+            busy.wait()   # another thread is making it; then take it from the residents
+        try:
+            x = self._make(text, ceiling_db)
+            with self._lock:
+                if ceiling_db == self.ceiling_db:
+                    self._resident[text] = x
+                    self._resident_bytes += x.nbytes
+                    while self._resident_bytes > RESIDENT_BYTES and len(self._resident) > 1:
+                        _, old = self._resident.popitem(last=False)
+                        self._resident_bytes -= old.nbytes
+        finally:
+            with self._lock:
+                del self._pending[text]
+            busy.set()
         return x
+
+    def prefetch(self, texts: Iterable[str]) -> None:
+        """Make ``texts`` ready in the background, in order (the order they will be spoken), so
+        the one rendering seldom waits. Stops when the resident budget is nearly used."""
+        order = [t for t in dict.fromkeys(texts) if t in self._base]
+
+        def run() -> None:
+            for text in order:
+                with self._lock:
+                    if self._resident_bytes > RESIDENT_BYTES * 3 // 4:
+                        return
+                try:
+                    self.samples(text)
+                except Exception:
+                    return   # whoever needs the clip will meet the error itself
+
+        threading.Thread(target=run, name="voiceguide-clip-prefetch", daemon=True).start()
 
     def _make(self, text: str, ceiling_db: float) -> np.ndarray:
         clip = self.clips[text]
