@@ -117,7 +117,7 @@ def loop_analysis(samples: np.ndarray, rate: int, channels_out: int) -> tuple[np
 
 
 def builtin_bed(rate: int, channels: int, cache: DerivedCache | None) -> ArrayBed:
-    from voiceguide.audio.ambient import LOOP_S, ambient_spectrum
+    from voiceguide.audio.ambient import LOOP_S, ambient_loop
 
     n = LOOP_S * rate
     name = digest("ambient", rate)
@@ -127,28 +127,21 @@ def builtin_bed(rate: int, channels: int, cache: DerivedCache | None) -> ArrayBe
         samples = cache.load_raw("music", name + ".f32", "<f4", n)
         if meta is not None and powers is not None and samples is not None:
             return ArrayBed(samples, powers["powers"] * channels, float(meta["peak"]))
-    spec, top = ambient_spectrum(rate)
-    # The loop is built as a spectrum, so its K-weighting is a product there: exact (periodic)
-    # and far cheaper than filtering samples. Its power is measured at a low rate that still
-    # holds every partial and their squares (same content, a fraction of the memory).
-    low = min(rate, 100 * -(-int(4.1 * top) // 100) + 200)   # the square has twice the bandwidth
-    n_low = LOOP_S * low
-    bins = np.flatnonzero(spec[: n_low // 2])
-    kspec = np.zeros(n_low // 2 + 1, dtype=np.complex64)
+    loop = ambient_loop(rate)
+    # The loop is made as a spectrum, so its K-weighting is a product there: exact (periodic),
+    # and measured at the low rate the loop was made at (which holds every partial's square).
+    spec = loop.low_spectrum
+    n_low = LOOP_S * loop.low_rate
+    bins = np.flatnonzero(spec)
+    kspec = np.zeros_like(spec)
     kspec[bins] = spec[bins] * k_response(rate, n, bins).astype(np.complex64)
-    kx = np.fft.irfft(kspec, n_low) * np.float32(n_low / n)
-    del kspec
-    samples = np.fft.irfft(spec, n)
-    del spec
-    scale = np.float32(0.5 / np.abs(samples).max())
-    samples *= scale
-    kx *= scale
+    kx = np.fft.irfft(kspec, n_low)
     np.square(kx, out=kx)
-    bounds = segment_bounds(n_low, low)
+    bounds = segment_bounds(n_low, loop.low_rate)
     powers = segment_sums(kx, bounds) / np.diff(bounds)
-    del kx
     # Band-limited to `top`, a signal cannot rise between samples by more than 1/cos(pi top/rate).
-    peak = float(np.abs(samples).max() / np.cos(np.pi * min(top / rate, 0.25)))
+    peak = float(np.abs(loop.samples).max() / np.cos(np.pi * min(loop.top / rate, 0.25)))
+    samples = loop.samples
     if cache is not None:
         cache.save_raw("music", name + ".f32", samples)
         cache.save_arrays("music", name, powers=powers)

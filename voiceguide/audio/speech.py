@@ -35,7 +35,7 @@ REFERENCE_LUFS = -23.0       # every clip, measured as one channel, before the s
 DEFAULT_CEILING_DB = -8.0    # until a mixer sets one from its gain
 SILENT_LUFS = -70.0
 MAX_LIMIT_DB = 20.0          # the most a clip's peaks are pulled down before it is let go quieter
-RESIDENT_BYTES = 48 << 20    # processed clips kept in memory; others are re-read from the cache
+RESIDENT_BYTES = 24 << 20    # processed clips kept in memory (about 40 at 44.1 kHz); others are re-read
 
 
 class ClipLike(Protocol):
@@ -205,8 +205,8 @@ class SpeechBank:
         def run() -> None:
             for text in order:
                 with self._lock:
-                    if self._resident_bytes > RESIDENT_BYTES * 3 // 4:
-                        return
+                    if self._resident_bytes > RESIDENT_BYTES // 2:
+                        return   # the rest is made as it is needed; eviction would undo the work
                 try:
                     self.samples(text)
                 except Exception:
