@@ -68,11 +68,6 @@ def k_kernel(rate: int) -> np.ndarray:
     return np.fft.irfft(k_response(rate, n), n)[:taps].copy()
 
 
-@lru_cache(maxsize=32)
-def _kernel_spectrum(rate: int, n: int) -> np.ndarray:
-    return np.fft.rfft(k_kernel(rate), n)
-
-
 def fast_length(n: int) -> int:
     """Smallest 2^a 3^b 5^c >= n: FFT sizes that pocketfft handles fastest."""
     best = 1 << max(0, (n - 1).bit_length())
@@ -107,7 +102,7 @@ def k_weight(x: np.ndarray, rate: int, *, history: np.ndarray | None = None) -> 
     full = np.concatenate([history, x])
     n = fast_length(len(full) + ctx)
     spec = np.fft.rfft(full, n, axis=0)
-    kspec = _kernel_spectrum(rate, n)
+    kspec = np.fft.rfft(kernel, n)   # as cheap as a cached copy, and holds no memory
     if x.ndim == 2:
         kspec = kspec[:, None]
     return np.fft.irfft(spec * kspec, n, axis=0)[ctx:ctx + len(x)]

@@ -161,6 +161,14 @@ class Mixer:
         m.music_volume_db = self.music_volume_db
         return m
 
+    def prefetch(self) -> None:
+        """Make the clips ready in a background thread, in the order they are spoken.
+
+        For live play, so a clip's first use never costs the audio thread its processing. Not for
+        export: there the other core belongs to the encoder, and one mixing thread keeps ahead.
+        """
+        self.bank.prefetch(self.timeline.spoken_texts())
+
     def speech(self, text: str) -> np.ndarray:
         """The clip spoken for ``text``, processed and at the session's gain: (frames, channels)."""
         self.bank.analyse([text])
@@ -246,9 +254,8 @@ def _return_big_buffers_to_the_system() -> None:
     _ALLOCATOR_TUNED = True
     try:
         import ctypes
-        import ctypes.util
 
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 1 << 20)   # M_MMAP_THRESHOLD
     except (OSError, AttributeError):
         pass
@@ -371,7 +378,6 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     voice_room = ceiling / gain - mixer.envelope.duck * (music_gain * bed_peak + chime_gain * chime_peak_unit)
     # (without ducking, a bed at its headroom could leave the voice no room at all)
     bank.set_ceiling(db(max(voice_room, 0.25 * ceiling / gain)) - 0.1)
-    bank.prefetch(timeline.spoken_texts())
     mixer.gain = gain
     mixer.music_gain = music_gain
     mixer.music_volume_db = volume_db if bed is not None else float("-inf")

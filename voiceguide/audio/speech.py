@@ -198,15 +198,15 @@ class SpeechBank:
         return x
 
     def prefetch(self, texts: Iterable[str]) -> None:
-        """Make ``texts`` ready in the background, in order (the order they will be spoken), so
-        the one rendering seldom waits. Stops when the resident budget is nearly used."""
+        """Make ``texts`` ready in a background thread, in order (the order they are spoken), up
+        to half the resident budget; the rest are made as they are needed."""
         order = [t for t in dict.fromkeys(texts) if t in self._base]
 
         def run() -> None:
             for text in order:
                 with self._lock:
                     if self._resident_bytes > RESIDENT_BYTES // 2:
-                        return   # the rest is made as it is needed; eviction would undo the work
+                        return
                 try:
                     self.samples(text)
                 except Exception:
@@ -214,18 +214,21 @@ class SpeechBank:
 
         threading.Thread(target=run, name="voiceguide-clip-prefetch", daemon=True).start()
 
+    def _cache_name(self, text: str, ceiling_db: float) -> str:
+        return digest("speech-samples", self.clips[text].key, ceiling_db, self.rate) + ".f32"
+
     def _make(self, text: str, ceiling_db: float) -> np.ndarray:
         clip = self.clips[text]
         base = self._base[text]
         n = resampled_length(base.frames, base.rate, self.rate)
-        name = digest("speech-samples", clip.key, ceiling_db, self.rate)
+        name = self._cache_name(text, ceiling_db)
         if self.cache is not None:
-            x = self.cache.load_raw("speech", name + ".f32", "<f4", n)
+            x = self.cache.load_raw("speech", name, "<f4", n)
             if x is not None:
                 return x
         x = np.asarray(clip.read(), dtype=np.float64).reshape(-1) * base.gain
         x = shape(x, base.rate, ceiling_db)
         x = resample(x, base.rate, self.rate).astype(np.float32)
         if self.cache is not None:
-            self.cache.save_raw("speech", name + ".f32", x)
+            self.cache.save_raw("speech", name, x)
         return x
