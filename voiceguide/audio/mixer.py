@@ -21,7 +21,6 @@ leads again (``Mixer.music_volume_db`` says where it ended up).
 from __future__ import annotations
 
 import bisect
-import threading
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
@@ -278,30 +277,9 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     _return_big_buffers_to_the_system()
     rate, channels = settings.sample_rate, settings.channels
     cache = DerivedCache(settings.cache_dir / "mix") if settings.cache_dir is not None else None
-    if cache is not None:
-        # an export usually follows; its encoder calibration can run while this builds
-        from voiceguide.audio import codec
-
-        codec.warm_up(rate, channels, cache)
     bank = SpeechBank(clips, rate, cache)
-    # The bed (generated or decoded) and the clips' analysis are independent, and numpy's FFTs
-    # let go of the GIL: on two cores they take the time of the longer one. A daemon thread, so
-    # Ctrl-C during a long playlist decode is not held up by it.
-    made: dict[str, object] = {}
-
-    def make_bed() -> None:
-        try:
-            made["bed"] = prepare_bed(settings.music, rate, channels, cache)
-        except BaseException as e:  # handed to the caller below
-            made["error"] = e
-
-    worker = threading.Thread(target=make_bed, name="voiceguide-bed", daemon=True)
-    worker.start()
     bank.analyse(timeline.spoken_texts())
-    worker.join()
-    if "error" in made:
-        raise made["error"]
-    bed = made["bed"]
+    bed = prepare_bed(settings.music, rate, channels, cache)
 
     chime_raw = synthesize_chime(settings.chime, rate)
     chime_lufs, chime_powers_unit, chime_peak_unit = _chime_analysis(chime_raw, rate)
@@ -378,6 +356,13 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     voice_room = ceiling / gain - mixer.envelope.duck * (music_gain * bed_peak + chime_gain * chime_peak_unit)
     # (without ducking, a bed at its headroom could leave the voice no room at all)
     bank.set_ceiling(db(max(voice_room, 0.25 * ceiling / gain)) - 0.1)
+    if cache is not None:
+        # An export usually follows, and needs the encoder's calibration (two short ffmpeg runs)
+        # before its first block: start it now. Not earlier: on two cores it would slow all the
+        # work above more than it saves.
+        from voiceguide.audio import codec
+
+        codec.warm_up(rate, channels, cache)
     mixer.gain = gain
     mixer.music_gain = music_gain
     mixer.music_volume_db = volume_db if bed is not None else float("-inf")

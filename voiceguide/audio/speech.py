@@ -118,11 +118,20 @@ class SpeechBank:
     # -- before the first block ------------------------------------------------------------
 
     def analyse(self, texts: Iterable[str]) -> None:
-        for text in texts:
-            if text not in self._base:
-                if text not in self.clips:
-                    raise ValueError(f"no clip was given for the cue {text!r}")
+        todo = [t for t in dict.fromkeys(texts) if t not in self._base]
+        for text in todo:
+            if text not in self.clips:
+                raise ValueError(f"no clip was given for the cue {text!r}")
+        if len(todo) < 8:
+            for text in todo:
                 self._base[text] = self._analysis(text)
+            return
+        # FFT-bound, and numpy's FFTs let go of the GIL: two threads take half the time
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="voiceguide-analysis") as pool:
+            for text, a in zip(todo, pool.map(self._analysis, todo)):
+                self._base[text] = a
 
     def analysis(self, text: str) -> ClipAnalysis:
         return self._base[text]
