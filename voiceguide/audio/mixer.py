@@ -26,7 +26,7 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from voiceguide.audio.cache import DerivedCache
+from voiceguide.audio.cache import DerivedCache, digest
 from voiceguide.audio.chime import synthesize_chime
 from voiceguide.audio.envelope import MusicEnvelope
 from voiceguide.audio.loudness import (
@@ -260,12 +260,25 @@ def _return_big_buffers_to_the_system() -> None:
         pass
 
 
-def _chime_analysis(chime: np.ndarray, rate: int) -> tuple[float, np.ndarray, float]:
-    """(loudness of one channel, 10 ms powers, true peak) of a chime at unit level."""
+def _chime(style: str, rate: int, cache: DerivedCache | None) -> tuple[np.ndarray, float, np.ndarray, float]:
+    """The chime at unit peak, with its loudness (one channel), 10 ms powers and true peak.
+
+    Kept in the cache: synthesising and measuring it costs about as much as the rest of a warm
+    build."""
+    name = digest("chime", style, rate)
+    if cache is not None:
+        z = cache.load_arrays("chime", name)
+        if z is not None:
+            loud, peak = z["meta"]
+            return z["samples"], float(loud), z["powers"], float(peak)
+    chime = synthesize_chime(style, rate)
     if len(chime) == 0:
-        return float("-inf"), np.zeros(0), 0.0
+        return chime, float("-inf"), np.zeros(0), 0.0
     powers = segment_powers(k_weight(chime, rate), rate)
-    return lufs(gated_power(block_powers(powers))), powers, true_peak(chime)
+    loud, peak = lufs(gated_power(block_powers(powers))), true_peak(chime)
+    if cache is not None:
+        cache.save_arrays("chime", name, samples=chime, powers=powers, meta=np.array([loud, peak]))
+    return chime, loud, powers, peak
 
 
 def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: MixSettings) -> Mixer:
@@ -281,8 +294,7 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     bank.analyse(timeline.spoken_texts())
     bed = prepare_bed(settings.music, rate, channels, cache)
 
-    chime_raw = synthesize_chime(settings.chime, rate)
-    chime_lufs, chime_powers_unit, chime_peak_unit = _chime_analysis(chime_raw, rate)
+    chime_raw, chime_lufs, chime_powers_unit, chime_peak_unit = _chime(settings.chime, rate, cache)
     chime_gain = 10 ** ((REFERENCE_LUFS + CHIME_LEVEL_DB - chime_lufs) / 20) if len(chime_raw) else 0.0
 
     mixer = Mixer(timeline, rate=rate, channels=channels, bank=bank, bed=bed,
