@@ -33,6 +33,14 @@ def _key(exe: str, bitrate: str, rate: int, channels: int) -> tuple:
         return exe, bitrate, rate, channels
 
 
+def _lowest_priority(pid: int) -> None:
+    # set from outside once started: a preexec_fn is not safe with threads about
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, 19)
+    except (OSError, AttributeError):
+        pass
+
+
 def _feed(pipe, data: bytes) -> None:
     try:
         pipe.write(data)
@@ -41,8 +49,10 @@ def _feed(pipe, data: bytes) -> None:
         pass
 
 
-def measure(exe: str, bitrate: str, rate: int, channels: int) -> float:
-    """Output level / input level of a tone through LAME at these settings (1.0 if unmeasurable)."""
+def measure(exe: str, bitrate: str, rate: int, channels: int, *, nice: bool = False) -> float:
+    """Output level / input level of a tone through LAME at these settings (1.0 if unmeasurable).
+
+    ``nice``: run the two ffmpeg processes at the lowest CPU priority."""
     n = rate * 3 // 4
     t = np.arange(n) / rate
     tone = 0.1 * np.sin(2 * np.pi * 997.0 * t)
@@ -54,6 +64,9 @@ def measure(exe: str, bitrate: str, rate: int, channels: int) -> float:
     dec = subprocess.Popen([exe, "-nostdin", "-v", "error", "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1",
                             "pipe:1"], stdin=enc.stdout, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     enc.stdout.close()
+    if nice:
+        for proc in (enc, dec):
+            _lowest_priority(proc.pid)
     feeder = threading.Thread(target=_feed, args=(enc.stdin, pcm), daemon=True)
     feeder.start()
     decoded = dec.stdout.read()
@@ -87,13 +100,14 @@ def codec_gain(bitrate: str, rate: int, channels: int, cache: DerivedCache | Non
     return known
 
 
-def _compute(exe: str, key: tuple, bitrate: str, rate: int, channels: int, cache: DerivedCache | None) -> float:
+def _compute(exe: str, key: tuple, bitrate: str, rate: int, channels: int, cache: DerivedCache | None,
+             nice: bool = False) -> float:
     name = digest("codec-gain", *key)
     saved = cache.load_json("codec", name) if cache is not None else None
     if isinstance(saved, (int, float)) and 0.7 < saved <= 1.0:
         gain = float(saved)
     else:
-        gain = measure(exe, bitrate, rate, channels)
+        gain = measure(exe, bitrate, rate, channels, nice=nice)
         if cache is not None:
             cache.save_json("codec", name, gain)
     with _lock:
@@ -101,8 +115,10 @@ def _compute(exe: str, key: tuple, bitrate: str, rate: int, channels: int, cache
     return gain
 
 
-def warm_up(rate: int, channels: int, cache: DerivedCache | None, bitrate: str = DEFAULT_BITRATE) -> None:
-    """Measure in the background (a daemon thread) unless known; for whoever exports next."""
+def warm_up(rate: int, channels: int, cache: DerivedCache | None, bitrate: str = DEFAULT_BITRATE, *,
+            background: bool = False) -> None:
+    """Measure in a daemon thread unless known, for whoever exports next; ``background``: at the
+    lowest CPU priority, so it takes only what other work leaves idle."""
     try:
         exe = ffmpeg_path()
     except Exception:
@@ -111,15 +127,15 @@ def warm_up(rate: int, channels: int, cache: DerivedCache | None, bitrate: str =
     with _lock:
         if key in _gains or key in _running:
             return
-        thread = threading.Thread(target=_safe_measure, args=(exe, key, bitrate, rate, channels, cache),
+        thread = threading.Thread(target=_safe_measure, args=(exe, key, bitrate, rate, channels, cache, background),
                                   name="voiceguide-codec-gain", daemon=True)
         _running[key] = thread
     thread.start()
 
 
-def _safe_measure(exe, key, bitrate, rate, channels, cache) -> None:
+def _safe_measure(exe, key, bitrate, rate, channels, cache, nice) -> None:
     try:
-        _compute(exe, key, bitrate, rate, channels, cache)
+        _compute(exe, key, bitrate, rate, channels, cache, nice)
     except Exception:
         pass   # export measures again (and reports) if it comes to that
     finally:

@@ -290,6 +290,13 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     _return_big_buffers_to_the_system()
     rate, channels = settings.sample_rate, settings.channels
     cache = DerivedCache(settings.cache_dir / "mix") if settings.cache_dir is not None else None
+    if cache is not None:
+        # An export usually follows, and needs the encoder's calibration (two short ffmpeg runs)
+        # before its first block. They run at the lowest priority, on what CPU the work below
+        # leaves idle, and are usually done when the export asks.
+        from voiceguide.audio import codec
+
+        codec.warm_up(rate, channels, cache, background=True)
     bank = SpeechBank(clips, rate, cache)
     bank.analyse(timeline.spoken_texts())
     bed = prepare_bed(settings.music, rate, channels, cache)
@@ -368,13 +375,6 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     voice_room = ceiling / gain - mixer.envelope.duck * (music_gain * bed_peak + chime_gain * chime_peak_unit)
     # (without ducking, a bed at its headroom could leave the voice no room at all)
     bank.set_ceiling(db(max(voice_room, 0.25 * ceiling / gain)) - 0.1)
-    if cache is not None:
-        # An export usually follows, and needs the encoder's calibration (two short ffmpeg runs)
-        # before its first block: start it now. Not earlier: on two cores it would slow all the
-        # work above more than it saves.
-        from voiceguide.audio import codec
-
-        codec.warm_up(rate, channels, cache)
     mixer.gain = gain
     mixer.music_gain = music_gain
     mixer.music_volume_db = volume_db if bed is not None else float("-inf")
