@@ -23,7 +23,7 @@ def test_measured_once_then_remembered(tmp_path, monkeypatch):
     cache = DerivedCache(tmp_path)
     calls = []
     monkeypatch.setattr(codec, "_gains", {})
-    monkeypatch.setattr(codec, "measure", lambda *a: calls.append(a) or 0.93)
+    monkeypatch.setattr(codec, "measure", lambda *a, **k: calls.append(a) or 0.93)
     codec.warm_up(22050, 1, cache, "96k")
     assert codec.codec_gain("96k", 22050, 1, cache) == 0.93     # waits for the background run
     assert codec.codec_gain("96k", 22050, 1, cache) == 0.93
