@@ -137,6 +137,10 @@ def _encode(mixer: Mixer, tmp: Path, tags: Mapping[str, str], fmt: str, bitrate:
         cmd += ["-c:a", "pcm_s16le", "-f", "wav"]
     cmd += ["-y", str(tmp)]
     scale = 1.0 / codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache) if fmt == "mp3" else 1.0
+    # The first minute's clips, if not made yet, are made on both cores now, while ffmpeg starts
+    # and has nothing to encode; later ones are made by the mixing thread, which by then has
+    # banked enough time in the queue.
+    mixer.bank.prefetch([c.text for c in mixer.timeline.cues if c.spoken and c.start_ms < 60_000], workers=2)
     with tempfile.TemporaryFile() as err:
         # its own session: a Ctrl-C at the terminal reaches us, and we stop ffmpeg ourselves
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,

@@ -206,13 +206,18 @@ class SpeechBank:
             busy.set()
         return x
 
-    def prefetch(self, texts: Iterable[str]) -> None:
-        """Make ``texts`` ready in a background thread, in order (the order they are spoken), up
-        to half the resident budget; the rest are made as they are needed."""
-        order = [t for t in dict.fromkeys(texts) if t in self._base]
+    def prefetch(self, texts: Iterable[str], *, workers: int = 1) -> None:
+        """Make ``texts`` ready in the background, in order (the order they are spoken), on
+        ``workers`` threads, up to half the resident budget; the rest are made as needed."""
+        order = iter([t for t in dict.fromkeys(texts) if t in self._base])
+        take = threading.Lock()
 
         def run() -> None:
-            for text in order:
+            while True:
+                with take:
+                    text = next(order, None)
+                if text is None:
+                    return
                 with self._lock:
                     if self._resident_bytes > RESIDENT_BYTES // 2:
                         return
@@ -221,7 +226,8 @@ class SpeechBank:
                 except Exception:
                     return   # whoever needs the clip will meet the error itself
 
-        threading.Thread(target=run, name="voiceguide-clip-prefetch", daemon=True).start()
+        for _ in range(workers):
+            threading.Thread(target=run, name="voiceguide-clip-prefetch", daemon=True).start()
 
     def _cache_name(self, text: str, ceiling_db: float) -> str:
         return digest("speech-samples", self.clips[text].key, ceiling_db, self.rate) + ".f32"
