@@ -10,8 +10,9 @@ would, clips rendered beforehand: the first export after ``render`` also does th
 work, the second finds it cached). ``--hand`` builds a routine-like timeline from espeak-ng clips
 and calls the library directly, which isolates the audio engine from the rest of the start-up.
 
-Prints, last line:
-    export20/bare_ffmpeg=1.10 export20_warm/bare_ffmpeg=1.06 rss20=150MB rsspace3=125MB
+Prints, last line (measured on 2 cores; the first export does the mixer's one-off work, which
+``voiceguide.audio.prepare_mix`` can do at render time instead):
+    export20/bare_ffmpeg=1.15 export20_warm/bare_ffmpeg=1.07 rss20=125MB rsspace3=123MB
 The bare encode is ``ffmpeg -f lavfi -i anoisesrc=...:c=pink -ac 2 -c:a libmp3lame -b:a 128k`` of the
 same length; wall times include process start-up; RSS is each export process's peak.
 """
