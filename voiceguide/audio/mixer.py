@@ -389,9 +389,11 @@ def prepare_mix(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     clip's analysis, limiting and resampling, and the MP3 encoder's calibration at ``bitrate``.
     For ``voiceguide render``, so that play starts at once and export runs at encoder speed.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     mixer = build_mixer(timeline, clips, settings)
-    for text in timeline.spoken_texts():
-        mixer.bank.samples(text)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="voiceguide-prepare") as pool:
+        list(pool.map(mixer.bank.samples, timeline.spoken_texts()))
     if bitrate is not None and mixer.bank.cache is not None:
         from voiceguide.audio import codec
 
