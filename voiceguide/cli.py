@@ -485,6 +485,7 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
     prepared = _with_bar("Rendering", prepare, routine, pacing, voice, cache_dir, render=True)
     _print_notes(prepared)
     mixer = build_mixer(prepared, mix)
+    mixer.prefetch()  # clips get ready in the background, in spoken order, never on the audio thread
     holder = {"mixer": mixer}
     options = PlayerOptions(output=output_kind, device=device, keymap=keymap)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not quiet
