@@ -6,6 +6,7 @@ missing from the README.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -427,21 +428,28 @@ def export(routine, out, bitrate, chapter_formats, **kwargs):
       voiceguide export my-routine.yaml -o session.wav --mono
     """
     from voiceguide.audio import export_session
-    from voiceguide.session import build_mixer, export_tags, prepare
+    from voiceguide.session import export_tags
 
     formats = [f.strip().lower() for f in chapter_formats.split(",") if f.strip()]
     bad = [f for f in formats if f not in ("vtt", "json")]
     if bad:
         raise click.BadParameter(f"unknown chapter format {bad[0]!r}; use vtt, json or both", param_hint="--chapters")
+    prepared, mixer = _session_mixer(routine, kwargs)
+    result = _with_bar("Exporting", export_session, mixer, out, bitrate=bitrate, chapters=formats,
+                       tags=export_tags(prepared))
+    _err(f"voiceguide: wrote {out} ({_describe_result(result)})")
+
+
+def _session_mixer(routine, kwargs):
+    """Everything play and export share: flags -> rendered, exactly timed session -> its mixer."""
+    from voiceguide.session import build_mixer, prepare
+
     pacing = pop_pacing(kwargs)
     voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
     mix = pop_mix(kwargs, cache_dir)
     prepared = _with_bar("Rendering", prepare, routine, pacing, voice, cache_dir, render=True)
     _print_notes(prepared)
-    mixer = build_mixer(prepared, mix)
-    result = _with_bar("Exporting", export_session, mixer, out, bitrate=bitrate, chapters=formats,
-                       tags=export_tags(prepared))
-    _err(f"voiceguide: wrote {out} ({_describe_result(result)})")
+    return prepared, build_mixer(prepared, mix)
 
 
 def _describe_result(result) -> str:
@@ -476,27 +484,18 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
       voiceguide play my-routine.yaml --steps 2-4 --pace 1.5
     """
     from voiceguide.player import PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session
-    from voiceguide.session import build_mixer, prepare, retimer
+    from voiceguide.session import retimer
 
     keymap = (ctx.default_map or {}).get("keymap")
-    pacing = pop_pacing(kwargs)
-    voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
-    mix = pop_mix(kwargs, cache_dir)
-    prepared = _with_bar("Rendering", prepare, routine, pacing, voice, cache_dir, render=True)
-    _print_notes(prepared)
-    mixer = build_mixer(prepared, mix)
+    prepared, mixer = _session_mixer(routine, kwargs)
     mixer.prefetch()  # clips get ready in the background, in spoken order, never on the audio thread
     holder = {"mixer": mixer}
     options = PlayerOptions(output=output_kind, device=device, keymap=keymap)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not quiet
     display = TerminalDisplay(sys.stdout) if interactive else PlainDisplay(sys.stdout)
     safety = [c.text for c in prepared.timeline.cues if c.kind.value == "safety"]
-    if sys.stdin.isatty():
-        with TerminalKeys() as keys:
-            play_session(mixer, options=options, display=display, keys=keys,
-                         retime=retimer(prepared, holder), safety_texts=safety)
-    else:
-        play_session(mixer, options=options, display=display, keys=None,
+    with TerminalKeys() if sys.stdin.isatty() else contextlib.nullcontext() as keys:
+        play_session(mixer, options=options, display=display, keys=keys,
                      retime=retimer(prepared, holder), safety_texts=safety)
 
 
