@@ -135,3 +135,24 @@ def test_unwritable_cache_is_an_environment_fault(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(EnvironmentFault, match="cannot write to the clip cache"):
         ClipCache(blocker).temp_path(KEY_A)
+
+
+def test_clear_and_prune_also_manage_the_mixers_derived_audio(tmp_path):
+    import os
+    import time
+
+    from voiceguide.tts import ClipCache
+
+    cache = ClipCache(tmp_path)
+    old = tmp_path / "mix" / "speech" / "old.npz"
+    new = tmp_path / "mix" / "bed" / "new.raw"
+    for f in (old, new):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"x" * 1000)
+    week_ago = time.time() - 7 * 86400
+    os.utime(old, (week_ago, week_ago))
+    info = cache.info()
+    assert (info.derived_files, info.derived_bytes) == (2, 2000)
+    assert "mix data" in info.describe()
+    assert cache.prune(86400) == 1 and not old.exists() and new.exists()
+    assert cache.clear() == 1 and not (tmp_path / "mix").exists()

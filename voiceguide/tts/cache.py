@@ -76,6 +76,8 @@ class CacheInfo:
     oldest: float | None       # last use (epoch seconds) of the least recently used clip
     newest: float | None       # last use of the most recently used clip
     temp_files: int = 0        # leftovers of interrupted renders
+    derived_files: int = 0     # the mixer's derived audio (processed clips, music loops)
+    derived_bytes: int = 0
 
     def describe(self) -> dict[str, str]:
         """The figures as labelled text, for ``voiceguide cache info``."""
@@ -90,6 +92,8 @@ class CacheInfo:
         }
         if self.temp_files:
             out["unfinished temp files"] = str(self.temp_files)
+        if self.derived_files:
+            out["mix data"] = f"{self.derived_files} files, {_human_bytes(self.derived_bytes)}"
         return out
 
 
@@ -106,6 +110,9 @@ class ClipCache:
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = default_cache_dir(None) if root is None else Path(root)
         self.clips_dir = self.root / "clips"
+        # The mixer keeps derived audio here (voiceguide.audio); it can always be made again, so
+        # clear and prune manage it with the clips.
+        self.derived_dir = self.root / "mix"
 
     def __repr__(self) -> str:
         return f"ClipCache({str(self.root)!r})"
@@ -180,17 +187,19 @@ class ClipCache:
             size += st.st_size
             oldest = st.st_mtime if oldest is None else min(oldest, st.st_mtime)
             newest = st.st_mtime if newest is None else max(newest, st.st_mtime)
-        return CacheInfo(self.root, count, size, oldest, newest, temps)
+        derived = [st.st_size for _, st in self._derived_entries()]
+        return CacheInfo(self.root, count, size, oldest, newest, temps, len(derived), sum(derived))
 
     def clear(self) -> int:
         """Remove every clip (and leftover temp file); returns how many files went."""
-        removed = sum(1 for _ in self._entries())
-        try:
-            shutil.rmtree(self.clips_dir)
-        except FileNotFoundError:
-            return 0
-        except OSError as e:
-            raise EnvironmentFault(f"cannot clear the clip cache {self.root}: {e.strerror or e}") from None
+        removed = sum(1 for _ in self._entries()) + sum(1 for _ in self._derived_entries())
+        for folder in (self.clips_dir, self.derived_dir):
+            try:
+                shutil.rmtree(folder)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise EnvironmentFault(f"cannot clear the clip cache {self.root}: {e.strerror or e}") from None
         return removed
 
     def prune(self, older_than_s: float) -> int:
@@ -199,7 +208,8 @@ class ClipCache:
             raise ValueError("older_than_s must not be negative")
         now = time.time()
         removed = 0
-        for path, st, is_temp in list(self._entries()):
+        entries = list(self._entries()) + [(path, st, False) for path, st in self._derived_entries()]
+        for path, st, is_temp in entries:
             limit = min(older_than_s, STALE_TEMP_S) if is_temp else older_than_s
             if now - st.st_mtime <= limit:
                 continue
@@ -212,6 +222,16 @@ class ClipCache:
                 raise EnvironmentFault(f"cannot prune the clip cache {self.root}: {e.strerror or e}") from None
         self._drop_empty_folders()
         return removed
+
+    def _derived_entries(self):
+        """(path, stat) of every file the mixer keeps under the cache."""
+        for folder, _, names in os.walk(self.derived_dir):
+            for name in names:
+                try:
+                    path = Path(folder) / name
+                    yield path, path.stat()
+                except FileNotFoundError:
+                    continue
 
     def _drop_empty_folders(self) -> None:
         try:
