@@ -17,17 +17,27 @@ RADIUS_MS = 3   # gain moves over ~12 ms: quick enough to spare the syllable, sl
 
 def sliding_min(x: np.ndarray, radius: int) -> np.ndarray:
     """min(x[i - radius : i + radius + 1]) for every i, in O(n) (van Herk / Gil-Werman)."""
+    return _sliding(x, radius, np.minimum, np.inf)
+
+
+def sliding_max(x: np.ndarray, radius: int) -> np.ndarray:
+    """max(x[i - radius : i + radius + 1]) for every i, in O(n)."""
+    return _sliding(x, radius, np.maximum, -np.inf)
+
+
+def _sliding(x: np.ndarray, radius: int, op: np.ufunc, pad: float) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
     n = len(x)
     if radius <= 0 or n == 0:
         return x.copy()
     w = 2 * radius + 1
-    padded = np.concatenate([np.full(radius, np.inf), x, np.full(radius + w, np.inf)])
-    blocks = -(-len(padded) // w)
-    padded = np.concatenate([padded, np.full(blocks * w - len(padded), np.inf)]).reshape(blocks, w)
-    prefix = np.minimum.accumulate(padded, axis=1).ravel()
-    suffix = np.minimum.accumulate(padded[:, ::-1], axis=1)[:, ::-1].ravel()
-    i = np.arange(n)
-    return np.minimum(suffix[i], prefix[i + w - 1])
+    blocks = -(-(n + 2 * radius) // w)
+    padded = np.full(blocks * w + w, pad)
+    padded[radius:radius + n] = x
+    rows = padded.reshape(-1, w)
+    prefix = op.accumulate(rows, axis=1).ravel()
+    suffix = op.accumulate(rows[:, ::-1], axis=1)[:, ::-1].ravel()
+    return op(suffix[:n], prefix[w - 1:w - 1 + n])
 
 
 def moving_average(x: np.ndarray, radius: int) -> np.ndarray:
@@ -60,12 +70,17 @@ class Limiter:
         self.x = np.asarray(x, dtype=np.float64)
         self.radius = max(1, int(rate * radius_ms / 1000))
         self.env = peak_envelope(self.x) if len(self.x) else self.x
+        self._top: np.ndarray | None = None
 
     def gain(self, ceiling: float) -> np.ndarray:
         """The gain curve that holds the peaks to ``ceiling`` (1.0 where nothing is over)."""
-        need = np.minimum(1.0, ceiling / np.maximum(self.env, 1e-12))
+        if self._top is None:
+            # min over a window of ceiling / env is ceiling / (max over it of env): the sliding
+            # extreme is taken once, however many ceilings are tried
+            self._top = np.maximum(sliding_max(self.env, self.radius), 1e-12)
+        need = np.minimum(1.0, ceiling / self._top)
         # the running-sum average can land a rounding error above 1
-        return np.minimum(moving_average(sliding_min(need, self.radius), self.radius), 1.0)
+        return np.minimum(moving_average(need, self.radius), 1.0)
 
     @property
     def peak(self) -> float:
