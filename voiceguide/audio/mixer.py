@@ -245,6 +245,10 @@ def _return_big_buffers_to_the_system() -> None:
     the bed's 17 MB transforms every clip's few-MB buffers would come from heaps that are never
     given back, and each thread has its own: about 35 MB of peak memory for nothing. With the
     threshold pinned, buffers of 1 MB and more are mapped and unmapped, and memory stays flat.
+    Pinning it also pins the trim threshold at its 128 kB default, so every free at the top of a
+    heap would hand its pages back and the next buffer would fault them in again: that doubled the
+    time clips take to process. So the heaps may keep 8 MB free at their top before trimming,
+    and there are at most two of them (one per core), whatever the number of threads.
     Not glibc (macOS, musl, Windows): nothing to do.
     """
     global _ALLOCATOR_TUNED
@@ -256,6 +260,8 @@ def _return_big_buffers_to_the_system() -> None:
 
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 1 << 20)   # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 8 << 20)   # M_TRIM_THRESHOLD
+        libc.mallopt(-8, 2)         # M_ARENA_MAX
     except (OSError, AttributeError):
         pass
 
