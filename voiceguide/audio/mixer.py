@@ -303,11 +303,17 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
         from voiceguide.audio import codec
 
         codec.warm_up(rate, channels, cache, background=True)
-    bank = SpeechBank(clips, rate, cache)
-    bank.analyse(timeline.spoken_texts())
-    bed = prepare_bed(settings.music, rate, channels, cache)
+    from concurrent.futures import ThreadPoolExecutor
 
-    chime_raw, chime_lufs, chime_powers_unit, chime_peak_unit = _chime(settings.chime, rate, cache)
+    bank = SpeechBank(clips, rate, cache)
+    # The music and the chime are made beside the clips' analysis rather than after it: on first
+    # use the three take about as long each, and the analysis alone cannot keep two cores busy.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voiceguide-bed") as side:
+        bed_job = side.submit(prepare_bed, settings.music, rate, channels, cache)
+        chime_job = side.submit(_chime, settings.chime, rate, cache)
+        bank.analyse(timeline.spoken_texts())
+        bed = bed_job.result()
+        chime_raw, chime_lufs, chime_powers_unit, chime_peak_unit = chime_job.result()
     chime_gain = 10 ** ((REFERENCE_LUFS + CHIME_LEVEL_DB - chime_lufs) / 20) if len(chime_raw) else 0.0
 
     mixer = Mixer(timeline, rate=rate, channels=channels, bank=bank, bed=bed,
