@@ -12,7 +12,7 @@ and calls the library directly, which isolates the audio engine from the rest of
 
 Prints, last line (measured on 2 cores; the first export does the mixer's one-off work, which
 ``voiceguide.audio.prepare_mix`` can do at render time instead):
-    export20/bare_ffmpeg=1.15 export20_warm/bare_ffmpeg=1.07 rss20=125MB rsspace3=123MB
+    export20/bare_ffmpeg=1.07 export20_warm/bare_ffmpeg=1.05 rss20=131MB rsspace3=105MB
 The bare encode is ``ffmpeg -f lavfi -i anoisesrc=...:c=pink -ac 2 -c:a libmp3lame -b:a 128k`` of the
 same length; wall times include process start-up; RSS is each export process's peak.
 """

@@ -37,7 +37,7 @@ MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 MP3_BITRATES = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 BLOCK_FRAMES = 1 << 16   # about 1.5 s: large enough that per-block overhead vanishes
 # LAME eats a 1.5 s block in about 8 ms, so the queue must be deep for the mixing thread to bank
-# time where the session is sparse and spend it where clips are made on first use (~17 ms each):
+# time where the session is sparse and spend it where clips are made on first use (~10 ms each):
 # 40 blocks is a minute of audio, 10 MB.
 QUEUE_BLOCKS = 40
 F_SETPIPE_SZ = 1031      # Linux: a 1 MB pipe lets ffmpeg read ahead while a block is mixed
