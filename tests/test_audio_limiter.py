@@ -3,7 +3,7 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from voiceguide.audio.limiter import Limiter, limit, moving_average, sliding_min
+from voiceguide.audio.limiter import Limiter, limit, moving_average, sliding_max, sliding_min
 from voiceguide.audio.loudness import true_peak
 
 arrays = st.lists(st.floats(-10, 10, allow_nan=False), min_size=1, max_size=200).map(np.array)
@@ -14,6 +14,24 @@ arrays = st.lists(st.floats(-10, 10, allow_nan=False), min_size=1, max_size=200)
 def test_sliding_min_equals_brute_force(x, r):
     want = np.array([x[max(0, i - r):i + r + 1].min() for i in range(len(x))])
     assert np.array_equal(sliding_min(x, r), want)
+
+
+@given(arrays, st.integers(0, 30))
+@settings(max_examples=200, deadline=None)
+def test_sliding_max_equals_brute_force(x, r):
+    want = np.array([x[max(0, i - r):i + r + 1].max() for i in range(len(x))])
+    assert np.array_equal(sliding_max(x, r), want)
+
+
+def test_gain_is_the_sliding_minimum_of_the_needed_gain():
+    # the limiter takes the envelope's sliding maximum once; that must be the same curve as the
+    # plain definition (sliding minimum of ceiling / envelope, then the moving average)
+    x = speechlike()
+    lim = Limiter(x, 22050)
+    for ceiling in (0.05, 0.1, 0.2):
+        need = np.minimum(1.0, ceiling / np.maximum(lim.env, 1e-12))
+        want = np.minimum(moving_average(sliding_min(need, lim.radius), lim.radius), 1.0)
+        assert np.array_equal(lim.gain(ceiling), want)
 
 
 @given(arrays, st.integers(0, 30))

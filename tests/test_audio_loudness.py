@@ -91,6 +91,33 @@ def test_k_weight_in_pieces_equals_whole():
     assert np.allclose(whole, pieces, atol=1e-9)
 
 
+@pytest.mark.parametrize("rate", [22050, 44100])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_k_weight_in_blocks_equals_direct_convolution(rate, channels):
+    # long enough for the overlap-save path, with a length that leaves a partial last block
+    from voiceguide.audio.loudness import k_kernel
+
+    rng = np.random.default_rng(rate + channels)
+    x = rng.standard_normal((5 * rate + 77,) if channels == 1 else (5 * rate + 77, channels))
+    kernel = k_kernel(rate)
+    lanes = x[:, None] if channels == 1 else x
+    want = np.stack([np.convolve(lanes[:, c], kernel)[:len(x)] for c in range(channels)], axis=1)
+    got = k_weight(x, rate)
+    assert got.shape == x.shape
+    assert np.allclose(got.reshape(len(x), -1), want, rtol=0, atol=1e-10)
+
+
+@given(st.integers(0, 5000), st.sampled_from([8000, 22050, 44100]))
+@settings(max_examples=50, deadline=None)
+def test_segment_sums_equal_plain_sums(frames, rate):
+    from voiceguide.audio.loudness import segment_bounds, segment_sums
+
+    x = np.random.default_rng(frames).random(frames).astype(np.float32)
+    bounds = segment_bounds(frames, rate)
+    want = np.array([x[a:b].sum(dtype=np.float64) for a, b in zip(bounds[:-1], bounds[1:])])
+    assert np.allclose(segment_sums(x, bounds), want, rtol=1e-12, atol=0)
+
+
 def test_segment_powers_cover_every_frame_once():
     rate = 22050
     bounds = segment_bounds(rate * 3 + 7, rate)
