@@ -10,7 +10,7 @@ from voiceguide.errors import ConfigError
 
 CHIME_STYLES = ("soft", "bell", "none")
 
-#: Where the bed sits by default, relative to the voice. -18 dB keeps the music a background:
+#: Where the bed sits by default, relative to the voice. -20 dB keeps the music a background:
 #: audible in every pause, never competing with a cue (and 31 dB under the voice while ducked).
 DEFAULT_MUSIC_VOLUME_DB = -20.0
 
@@ -22,7 +22,7 @@ class MixSettings:
     sample_rate, channels: the output format (44.1 kHz stereo by default; 1 channel for --mono).
     music: "builtin" (a generated ambient bed), "none", or a path to a music file or a folder of
         them (played in name order as a playlist); looped with a crossfade at every seam.
-    music_volume_db: the bed's loudness relative to the voice's, before ducking. Default -18 dB.
+    music_volume_db: the bed's loudness relative to the voice's, before ducking. Default -20 dB.
         Raising it makes the music fuller, but the program is normalised to -16 LUFS integrated, so
         in a sparse session a loud bed also pushes the voice up (and the limiter works harder).
     chime: the bell that marks step transitions and the end: "soft", "bell" or "none".
