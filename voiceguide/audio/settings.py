@@ -11,7 +11,7 @@ from voiceguide.errors import ConfigError
 CHIME_STYLES = ("soft", "bell", "none")
 
 #: Where the bed sits by default, relative to the voice. -20 dB keeps the music a background:
-#: audible in every pause, never competing with a cue (and 31 dB under the voice while ducked).
+#: audible in every pause, never competing with a cue (and 33 dB under the voice while ducked).
 DEFAULT_MUSIC_VOLUME_DB = -20.0
 
 
