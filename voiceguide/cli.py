@@ -84,6 +84,10 @@ def pop_pacing(kwargs: dict):
     return make_pacing(*(kwargs.pop(k) for k in PACING_KEYS))
 
 
+def _cache_dir_option(f):
+    return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+                        help="Clip cache folder (default: $VOICEGUIDE_CACHE_DIR, else the user cache).")(f)
+
 def voice_options(f):
     """--engine, --voice, --volume, --cache-dir."""
     options = [
@@ -92,8 +96,7 @@ def voice_options(f):
         click.option("--voice", metavar="NAME", help="Voice name (see `voiceguide voices`)."),
         click.option("--volume", type=click.FloatRange(0.0, 1.0, min_open=True), default=1.0, show_default=True,
                      help="Speech engine volume, above 0 and at most 1."),
-        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-                     help="Clip cache folder (default: $VOICEGUIDE_CACHE_DIR, else the user cache)."),
+        _cache_dir_option,
     ]
     for option in reversed(options):
         f = option(f)
@@ -337,10 +340,6 @@ def cache():
       voiceguide cache clear
     """
 
-
-def _cache_dir_option(f):
-    return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-                        help="Clip cache folder (default: $VOICEGUIDE_CACHE_DIR, else the user cache).")(f)
 
 
 @cache.command("info")
