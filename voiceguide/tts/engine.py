@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from voiceguide.compiler import MAX_RATE_WPM, MIN_RATE_WPM, check_rate  # noqa: F401 - one rate rule
 from voiceguide.errors import EngineError, PacingError
 
 #: The order ``auto`` tries engines in: the most natural voice first.
@@ -21,9 +22,6 @@ AUTO_ORDER = ("piper", "pyttsx3", "espeak-ng")
 
 #: The engine ``auto`` falls back to when the one it picked hangs or crashes.
 FALLBACK_ENGINE = "espeak-ng"
-
-MIN_RATE_WPM = 80
-MAX_RATE_WPM = 450
 
 
 @dataclass(frozen=True)
@@ -34,13 +32,7 @@ class VoiceSettings:
     volume: float = 1.0           # above 0, at most 1
 
     def __post_init__(self) -> None:
-        if isinstance(self.rate_wpm, bool) or not isinstance(self.rate_wpm, int):
-            raise PacingError(f"the speech rate must be a whole number of words per minute, not {self.rate_wpm!r}")
-        if not MIN_RATE_WPM <= self.rate_wpm <= MAX_RATE_WPM:
-            raise PacingError(
-                f"the speech rate must be between {MIN_RATE_WPM} and {MAX_RATE_WPM} words per minute, "
-                f"not {self.rate_wpm}"
-            )
+        check_rate(self.rate_wpm)
         # A volume of 0 would make every clip silent, which the clip check rightly rejects.
         if not 0 < float(self.volume) <= 1:
             raise PacingError(f"the volume must be above 0 and at most 1, not {self.volume}")
