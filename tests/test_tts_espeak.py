@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from voiceguide.errors import EngineError
+from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts.espeak import EspeakEngine, amplitude, parse_voices
 from voiceguide.tts.engine import VoiceSettings
 from voiceguide.tts.wav import check_speech
@@ -66,9 +66,12 @@ def test_known_voices_and_variants_pass_unknown_ones_fail():
     engine = EspeakEngine()
     engine.check_voice(VoiceSettings(voice="en-us"))
     engine.check_voice(VoiceSettings(voice="en-us+f3"))  # a variant: accepted though not listed
-    with pytest.raises(EngineError, match=r"espeak-ng has no voice 'xx-nowhere'.*voiceguide voices --engine espeak-ng"):
+    with pytest.raises(VoiceError, match=r"espeak-ng has no voice 'xx-nowhere'; some it has: .*en.*"
+                                         r"voiceguide voices --engine espeak-ng"):
         engine.check_voice(VoiceSettings(voice="xx-nowhere"))
-    with pytest.raises(EngineError):
+    with pytest.raises(VoiceError, match="close ones: en-us"):
+        engine.check_voice(VoiceSettings(voice="enn-us"))
+    with pytest.raises(VoiceError):
         engine.open(VoiceSettings(voice="xx-nowhere"), 1, 10)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.errors import EngineError
+from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts import ClipCache, VoiceSettings, get_engine, render_clips
 from voiceguide.tts.piper_engine import NATURAL_WPM, PiperEngine, find_voice_files
 from voiceguide.tts.wav import check_speech
@@ -63,7 +63,7 @@ def test_voice_choice_key_and_rate(voice_packages, monkeypatch):
     assert engine.pick("de-DE-test-low").name == "de_DE-test-low"
     assert engine.sample_rate("de_DE-test-low") == 16000
     assert engine.voice_key(None) == "en_GB-test-medium (test-piper-voice 2.0)"
-    with pytest.raises(EngineError, match=r"piper has no voice 'joe' \(installed: de_DE-test-low, en_GB-test-medium\)"):
+    with pytest.raises(VoiceError, match=r"piper has no voice 'joe'; some it has: en_GB-test-medium, de_DE-test-low"):
         engine.pick("joe")
     config = engine.worker_config(VoiceSettings(engine="piper", voice="de_DE-test-low", rate_wpm=200))
     assert config["model"].endswith("de_DE-test-low.onnx") and config["rate_wpm"] == 200

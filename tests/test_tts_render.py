@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.errors import EngineError, RoutineError
+from voiceguide.errors import EngineError, PacingError, RoutineError, VoiceError
 from voiceguide.tts import (
     ClipCache,
     VoiceSettings,
@@ -144,7 +144,8 @@ def test_lookup_renders_nothing_and_returns_only_whole_clips(tmp_path):
     rendered = render_clips(TEXTS[:2], espeak(), cache).clips
     found = lookup_clips(TEXTS, espeak(), cache)
     assert found == rendered
-    assert lookup_clips(TEXTS, VoiceSettings(engine="piper-not-registered"), cache) == {}
+    with pytest.raises(PacingError, match="unknown speech engine"):  # a mistyped flag, not "no clips"
+        lookup_clips(TEXTS, VoiceSettings(engine="piper-not-registered"), cache)
 
 
 def test_empty_text_is_refused_and_whitespace_does_not_split_the_cache(tmp_path):
@@ -159,9 +160,10 @@ def test_empty_text_is_refused_and_whitespace_does_not_split_the_cache(tmp_path)
     assert spoken_form(" a\tb ") == "a b"
 
 
-def test_unknown_voice_is_an_engine_error(tmp_path):
-    with pytest.raises(EngineError, match="no voice 'xx-nowhere'"):
+def test_unknown_voice_is_bad_input_not_an_engine_error(tmp_path):
+    with pytest.raises(VoiceError, match="no voice 'xx-nowhere'") as err:
         render_clips(TEXTS, espeak(voice="xx-nowhere"), ClipCache(tmp_path))
+    assert err.value.exit_code == 2
 
 
 def test_a_hung_engine_is_timed_out_retried_once_then_reported(tmp_path, fake):

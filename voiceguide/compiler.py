@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from voiceguide.durations import format_ms
-from voiceguide.errors import PacingError
+from voiceguide.errors import PacingError, excerpt
 from voiceguide.routine import MAX_SESSION_MS, Routine, RoutineStep
 from voiceguide.timeline import Cue, CueKind, Step, Timeline
 
@@ -119,34 +119,31 @@ def select_steps(routine: Routine, spec: str | None) -> list[int]:
     n = len(routine.steps)
     if spec is None or not spec.strip():
         return list(range(n))
-    picked: list[int] = []
+    picked: dict[int, None] = {}  # in the order asked, each step once
+    titles = [s.title.lower() for s in routine.steps]
     for part in (p.strip() for p in spec.split(",")):
         if not part:
-            raise PacingError(f"--steps {spec!r} has an empty item")
-        m = re.fullmatch(r"(\d+)\s*(?:-\s*(\d+))?", part)
+            raise PacingError(f"--steps {excerpt(spec)} has an empty item")
+        m = re.fullmatch(r"([0-9]+)\s*(?:-\s*([0-9]+))?", part)
         if m:
-            lo = int(m.group(1))
-            hi = int(m.group(2)) if m.group(2) else lo
+            # a number past the step count is outside, however many digits (int() stops at 4,300)
+            lo, hi = (int(g) if len(g) <= 9 else n + 1 for g in (m.group(1), m.group(2) or m.group(1)))
             if lo > hi:
-                raise PacingError(f"--steps {part!r} runs backwards")
+                raise PacingError(f"--steps {excerpt(part)} runs backwards")
             if lo < 1 or hi > n:
-                raise PacingError(f"--steps {part!r} is outside 1-{n} ({routine.title} has {n} steps)")
-            picked.extend(range(lo - 1, hi))
+                raise PacingError(f"--steps {excerpt(part)} is outside 1-{n} ({routine.title} has {n} steps)")
+            picked.update(dict.fromkeys(range(lo - 1, hi)))
             continue
         wanted = part.lower()
-        hits = [i for i, s in enumerate(routine.steps) if s.title.lower() == wanted]
-        hits = hits or [i for i, s in enumerate(routine.steps) if s.title.lower().startswith(wanted)]
-        hits = hits or [i for i, s in enumerate(routine.steps) if wanted in s.title.lower()]
+        hits = [i for i, t in enumerate(titles) if t == wanted]
+        hits = hits or [i for i, t in enumerate(titles) if t.startswith(wanted)]
+        hits = hits or [i for i, t in enumerate(titles) if wanted in t]
         if len(hits) != 1:
-            titles = ", ".join(s.title for s in routine.steps)
+            listed = ", ".join(s.title for s in routine.steps)
             what = "matches no step" if not hits else "matches several steps"
-            raise PacingError(f"--steps {part!r} {what}; steps are: {titles}")
-        picked.append(hits[0])
-    seen: list[int] = []
-    for i in picked:
-        if i not in seen:
-            seen.append(i)
-    return seen
+            raise PacingError(f"--steps {excerpt(part)} {what}; steps are: {excerpt(listed, 200)[1:-1]}")
+        picked.setdefault(hits[0])
+    return list(picked)
 
 
 # --- placing cues inside a slot --------------------------------------------------------------------

@@ -81,6 +81,10 @@ class ConfigError(VoiceguideError):
     """The settings file is malformed."""
 
 
+class VoiceError(VoiceguideError):
+    """``--voice`` names a voice the speech engine does not have (a mistyped flag, not a fault)."""
+
+
 class AudioInputError(VoiceguideError):
     """A music file or other audio input is missing, unreadable or not audio."""
 

@@ -60,8 +60,10 @@ def prepare(routine_ref: str | Path | None, pacing: Pacing, voice: VoiceSettings
     if voice is None:
         return Prepared(routine, pacing, timeline)
 
-    from voiceguide.tts import ClipCache, lookup_clips, render_clips
+    from voiceguide.tts import ClipCache, check_voice, lookup_clips, render_clips
 
+    if not render:
+        check_voice(voice)  # what render would refuse (an unknown engine or voice), show refuses too
     cache = ClipCache(cache_dir)
     clips: dict[str, Clip] = {}
     prepared = Prepared(routine, pacing, timeline)

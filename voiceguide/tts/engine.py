@@ -8,6 +8,7 @@ is available.
 
 from __future__ import annotations
 
+import difflib
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from voiceguide.compiler import MAX_RATE_WPM, MIN_RATE_WPM, check_rate  # noqa: F401 - one rate rule
-from voiceguide.errors import EngineError, PacingError
+from voiceguide.errors import EngineError, PacingError, VoiceError, excerpt
 
 #: The order ``auto`` tries engines in: the most natural voice first.
 AUTO_ORDER = ("piper", "pyttsx3", "espeak-ng")
@@ -107,6 +108,17 @@ class Engine(ABC):
     def voices(self) -> list[Voice]:
         """The voices ``--voice`` accepts for this engine."""
 
+    def check_voice(self, settings: VoiceSettings) -> None:
+        """Raise VoiceError when ``settings.voice`` is not one of this engine's voices.
+
+        Engines that accept more names than they list (espeak-ng's variants, pyttsx3's matching
+        by language) override this; every engine raises ``unknown_voice``'s error.
+        """
+        if settings.voice is not None:
+            names = [v.name for v in self.voices()]
+            if settings.voice not in names:
+                raise unknown_voice(self.name, settings.voice, names)
+
     def voice_key(self, voice: str | None) -> str:
         """The voice as it goes into the cache key (engines add a voice model's version)."""
         return voice or ""
@@ -179,6 +191,32 @@ def resolve_engine(settings: VoiceSettings) -> str:
         "no speech engine is installed; install espeak-ng "
         "(Debian/Ubuntu: sudo apt-get install espeak-ng)"
     )
+
+
+def unknown_voice(engine: str, voice: str, names: list[str]) -> VoiceError:
+    """The one message for a voice an engine does not have: bad input, naming a few that exist."""
+    close = difflib.get_close_matches(voice[:60], names, n=5, cutoff=0.6)
+    # otherwise English ones first: the bundled routines are in English
+    some = close or sorted(names, key=lambda n: ("en" not in n.lower(), n))[:5]
+    listed = f"; {'close ones' if close else 'some it has'}: {', '.join(some)}" if some else ""
+    return VoiceError(f"{engine} has no voice {excerpt(voice)}{listed} (see `voiceguide voices --engine {engine}`)")
+
+
+def check_voice(settings: VoiceSettings) -> None:
+    """The voice check ``show`` makes (render makes it when it opens the engine).
+
+    An unknown engine name is a PacingError, an unknown voice a VoiceError (both exit 2); an
+    engine that is not installed has no voices to check against, so it passes here.
+    """
+    if settings.engine != "auto":
+        get_engine(settings.engine)
+    if settings.voice is None:
+        return
+    try:
+        name = resolve_engine(settings)
+    except EngineError:
+        return
+    get_engine(name).check_voice(settings)
 
 
 def list_voices(engine: str | None = None) -> list[Voice]:

@@ -9,8 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 from voiceguide.errors import EngineError
-from voiceguide.tts.command import CommandEngine, last_line
-from voiceguide.tts.engine import Voice, VoiceSettings
+from voiceguide.tts.command import CommandEngine
+from voiceguide.tts.engine import Voice, VoiceSettings, unknown_voice
 
 #: espeak-ng always writes 22,050 Hz mono 16-bit.
 ESPEAK_RATE = 22050
@@ -95,10 +95,7 @@ class EspeakEngine(CommandEngine):
         # than the list; -q loads the voice without making a sound.
         proc = self._run(["-q", "-v", voice, ""])
         if proc.returncode != 0:
-            raise EngineError(
-                f"espeak-ng has no voice {voice!r} ({last_line(proc.stderr) or 'unknown voice'}); "
-                "see `voiceguide voices --engine espeak-ng`"
-            )
+            raise unknown_voice(self.name, voice, [v.name for v in self.voices()])
         with self._lock:
             self._checked_voices.add(voice)
 

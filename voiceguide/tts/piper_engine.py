@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voiceguide.errors import EngineError
-from voiceguide.tts.engine import Voice, VoiceSettings
+from voiceguide.tts.engine import Voice, VoiceSettings, unknown_voice
 from voiceguide.tts.workers import WorkerEngine
 
 INSTALL = "pip install 'voiceguide[piper]'"
@@ -136,8 +136,10 @@ class PiperEngine(WorkerEngine):
         for v in files:
             if w in (v.name.lower(), v.name.lower().replace("_", "-")):
                 return v
-        names = ", ".join(v.name for v in files)
-        raise EngineError(f"piper has no voice {voice!r} (installed: {names})")
+        raise unknown_voice(self.name, voice, [v.name for v in files])
+
+    def check_voice(self, settings: VoiceSettings) -> None:
+        self.pick(settings.voice)
 
     def version(self) -> str:
         if self._version is None:

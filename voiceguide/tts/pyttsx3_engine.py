@@ -127,9 +127,9 @@ def pyttsx3_backend(config: dict):
     if config.get("voice") is not None:
         voice_id = match_voice(config["voice"], rows)
         if voice_id is None:
-            raise WorkerConfigError(
-                f"pyttsx3 has no voice {config['voice']!r}; see `voiceguide voices --engine pyttsx3`"
-            )
+            from voiceguide.tts.engine import unknown_voice
+
+            raise WorkerConfigError(unknown_voice("pyttsx3", config["voice"], [r["id"] for r in rows]).message)
     rate = int(config["rate_wpm"])
     volume = float(config["volume"])
 
@@ -238,6 +238,13 @@ class Pyttsx3Engine(WorkerEngine):
         if settings is None:
             return {"describe": True}
         return {"voice": settings.voice, "rate_wpm": settings.rate_wpm, "volume": settings.volume}
+
+    def check_voice(self, settings: VoiceSettings) -> None:
+        # the worker matches a name as pyttsx3 itself would (by id, name or language)
+        if settings.voice is not None and match_voice(settings.voice, self.describe()["voices"]) is None:
+            from voiceguide.tts.engine import unknown_voice
+
+            raise unknown_voice(self.name, settings.voice, [v.name for v in self.voices()])
 
     def voices(self) -> list[Voice]:
         info = self.describe()

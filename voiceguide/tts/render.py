@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from voiceguide.errors import EngineError, PacingError, RoutineError
+from voiceguide.errors import EngineError, RoutineError, VoiceError
 from voiceguide.tts import engine as engines
 from voiceguide.tts.cache import Clip, ClipCache
 from voiceguide.tts.engine import EngineFailure, Synth, VoiceSettings
@@ -45,6 +45,11 @@ def spoken_form(text: str) -> str:
     spoken = " ".join(text.split())
     if not spoken:
         raise RoutineError("a spoken cue has no text (every cue that is spoken needs words)")
+    from voiceguide.routine import text_problem  # the loader's rule: NUL, control characters, nothing to speak
+
+    problem = text_problem(spoken)
+    if problem:
+        raise RoutineError(f"a spoken cue {problem}: {_quote(spoken)}")
     return spoken
 
 
@@ -89,7 +94,7 @@ def lookup_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache
     try:
         name = engines.resolve_engine(settings)
         keys = _keys(name, settings, set(spoken_of.values()))
-    except (EngineError, PacingError):
+    except EngineError:  # not installed: no clips, and show goes on with estimates
         return {}
     found: dict[str, Clip] = {}
     for t in asked:
@@ -106,7 +111,7 @@ def render_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache
 
     ``progress(done, total)`` is called from this thread as clips become ready (first with
     the count found in the cache); ``total`` counts distinct texts. Raises RoutineError for an
-    empty text, EngineError when the engine is missing, the voice unknown, or the engine
+    empty text, VoiceError for an unknown voice, EngineError when the engine is missing or the engine
     failed twice on one clip (under ``auto`` that last case falls back to espeak-ng instead).
     """
     asked, spoken_of = _distinct(texts)
@@ -126,7 +131,7 @@ def render_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache
         if settings.voice is not None:
             try:
                 fallback.check_voice(fb_settings)  # type: ignore[attr-defined]
-            except (EngineError, AttributeError):
+            except (EngineError, VoiceError, AttributeError):
                 fb_settings = replace(fb_settings, voice=None)
                 note += f" with its default voice ({settings.voice!r} is not one of its voices)"
         result = _render(engines.FALLBACK_ENGINE, fb_settings, distinct, cache, reporter, jobs, timeout_s)

@@ -33,7 +33,7 @@ from abc import abstractmethod
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from voiceguide.errors import EngineError
+from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts.command import exit_text
 from voiceguide.tts.engine import Engine, EngineFailure, Synth, VoiceSettings
 
@@ -170,9 +170,9 @@ class Worker:
 
     def wait_ready(self, timeout_s: float) -> Any:
         kind, payload = self._receive(timeout_s, starting=True)
-        if kind == "fatal":
+        if kind == "fatal":  # a setting of the user's the engine does not take (an unknown voice)
             self.kill()
-            raise EngineError(payload)
+            raise VoiceError(payload)
         if kind != "ready":
             self.kill()
             raise EngineFailure(f"{self.name} did not start: {payload}", what="crashed")
