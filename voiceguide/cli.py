@@ -200,6 +200,7 @@ def cli(ctx: click.Context) -> None:
     Personal defaults for any flag go in ~/.config/voiceguide/config.toml (or $VOICEGUIDE_CONFIG).
     """
     from voiceguide.config import config_path, default_map, load_settings
+    from voiceguide.errors import shown_path
 
     path = config_path()
     settings = load_settings(path)
@@ -207,6 +208,31 @@ def cli(ctx: click.Context) -> None:
         commands = {name: {p.name for p in cmd.params} | ({"keymap"} if name == "play" else set())
                     for name, cmd in cli.commands.items() if isinstance(cmd, click.Command)}
         ctx.default_map = default_map(settings, commands, path, _setting_value)
+        for (table, key), line in settings.lines.items():
+            if table in (None, ctx.invoked_subcommand) and key not in commands and key != "keys":
+                _SETTINGS_ORIGIN[f"--{key.replace('_', '-')}"] = f"{shown_path(path)}:{line}"
+
+
+#: flag -> "file:line" of the settings that gave it a value, for errors found later (a --length
+#: that does not fit the routine) that would otherwise name a flag the user never typed.
+_SETTINGS_ORIGIN: dict[str, str] = {}
+
+
+def _with_origin(error: VoiceguideError, argv: list[str]) -> str:
+    import re
+
+    from voiceguide.errors import VoiceError
+
+    text = str(error)
+    if error.path is not None:
+        return text
+    flag = "--voice" if isinstance(error, VoiceError) else "--engine" if "speech engine" in text else None
+    found = re.match(r"(--[a-z-]+)", error.message)
+    flag = flag or (found.group(1) if found else None)
+    typed = any(a == flag or a.startswith(f"{flag}=") for a in argv)
+    if flag in _SETTINGS_ORIGIN and not typed:
+        return f"{text} (set as {flag[2:]} in {_SETTINGS_ORIGIN[flag]})"
+    return text
 
 
 def _setting_value(command: str, name: str, value):
@@ -578,11 +604,13 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; turn every error into one line and an exit status."""
     debug = bool(os.environ.get("VOICEGUIDE_DEBUG"))
+    _SETTINGS_ORIGIN.clear()
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
         cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
     except VoiceguideError as e:
         for problem in e.problems:  # a routine with several problems: each on its own line
-            _err(f"voiceguide: error: {problem}")
+            _err(f"voiceguide: error: {_with_origin(problem, args)}")
         sys.exit(e.exit_code)
     except click.exceptions.Abort:
         _err("voiceguide: stopped")
