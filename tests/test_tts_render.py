@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.errors import EngineError, RoutineError
+from voiceguide.errors import EngineError, RoutineError, VoiceError
 from voiceguide.tts import (
     ClipCache,
     VoiceSettings,
@@ -159,9 +159,10 @@ def test_empty_text_is_refused_and_whitespace_does_not_split_the_cache(tmp_path)
     assert spoken_form(" a\tb ") == "a b"
 
 
-def test_unknown_voice_is_an_engine_error(tmp_path):
-    with pytest.raises(EngineError, match="no voice 'xx-nowhere'"):
+def test_unknown_voice_is_bad_input(tmp_path):
+    with pytest.raises(VoiceError, match="no voice 'xx-nowhere'") as err:
         render_clips(TEXTS, espeak(voice="xx-nowhere"), ClipCache(tmp_path))
+    assert err.value.exit_code == 2
 
 
 def test_a_hung_engine_is_timed_out_retried_once_then_reported(tmp_path, fake):
@@ -220,7 +221,8 @@ def test_a_crash_under_auto_falls_back_to_espeak_with_a_note(tmp_path, fake):
 
 
 def test_fallback_drops_a_voice_espeak_does_not_know(tmp_path, fake):
-    fake("fake-crash2", "import sys; sys.exit(2)", first_in_auto=True)
+    crash = fake("fake-crash2", "import sys; sys.exit(2)", first_in_auto=True)
+    crash.voices = lambda: [Voice("fake-crash2", "fancy-neural-voice", "en", "")]
     result = render_clips(TEXTS[:1], VoiceSettings(voice="fancy-neural-voice"), ClipCache(tmp_path))
     assert result.engine == "espeak-ng"
     assert result.notes[0].endswith("with its default voice ('fancy-neural-voice' is not one of its voices)")

@@ -318,15 +318,24 @@ def render(routine, **kwargs):
 def voices(engine):
     """List the voices each installed speech engine offers.
 
+    The VOICE column is what --voice takes; * marks the voice an engine uses when none is given.
+    Under --engine auto the first engine listed speaks.
+
     \b
     Examples:
       voiceguide voices
-      voiceguide voices --engine espeak-ng
+      voiceguide voices --engine piper
+      voiceguide render --engine espeak-ng --voice en-gb
     """
     from voiceguide.tts import list_voices
 
-    for v in list_voices(engine):
-        click.echo(f"{v.engine:<10} {v.name:<28} {v.language or '':<8} {v.description or ''}".rstrip())
+    rows = [("ENGINE", "VOICE (--voice)", "LANGUAGE", "DESCRIPTION")]
+    rows += [(v.engine, v.name + (" *" if v.default else ""), v.language or "-", v.description or "")
+             for v in list_voices(engine)]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
+    click.echo("* the engine's default voice")
 
 
 @cli.group()

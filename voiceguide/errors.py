@@ -43,6 +43,10 @@ class AudioInputError(VoiceguideError):
     """A music file or other audio input is missing, unreadable or not audio."""
 
 
+class VoiceError(VoiceguideError):
+    """A voice name the chosen speech engine (or, under ``auto``, every installed one) lacks."""
+
+
 class OutputError(VoiceguideError):
     """The output path cannot be written (missing folder, unknown extension, ...)."""
 

@@ -1,14 +1,16 @@
 """The content-addressed clip cache: one WAV per key, at ``root/clips/ab/abcdef....wav``.
 
-Every write lands in a temp file beside its final name and is renamed into place, so a
-reader sees either no clip or a whole one, and two processes rendering the same text both
-succeed (the second rename simply replaces an identical file). Reading a clip checks its
+Every write lands in a temp file beside its final name and is linked into place, so a reader
+sees either no clip or a whole one. The first whole clip for a key stays: a second process that
+rendered the same text finds the link taken and uses the clip already there, so every run
+speaks the same recording even where an engine's output varies from run to run (piper's does). Reading a clip checks its
 header against the file size, so a truncated or corrupt clip reads as missing and is
 rendered again. Reading also touches the file: ``prune`` goes by last use.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import shutil
@@ -30,6 +32,9 @@ TEMP_SUFFIX = ".tmp"
 STALE_TEMP_S = 3600.0
 
 ENV_VAR = "VOICEGUIDE_CACHE_DIR"
+
+# link() failing with these means the file system has no hard links (FAT, some network shares)
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
 
 
 def default_cache_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -97,6 +102,13 @@ class CacheInfo:
         return out
 
 
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass   # a leftover temp file is harmless; prune removes it later
+
+
 def _human_bytes(n: int) -> str:
     size = float(n)
     for unit in ("B", "KB", "MB", "GB"):
@@ -146,13 +158,34 @@ class ClipCache:
         return folder / f"{key}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
 
     def commit(self, temp: Path, key: str, info: WavInfo) -> Clip:
-        """Move a checked temp clip into place."""
+        """Publish a checked temp clip under ``key`` (the temp file is used up either way),
+        unless a whole clip is there already: then that one is returned."""
         final = self.path_for(key)
+        try:
+            os.link(temp, final)   # atomic, and fails when the name is taken
+        except FileExistsError:
+            existing = self.get(key)
+            if existing is not None:
+                _unlink(temp)
+                return existing
+            self._replace(temp, final)   # what is there is damaged: ours takes its place
+        except OSError as e:
+            if e.errno not in _NO_LINKS:
+                raise self._write_fault(e) from None
+            # a file system without hard links: the last whole clip wins instead
+            self._replace(temp, final)
+        else:
+            _unlink(temp)
+        return Clip(key, final, info.sample_rate, info.frames)
+
+    def _replace(self, temp: Path, final: Path) -> None:
         try:
             os.replace(temp, final)
         except OSError as e:
-            raise EnvironmentFault(f"cannot write to the clip cache {self.root}: {e.strerror or e}") from None
-        return Clip(key, final, info.sample_rate, info.frames)
+            raise self._write_fault(e) from None
+
+    def _write_fault(self, e: OSError) -> EnvironmentFault:
+        return EnvironmentFault(f"cannot write to the clip cache {self.root}: {e.strerror or e}")
 
     def _entries(self):
         """(path, stat, is_temp) of every file in the clip folders."""

@@ -3,10 +3,12 @@
 The key covers everything that changes the sound (engine, its version, voice, rate, volume,
 sample rate, the text, and our own clip format), so a clip is shared by every routine that
 speaks the same sentence with the same voice. A render first takes every whole clip from the
-cache (a header read each), then renders the rest on ``jobs`` threads, each checking its clip
-before renaming it into the cache. A clip that hangs, crashes or comes out wrong is tried once
-more; a second failure stops the render with one line, or under ``auto`` switches the whole
-render to espeak-ng (one voice per session) and says so in ``notes``.
+cache (a header read each), then renders the rest on ``jobs`` threads, longest first, each
+checking and trimming its clip before linking it into the cache, where the first whole clip for a
+key stays (piper's renderings differ a little every time, so every run after the first reuses
+that one). A clip that hangs, crashes or comes out wrong is tried once more; a second failure
+stops the render with one line, or under ``auto`` hands the whole render to the next installed
+engine (one voice per session) and says so in ``notes``.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from voiceguide.errors import EngineError, PacingError, RoutineError
+from voiceguide.errors import EngineError, PacingError, RoutineError, VoiceError
 from voiceguide.tts import engine as engines
 from voiceguide.tts.cache import Clip, ClipCache
 from voiceguide.tts.engine import EngineFailure, Synth, VoiceSettings
 from voiceguide.tts.wav import WavProblem, check_speech
 
 #: Bump when the stored clip changes meaning (layout, checks), so old clips are not reused.
-CLIP_FORMAT = 1
+#: 2: leading and trailing silence trimmed to the margins every engine shares (wav.py).
+CLIP_FORMAT = 2
 
 Progress = Callable[[int, int], None]
 
@@ -33,7 +36,7 @@ Progress = Callable[[int, int], None]
 @dataclass
 class RenderResult:
     clips: dict[str, Clip]      # text -> clip, for every text asked
-    engine: str                 # the engine actually used ("espeak-ng" after an auto fallback)
+    engine: str                 # the engine actually used (another one after an auto fallback)
     notes: list[str] = field(default_factory=list)  # one-line messages for the user
     rendered: int = 0           # clips rendered now (the rest came from the cache)
 
@@ -89,7 +92,7 @@ def lookup_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache
     try:
         name = engines.resolve_engine(settings)
         keys = _keys(name, settings, set(spoken_of.values()))
-    except (EngineError, PacingError):
+    except (EngineError, PacingError, VoiceError):
         return {}
     found: dict[str, Clip] = {}
     for t in asked:
@@ -106,34 +109,52 @@ def render_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache
 
     ``progress(done, total)`` is called from this thread as clips become ready (first with
     the count found in the cache); ``total`` counts distinct texts. Raises RoutineError for an
-    empty text, EngineError when the engine is missing, the voice unknown, or the engine
-    failed twice on one clip (under ``auto`` that last case falls back to espeak-ng instead).
+    empty text, EngineError when the engine is missing or failed twice on one clip, VoiceError
+    for an unknown voice. Under ``auto`` a failing engine hands the whole render to the next
+    installed one in ``AUTO_ORDER`` (one voice per session), and ``notes`` says so.
     """
     asked, spoken_of = _distinct(texts)
     distinct = list(dict.fromkeys(spoken_of.values()))
     name = engines.resolve_engine(settings)
+    notes = _auto_notes(settings, name)
     reporter = _Monotonic(progress)
-    try:
-        result = _render(name, settings, distinct, cache, reporter, jobs, timeout_s)
-    except EngineFailure as failure:
-        if settings.engine != "auto" or name == engines.FALLBACK_ENGINE:
-            raise
-        fallback = engines.get_engine(engines.FALLBACK_ENGINE)
-        if not fallback.available():
-            raise
-        note = f"{failure}; fell back to {engines.FALLBACK_ENGINE}"
-        fb_settings = replace(settings, engine=engines.FALLBACK_ENGINE)
-        if settings.voice is not None:
-            try:
-                fallback.check_voice(fb_settings)  # type: ignore[attr-defined]
-            except (EngineError, AttributeError):
-                fb_settings = replace(fb_settings, voice=None)
-                note += f" with its default voice ({settings.voice!r} is not one of its voices)"
-        result = _render(engines.FALLBACK_ENGINE, fb_settings, distinct, cache, reporter, jobs, timeout_s)
-        result.notes.insert(0, note)
+    current = settings
+    while True:
+        try:
+            result = _render(name, current, distinct, cache, reporter, jobs, timeout_s)
+            break
+        except EngineFailure as failure:
+            step = _fall_back(settings, name) if settings.engine == "auto" else None
+            if step is None:
+                raise
+            name, current, why = step
+            notes.append(f"{failure}; fell back to {name}{why}")
+    result.notes[:0] = notes
     by_spoken = result.clips
     result.clips = {t: by_spoken[spoken_of[t]] for t in asked}
     return result
+
+
+def _auto_notes(settings: VoiceSettings, name: str) -> list[str]:
+    """One line when ``auto`` could not use its first choice because it is not installed."""
+    best = engines.AUTO_ORDER[0]
+    if settings.engine != "auto" or settings.voice is not None or name == best:
+        return []
+    return [f"the neural voice ({best}) is not installed, so {name} speaks; "
+            "scripts/bootstrap --neural-voice installs it"]
+
+
+def _fall_back(settings: VoiceSettings, failed: str) -> tuple[str, VoiceSettings, str] | None:
+    """The next installed engine after ``failed`` in AUTO_ORDER, its settings, and a note's tail."""
+    order = engines.installed_auto_engines()
+    later = order[order.index(failed) + 1:] if failed in order else []
+    if not later:
+        return None
+    name = later[0]
+    if settings.voice is not None and not engines.get_engine(name).knows_voice(settings.voice):
+        return name, replace(settings, engine=name, voice=None), \
+            f" with its default voice ({settings.voice!r} is not one of its voices)"
+    return name, replace(settings, engine=name), ""
 
 
 class _Monotonic:
@@ -164,6 +185,8 @@ def _render(name: str, settings: VoiceSettings, distinct: list[str], cache: Clip
             missing.append(t)
     total = len(distinct)
     progress(len(clips), total)
+    # Longest first: the workers then finish together instead of one waiting on a long last clip.
+    missing.sort(key=len, reverse=True)
     if missing:
         n = max(1, min(jobs or default_jobs(), len(missing)))
         synth = _open(engine, settings, n, timeout_s)

@@ -33,7 +33,7 @@ from abc import abstractmethod
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from voiceguide.errors import EngineError
+from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts.command import exit_text
 from voiceguide.tts.engine import Engine, EngineFailure, Synth, VoiceSettings
 
@@ -54,7 +54,7 @@ _HEADER = struct.Struct("<I")
 
 
 class WorkerConfigError(Exception):
-    """Raised by a backend for a setting the engine does not accept (shown as it is)."""
+    """Raised by a backend for a setting the engine does not accept (shown as it is, exit 2)."""
 
 
 class Channel:
@@ -172,7 +172,7 @@ class Worker:
         kind, payload = self._receive(timeout_s, starting=True)
         if kind == "fatal":
             self.kill()
-            raise EngineError(payload)
+            raise VoiceError(payload)
         if kind != "ready":
             self.kill()
             raise EngineFailure(f"{self.name} did not start: {payload}", what="crashed")
@@ -299,12 +299,13 @@ class WorkerEngine(Engine):
     backend: Backend
 
     @abstractmethod
-    def worker_config(self, settings: VoiceSettings | None) -> dict:
-        """What the backend needs to know; ``None`` settings means "only describe yourself"."""
+    def worker_config(self, settings: VoiceSettings | None, jobs: int = 1) -> dict:
+        """What the backend needs to know, for ``jobs`` workers at once; ``None`` settings means
+        "only describe yourself"."""
 
     def open(self, settings: VoiceSettings, jobs: int, timeout_s: float) -> Synth:
         self.require()
-        return WorkerSynth(self.name, type(self).backend, self.worker_config(settings), jobs, timeout_s)
+        return WorkerSynth(self.name, type(self).backend, self.worker_config(settings, jobs), jobs, timeout_s)
 
     def describe(self, timeout_s: float = START_TIMEOUT_S) -> Any:
         """Start one worker without settings and return its ``info`` (e.g. to list voices)."""
