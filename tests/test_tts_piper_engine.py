@@ -267,3 +267,21 @@ def test_an_export_with_the_neural_voice_meets_the_loudness_targets(rendered, tm
     export_session(mixer, out)
     lufs, tp = ebur128(out)
     assert abs(lufs - -16) <= 1.0 and tp <= -1.0, (lufs, tp)
+
+
+@needs_piper
+def test_render_with_no_flags_says_it_used_piper_and_a_bad_voice_is_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, VOICEGUIDE_CACHE_DIR=str(tmp_path), VOICEGUIDE_CONFIG=str(tmp_path / "none.toml"))
+    (tmp_path / "none.toml").write_text("")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "voiceguide", *a], capture_output=True, text=True,
+                                    env=env, timeout=300)
+    p = run("render", "--steps", "1")
+    assert p.returncode == 0 and "with piper in" in p.stderr, p.stderr
+    p = run("render", "--steps", "1", "--voice", "nobody")
+    assert p.returncode == 2 and "no installed speech engine has a voice 'nobody'" in p.stderr
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    p = run("render", "--steps", "1", "--engine", "piper", "--voice", "nobody")
+    assert p.returncode == 2 and "installed: en_US-joe-medium" in p.stderr
