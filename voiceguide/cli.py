@@ -496,7 +496,6 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
 
     keymap = (ctx.default_map or {}).get("keymap")
     prepared, mixer = _session_mixer(routine, kwargs)
-    mixer.prefetch()  # clips get ready in the background, in spoken order, never on the audio thread
     holder = {"mixer": mixer}
     options = PlayerOptions(output=output_kind, device=device, keymap=keymap)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not quiet

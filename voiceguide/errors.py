@@ -47,6 +47,10 @@ class VoiceError(VoiceguideError):
     """A voice name the chosen speech engine (or, under ``auto``, every installed one) lacks."""
 
 
+class DeviceChoiceError(VoiceguideError):
+    """A --device name that fits no audio device here, or several."""
+
+
 class OutputError(VoiceguideError):
     """The output path cannot be written (missing folder, unknown extension, ...)."""
 

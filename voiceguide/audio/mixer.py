@@ -160,13 +160,17 @@ class Mixer:
         m.music_volume_db = self.music_volume_db
         return m
 
-    def prefetch(self) -> None:
-        """Make the clips ready in a background thread, in the order they are spoken.
-
-        For live play, so a clip's first use never costs the audio thread its processing. Not for
-        export: there the other core belongs to the encoder, and one mixing thread keeps ahead.
-        """
-        self.bank.prefetch(self.timeline.spoken_texts())
+    def prepare(self, start_frame: int, frames: int) -> bool:
+        """Make ready the first clip placed in [start_frame, start_frame + frames) that is not
+        ready yet; True when there was one. The live player's producer calls this in its spare
+        time, so clips are made in spoken order before their turn and never on the audio path."""
+        lo = bisect.bisect_right(self._starts, start_frame - self._longest)
+        hi = bisect.bisect_left(self._starts, start_frame + frames)
+        for p in self.placements[lo:hi]:
+            if p.text is not None and p.start + p.frames > start_frame and not self.bank.ready(p.text):
+                self.bank.samples(p.text)
+                return True
+        return False
 
     def speech(self, text: str) -> np.ndarray:
         """The clip spoken for ``text``, processed and at the session's gain: (frames, channels)."""

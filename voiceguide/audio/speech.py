@@ -177,6 +177,11 @@ class SpeechBank:
 
     # -- while rendering -------------------------------------------------------------------
 
+    def ready(self, text: str) -> bool:
+        """Whether ``text``'s processed clip is in memory (``samples`` returns it at once)."""
+        with self._lock:
+            return text in self._resident
+
     def samples(self, text: str) -> np.ndarray:
         """The clip at the output rate, float32 mono, at the reference level (no session gain)."""
         while True:

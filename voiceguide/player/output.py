@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voiceguide.errors import ConfigError, DeviceError
+from voiceguide.errors import ConfigError, DeviceChoiceError, DeviceError
 
 OUTPUTS = ("auto", "stream", "simpleaudio")
 NO_DEVICE = ("No audio output device was found. Plug in speakers or headphones, "
@@ -68,8 +68,9 @@ def preferred_backends() -> list[Any] | None:
     return None
 
 
-def playback_devices() -> list[dict[str, Any]]:
-    """[{"name", "ident", "id", "default"}] for the backend miniaudio picks; [] when none works.
+def playback_devices(backend: str | None = None) -> list[dict[str, Any]]:
+    """[{"name", "ident", "id", "default"}] for the backend miniaudio picks (or the one named, as
+    a device reports it: "PulseAudio"); [] when none works.
 
     Reads the device list without asking each device for its formats (ALSA fails that for some
     devices, and miniaudio's own listing then gives up on all of them).
@@ -78,8 +79,12 @@ def playback_devices() -> list[dict[str, Any]]:
 
     quiet_alsa()
     ffi, lib = miniaudio.ffi, miniaudio.lib
+    backends = preferred_backends()
+    if backend is not None:
+        backends = [b for b in miniaudio.Backend
+                    if ffi.string(lib.ma_get_backend_name(b.value)).decode() == backend] or backends
     try:
-        ctx = miniaudio.Devices(backends=preferred_backends())
+        ctx = miniaudio.Devices(backends=backends)
     except miniaudio.MiniaudioError:
         return []
     with ffi.new("ma_device_info**") as infos, ffi.new("ma_uint32*") as count:
@@ -100,8 +105,17 @@ def list_devices() -> list[str]:
     return [d["name"] for d in playback_devices()]
 
 
+def _accepted(d: dict[str, Any]) -> str:
+    """A device as a list shows it: every name --device takes for it, each quoted."""
+    names = [d["name"]] + ([d["ident"]] if d["ident"] and d["ident"] != d["name"] else [])
+    return " or ".join(repr(n) for n in names)
+
+
 def find_device(name: str) -> Any:
-    """The miniaudio device id for a --device name: exact name or system name, else a unique part."""
+    """The miniaudio device id for a --device name: exact name or system name, else a unique part.
+
+    A name that fits no device, or several, is bad input (exit 2): the message lists each device
+    by the names that select it."""
     devices = playback_devices()
     if not devices:
         raise DeviceError(NO_DEVICE)
@@ -112,10 +126,8 @@ def find_device(name: str) -> Any:
     hits = [d for d in devices if low in d["name"].casefold() or (d["ident"] and low in d["ident"].casefold())]
     if len(hits) == 1:
         return hits[0]["id"]
-    names = "; ".join(d["name"] + (f" ({d['ident']})" if d["ident"] and d["ident"] != d["name"] else "")
-                      for d in devices)
     what = "matches several audio devices" if hits else "is not an audio device here"
-    raise DeviceError(f"--device {name!r} {what}. Available: {names}")
+    raise DeviceChoiceError(f"--device {name!r} {what}. Available: {'; '.join(_accepted(d) for d in devices)}")
 
 
 def open_output(kind: str, rate: int, channels: int, device: str | None = None) -> Output:
