@@ -491,19 +491,30 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
       voiceguide play --length 20m --music ~/Music/calm.mp3
       voiceguide play my-routine.yaml --steps 2-4 --pace 1.5
     """
-    from voiceguide.player import PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session
+    from voiceguide.player import (
+        OpeningOutput, PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session,
+    )
     from voiceguide.session import retimer
 
     keymap = (ctx.default_map or {}).get("keymap")
-    prepared, mixer = _session_mixer(routine, kwargs)
+    channels = 1 if kwargs["mono"] else 2
+    with OpeningOutput(output_kind, kwargs["sample_rate"], channels, device) as opening:
+        prepared, mixer = _session_mixer(routine, kwargs)
+        output = opening.result()
     holder = {"mixer": mixer}
     options = PlayerOptions(output=output_kind, device=device, keymap=keymap)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not quiet
     display = TerminalDisplay(sys.stdout) if interactive else PlainDisplay(sys.stdout)
     safety = [c.text for c in prepared.timeline.cues if c.kind.value == "safety"]
+    def report(result) -> None:
+        if os.environ.get("VOICEGUIDE_DEBUG"):
+            _err(f"voiceguide: debug: played with {result.output}, {result.underruns} underruns, "
+                 f"device requests up to {result.worst_late_ms:.0f} ms late, "
+                 f"{len(result.events)} controls, heard to {result.position_ms / 1000:.1f} s")
+
     with TerminalKeys() if sys.stdin.isatty() else contextlib.nullcontext() as keys:
-        play_session(mixer, options=options, display=display, keys=keys,
-                     retime=retimer(prepared, holder), safety_texts=safety)
+        play_session(mixer, options=options, display=display, keys=keys, output=output,
+                     retime=retimer(prepared, holder), safety_texts=safety, on_end=report)
 
 
 # --- the one place errors become messages ------------------------------------------------------------------

@@ -56,19 +56,26 @@ class PlayResult:
     output: str                     # which output played ("stream (PulseAudio)", "simpleaudio")
     events: tuple[Event, ...] = ()  # every control as applied, in device frames
     underruns: int = 0              # device requests that found no sound ready (each one a gap)
+    worst_late_ms: float = 0.0      # the latest the device asked for sound, past its period
 
 
 def play_session(mixer: Any, *, options: PlayerOptions, display: Display, keys: KeySource | None,
                  retime: Callable[[int, int], Any] | None = None,
-                 safety_texts: Sequence[str] = (), fades: Fades | None = None) -> PlayResult:
+                 safety_texts: Sequence[str] = (), fades: Fades | None = None,
+                 on_end: Callable[[PlayResult], None] | None = None,
+                 output: Output | None = None) -> PlayResult:
     """Play ``mixer``'s session live until it ends or the quit key; Ctrl-C fades out and re-raises.
 
     ``retime(step_index, delta_ms)`` returns the session re-compiled with that step longer or
-    shorter (a new mixer), or None when that cannot be done.
+    shorter (a new mixer), or None when that cannot be done. ``on_end`` is given the result
+    however the session ends, Ctrl-C and device failures included (the CLI's debug report).
+    ``output`` is an output already opened for the session's rate and channels (it is closed
+    at the end); by default one is opened as ``options`` say.
     """
     keymap = Keymap(options.keymap)
     transport = Transport(mixer, fades=fades)
-    output = open_output(options.output, mixer.rate, mixer.channels, options.device)
+    if output is None:
+        output = open_output(options.output, mixer.rate, mixer.channels, options.device)
     live = _Live(transport, output, display, keys, keymap, retime, tuple(safety_texts), options)
     with _collector_off_the_audio_path():
         try:
@@ -83,6 +90,8 @@ def play_session(mixer: Any, *, options: PlayerOptions, display: Display, keys: 
         finally:
             output.close()
             display.close()
+            if on_end is not None:
+                on_end(live.result(quit=live.quit))
 
 
 @contextlib.contextmanager
@@ -164,7 +173,8 @@ class _Live:
         heard = self.transport.at(self.output.audible_frame())
         return PlayResult(completed=heard.mode == ENDED, quit=quit, position_ms=heard.session_ms,
                           output=self.output.name, events=tuple(self.transport.events),
-                          underruns=int(getattr(self.output, "underruns", 0)))
+                          underruns=int(getattr(self.output, "underruns", 0)),
+                          worst_late_ms=1000 * float(getattr(self.output, "worst_late_s", 0.0)))
 
     # --- what is heard --------------------------------------------------------------------------
     def follow(self) -> None:

@@ -99,6 +99,7 @@ class StreamOutput:
         self._producer: threading.Thread | None = None
         self._probe: _Probe | None = None
         self.error: BaseException | None = None
+        self.worst_late_s = 0.0   # the latest a device request came, past its period (for debug output)
         self._transport: Any = None
 
     # --- the producer ---------------------------------------------------------------------
@@ -156,8 +157,13 @@ class StreamOutput:
         frames = yield b""
         while True:
             out, first = ring.take(frames)
+            now = time.monotonic()
+            last = self._last
+            if last is not None:
+                # how much later than its period a request came: the device's cushion paid for it
+                self.worst_late_s = max(self.worst_late_s, now - last[0] - last[2] / self.rate)
             self._request = frames
-            self._last = (time.monotonic(), first, frames)   # one assignment: read whole by others
+            self._last = (now, first, frames)   # one assignment: read whole by others
             frames = yield out
 
     # --- what the control thread asks -------------------------------------------------------------

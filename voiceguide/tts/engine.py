@@ -12,7 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from voiceguide.errors import EngineError, PacingError, VoiceError
 
@@ -115,8 +115,9 @@ class Engine(ABC):
     def voices(self) -> list[Voice]:
         """The voices ``--voice`` accepts for this engine."""
 
-    def voice_key(self, voice: str | None) -> str:
-        """The voice as it goes into the cache key (engines add a voice model's version)."""
+    def voice_key(self, voice: str | None, cache_dir: Path | None = None) -> str:
+        """The voice as it goes into the cache key (engines add a voice model's digest, and may
+        keep what it costs to work out in ``cache_dir``)."""
         return voice or ""
 
     def knows_voice(self, voice: str) -> bool:
@@ -177,15 +178,17 @@ def get_engine(name: str) -> Engine:
 
 def installed_auto_engines() -> list[str]:
     """The engines ``auto`` may use, best first, that are installed here."""
-    out = []
+    return list(_installed_auto_engines())
+
+
+def _installed_auto_engines() -> Iterator[str]:
     for name in AUTO_ORDER:
         try:
             engine = get_engine(name)
         except PacingError:
             continue  # a built-in someone unregistered
         if engine.available():
-            out.append(name)
-    return out
+            yield name
 
 
 def resolve_engine(settings: VoiceSettings) -> str:
@@ -194,15 +197,16 @@ def resolve_engine(settings: VoiceSettings) -> str:
     if settings.engine != "auto":
         get_engine(settings.engine).require()
         return settings.engine
-    names = installed_auto_engines()
-    if not names:
+    names = _installed_auto_engines()   # lazily: the first one installed is usually the answer
+    first = next(names, None)
+    if first is None:
         raise EngineError(
             "no speech engine is installed; install espeak-ng "
             "(Debian/Ubuntu: sudo apt-get install espeak-ng)"
         )
     if settings.voice is None:
-        return names[0]
-    for name in names:
+        return first
+    for name in (first, *names):
         if get_engine(name).knows_voice(settings.voice):
             return name
     raise VoiceError(f"no installed speech engine has a voice {settings.voice!r}; "

@@ -68,10 +68,10 @@ def default_jobs() -> int:
     return max(1, cores)
 
 
-def _keys(name: str, settings: VoiceSettings, spoken: Iterable[str]) -> dict[str, str]:
+def _keys(name: str, settings: VoiceSettings, spoken: Iterable[str], cache: ClipCache) -> dict[str, str]:
     engine = engines.get_engine(name)
     version = engine.version()
-    voice = engine.voice_key(settings.voice)
+    voice = engine.voice_key(settings.voice, cache.root)
     rate = engine.sample_rate(settings.voice)
     return {t: clip_key(name, version, voice, settings.rate_wpm, settings.volume, rate, t) for t in spoken}
 
@@ -91,7 +91,7 @@ def lookup_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache
     asked, spoken_of = _distinct(texts)
     try:
         name = engines.resolve_engine(settings)
-        keys = _keys(name, settings, set(spoken_of.values()))
+        keys = _keys(name, settings, set(spoken_of.values()), cache)
     except (EngineError, PacingError, VoiceError):
         return {}
     found: dict[str, Clip] = {}
@@ -174,7 +174,7 @@ def _render(name: str, settings: VoiceSettings, distinct: list[str], cache: Clip
             progress: Callable[[int, int], None], jobs: int | None, timeout_s: float) -> RenderResult:
     engine = engines.get_engine(name)
     engine.require()
-    keys = _keys(name, settings, distinct)
+    keys = _keys(name, settings, distinct, cache)
     clips: dict[str, Clip] = {}
     missing: list[str] = []
     for t in distinct:
