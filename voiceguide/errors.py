@@ -43,6 +43,10 @@ class AudioInputError(VoiceguideError):
     """A music file or other audio input is missing, unreadable or not audio."""
 
 
+class ArticleError(VoiceguideError):
+    """An article to import is unreadable, or is not a how-to (no steps in it)."""
+
+
 class OutputError(VoiceguideError):
     """The output path cannot be written (missing folder, unknown extension, ...)."""
 
