@@ -326,6 +326,8 @@ def _sections(article: Article, found: Found, origins: _Origins) -> dict[str, li
             lead = [b for b in sec.blocks if b.index < last_step_index]
             after_steps += [b for b in sec.blocks if b.index > last_step_index and b.kind == "para"]
             parts["setup"] += _lines(kinds.Section(sec.heading, sec.kind, lead), origins, keep="instructions")
+        if sec.kind in (kinds.STEPS, kinds.OTHER):
+            parts["safety"] += _caution_lines(sec, origins)
         if sec.kind not in (kinds.TIPS,):
             parts["checkins"] += _tip_lines(sec, origins)
     if closing_section is not None:
@@ -337,6 +339,8 @@ def _sections(article: Article, found: Found, origins: _Origins) -> dict[str, li
 
 def _keep(sentences: list[str], keep: str) -> list[str]:
     sentences = [s for s in sentences if not sent.is_tip_label(s)]
+    if keep == "instructions":   # set-up and closing taken from around the steps: cautions go to safety
+        sentences = [s for s in sentences if not sent.is_safety_caution(s)]
     if keep == "rules":
         return [s for s in sentences if sent.is_rule(s)]
     if keep == "instructions":
@@ -375,6 +379,18 @@ def _lines(sec: kinds.Section, origins: _Origins, *, keep: str, each_item: bool 
                 if said:
                     out.append(Line(" ".join(said), origins.of([b])))
         k += 1
+    return out
+
+
+def _caution_lines(sec: kinds.Section, origins: _Origins) -> list[Line]:
+    """Cautions about the body outside the steps and the safety section ("Stop if anything hurts.")."""
+    out = []
+    for b in sec.blocks:
+        if b.kind != "para":
+            continue
+        said = [s for s in sent.speakable(b.text) if sent.is_safety_caution(s)]
+        if said:
+            out.append(Line(" ".join(said), origins.of([b])))
     return out
 
 

@@ -48,6 +48,8 @@ def parse_text(text: str, *, source: str, markdown: bool) -> Article:
     raw = _Scanner(markdown).scan(_strip_front_matter(text) if markdown else text)
     front_title = _front_matter_title(text) if markdown else None
     explicit = any(b.kind == "heading" for b in raw)
+    if not explicit:
+        raw = [part for b in raw for part in _unglue_heading(b)]
     blocks: list[Block] = []
     for i, b in enumerate(raw):
         nxt = raw[i + 1] if i + 1 < len(raw) else None
@@ -123,6 +125,11 @@ class _Scanner:
                 after_image, blank = True, True
                 continue
             indent = len(line) - len(line.lstrip(" "))
+            if self.markdown and stripped.startswith(">"):   # a quote: "> Tip: ..." is said like any line
+                stripped = re.sub(r"^(>\s?)+", "", stripped).strip()
+                line = " " * indent + stripped
+                if not stripped:
+                    continue
             self._line(line, stripped, indent, n, blank, after_image)
             blank, after_image = False, False
         self.close()
@@ -199,6 +206,23 @@ def _inline(text: str) -> str:
 
 
 # --- raw blocks -> blocks -----------------------------------------------------------------------------
+
+
+def _unglue_heading(b: _Raw) -> list[_Raw]:
+    """'Getting ready' on the line above its paragraph, with no blank line between: two blocks.
+
+    A hard-wrapped paragraph's first line is as long as the next and ends mid-sentence; a
+    heading is short (under 60% of the next line), ends without punctuation, and the next line
+    starts a sentence.
+    """
+    if b.kind != "para" or len(b.parts) < 2:
+        return [b]
+    first, second = b.parts[0], b.parts[1]
+    if looks_like_heading(first) and len(first.split()) <= 8 and len(first) < 0.6 * len(second) \
+            and second[:1].isupper():
+        return [_Raw("para", [first], b.start, b.start, after_blank=b.after_blank),
+                _Raw("para", b.parts[1:], b.start + 1, b.end, after_blank=True)]
+    return [b]
 
 
 def looks_like_heading(text: str) -> bool:

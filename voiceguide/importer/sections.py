@@ -24,7 +24,7 @@ KINDS: tuple[tuple[str, re.Pattern], ...] = tuple((kind, re.compile(pattern, re.
            r"you (may|might) also like|^references$|^sources$|further reading|disclaimer|^faqs?$|frequently asked"),
     # spoken at the start, and again on the `s` key
     (SAFETY, r"safety|precautions?|cautions?|warnings?|when to stop|when not to|contraindications?|be careful|"
-             r"who should (not|avoid)|risks|side effects|stay safe|important"),
+             r"who should (not|avoid)|risks|side effects|stay safe|important|take care|^avoid\b|when to avoid"),
     # check-ins, spoken every so often
     (TIPS, r"\btips?\b|\bhints\b|advice|tricks|pointers|best practices|dos and don'?ts|keep in mind|remember"),
     # spoken before the first step
@@ -36,7 +36,7 @@ KINDS: tuple[tuple[str, re.Pattern], ...] = tuple((kind, re.compile(pattern, re.
             r"the sequence|the (exercises|stretches|moves|strokes|techniques)\b|^techniques$|^the massage$"),
     # the closing words
     (CLOSING, r"final (thoughts|words|notes|step)|conclusion|wrapping up|wrap[- ]up|^to (finish|end)|"
-              r"^finish(ing)?$|^the end$|^closing|^summary$|aftercare|after the (massage|session)|^afterwards?$"),
+              r"^finish(ing)?( up| off)?$|^the end$|^closing|^summary$|aftercare|after the (massage|session)|^afterwards?$"),
     # background the session does not need
     (ABOUT, r"^(why|what|who|when|where)\b|benefits|practice makes|history|\btools\b|types of|overview|"
             r"introduction|^about\b|\?$"),

@@ -28,7 +28,7 @@ from voiceguide.importer.sentences import split
 _NOT_STEPS = (kinds.SKIP, kinds.ABOUT, kinds.SAFETY, kinds.TIPS)
 #: A list under a heading of these kinds is not the list of steps.
 _NOT_STEP_LISTS = (kinds.SKIP, kinds.ABOUT, kinds.SAFETY, kinds.TIPS, kinds.SETUP, kinds.CLOSING)
-TITLE_MAX_WORDS = 7
+TITLE_MAX_WORDS = 8
 
 
 @dataclass
@@ -74,7 +74,7 @@ Strategy = Callable[[list[Block]], "tuple[list[FoundStep], set[int]] | None"]
 def _numbered_headings(blocks: list[Block]):
     """Headings numbered 1, 2, 3... in a row; the longest such run."""
     candidates = [b for b in blocks if b.kind == "heading" and b.level >= 2 and b.number is not None
-                  and kinds.kind_of(b.text) not in _NOT_STEPS]
+                  and kinds.kind_of(b.text) not in _NOT_STEPS and kinds.section_of(blocks, b.index) != kinds.SKIP]
     runs: list[list[Block]] = []
     for b in candidates:
         if runs and runs[-1][-1].number is not None and b.number == runs[-1][-1].number + 1:
@@ -216,24 +216,31 @@ def _item_title(item: Block) -> tuple[str, str]:
 
 
 def short_title(sentence: str) -> str:
-    """A step's name from its first sentence: the first clause, at most seven words."""
+    """A step's name from its first sentence: its first clause, cut before a preposition after the
+    verb and its object ("Roll your shoulders backwards in big slow circles" -> "Roll your shoulders
+    backwards"), at most eight words."""
     first = split(sentence)[0] if sentence.strip() else sentence
-    clause = re.split(r"[,;:.!?(]|\s[\u2013\u2014-]\s|\s(?:and then|then|while|so that|until)\s", first)[0].strip()
+    clause = re.split(r"[,;:.!?(]|\s[\u2013\u2014-]\s|\s(?:and|then|while|so that|until)\s", first)[0].strip()
     words = clause.split()
-    if len(words) > TITLE_MAX_WORDS:
-        words = words[:4]
-        while words and words[-1].lower() in _TRAILING:
-            words.pop()
+    if len(words) > 5:
+        cut = next((k for k, w in enumerate(words) if k >= 2 and w.lower() in _PREPOSITIONS), None)
+        words = words[:cut] if cut else words
+    words = words[:TITLE_MAX_WORDS]
+    while len(words) > 1 and words[-1].lower() in _TRAILING:
+        words.pop()
     return " ".join(words) or first
 
 
+_PREPOSITIONS = {"in", "into", "on", "onto", "with", "from", "to", "toward", "towards", "over", "under", "at", "for",
+                 "between", "across", "around", "through", "along", "against", "behind", "below", "above", "until"}
 _TRAILING = {"a", "an", "the", "of", "to", "with", "and", "or", "your", "their", "his", "her", "its", "on", "in",
              "for", "from", "into", "at", "by", "between", "both", "each", "this", "that"}
 
 
 # --- titles -----------------------------------------------------------------------------------------------------
 
-_NUMBERING = re.compile(r"^(?:(?:step|stage|part)\s+\w+|#?\d{1,2})\s*[:.)\-\u2013\u2014]?\s+", re.I)
+_NUMBERING = re.compile(r"^(?:(?:step|stage|part)\s+(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|"
+                        r"eleven|twelve)|#?\d{1,2})\b\s*[:.)\-\u2013\u2014]?\s+", re.I)
 _TIME_IN_TITLE = re.compile(r"\s*(?:\((?:[^)]*\d[^)]*|[^)]*minutes?[^)]*)\)|[\u2013\u2014-]\s*[\d.]+\s*(?:-\s*\d+\s*)?"
                             r"(?:seconds?|secs?|minutes?|mins?)\b.*)$", re.I)
 

@@ -148,6 +148,7 @@ _FILLER = set("""
 do this that it for about around roughly approximately approx continue keep going repeat is are enough
 here on each side per the a an total of in all up to at least no more than should take takes last lasts you
 can just only or so until then and it's its minimum maximum give yourself allow let be will would your
+massage them work rub
 """.split())
 
 
