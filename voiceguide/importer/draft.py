@@ -21,7 +21,7 @@ Where each part comes from:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from voiceguide.errors import ArticleError
@@ -43,6 +43,8 @@ _SIDES = re.compile(
     r"|\bchange\s+sides\b"
     r"|\b(repeat|do\s+the\s+same|then)\b[^.]{0,30}?\b(on|with|for)\s+the\s+other\s+(side|foot|leg|arm|hand|shoulder)\b",
     re.I)
+_SWITCH_AFTER = re.compile(r"^(switch|repeat|do the same|then)\b", re.I)   # not "alternate", not "halfway"
+_WHOLE = re.compile(r"\b(halfway|half way|in all|in total|altogether)\b", re.I)   # the time is for both sides
 _SWITCH_FILLER = set("and then now repeat the same do on with for steps this it all again".split())
 _STOP = re.compile(r"\bstop\b", re.I)
 
@@ -122,14 +124,14 @@ class _Origins:
     def __init__(self, article: Article):
         self.article = article
         self.place: dict[int, tuple[str, int]] = {}
-        heading, ordinal = "the introduction", 0
+        heading, counts = "the introduction", {"para": 0, "item": 0}
         for b in article.blocks:
             if b.kind == "heading":
-                heading, ordinal = b.text, 0
+                heading, counts = b.text, {"para": 0, "item": 0}
                 self.place[b.index] = (b.text, 0)
-            else:
-                ordinal += 1
-                self.place[b.index] = (heading, ordinal)
+            else:   # paragraphs and list items are counted apart: "paragraph 2", "item 3"
+                counts[b.kind] = counts.get(b.kind, 0) + 1
+                self.place[b.index] = (heading, counts[b.kind])
 
     @staticmethod
     def _short(heading: str) -> str:
@@ -227,6 +229,15 @@ def _build_step(fs: FoundStep, k: int, origins: _Origins) -> tuple[DraftStep, li
             sides, sides_origin = ("left", "right"), sides_origin or u.origin
             if side and u.role == "say" and _only_switch(u.text, side):
                 u.role = "side"
+        if side and _SWITCH_AFTER.search(side.group(0)) and not _WHOLE.search(u.text):
+            # "Hold for 45 seconds, then switch to the other side": the time is for one side
+            for s in u.spans:
+                if s.end <= side.start() and not s.per_side:
+                    u.spans[u.spans.index(s)] = replace(s, per_side=True)
+            if n > 0 and not u.spans:
+                for s in units[n - 1].spans:
+                    if not s.per_side:
+                        units[n - 1].spans[units[n - 1].spans.index(s)] = replace(s, per_side=True)
         if u.role == "say" and sent.is_caution(u.text):
             u.role = "caution"
 
