@@ -21,8 +21,9 @@ BLOCKS = tuple(re.compile(p) for p in (
     # bylines: "Writer: Monica Pineider", "By Jane Doe · March 3, 2024"; a sentence ("By the end...") ends in a stop
     r"^(by|writer|author|written by|posted by|posted on|published( on)?|updated( on)?|last updated|reviewed by|"
     r"medically reviewed by|fact checked by|photos? by|image credits?|credits?)\b[^.!?]*$",
-    r"^" + _MONTH + r"\s+\d{1,2}(st|nd|rd|th)?(,?\s+\d{4})?$",        # "Jul 14", "March 3, 2024"
-    r"^\d{1,2}(st|nd|rd|th)?\s+" + _MONTH + r"(\s+\d{4})?$",          # "14 July 2024"
+    # "Jul 14", "March 3, 2024", "14 July 2024", and what a byline puts after them ("\u00b7 4 min read")
+    r"^" + _MONTH + r"\s+\d{1,2}(st|nd|rd|th)?(,?\s+\d{4})?(\s*[\u00b7|\u2022-]\s*[^.!?]*)?$",
+    r"^\d{1,2}(st|nd|rd|th)?\s+" + _MONTH + r"(\s+\d{4})?(\s*[\u00b7|\u2022-]\s*[^.!?]*)?$",
     r"^\d{4}-\d\d-\d\d$|^\d{1,2}/\d{1,2}/\d{2,4}$",
     r"^\d+\s*(-\s*)?min(ute)?s?\.?\s+read$|^reading time\b",        # "5 min read"
     r"^share (this|on|via|it)\b|^share:?$",
