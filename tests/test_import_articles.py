@@ -139,6 +139,25 @@ def test_steps_found_in_each_shape():
     assert hows["neck-stretches.md"] == "a numbered list"
     assert hows["morning-stretch.txt"] == "a numbered list"
     assert "HowTo" in hows["shoulder-howto.html"]
+    assert hows["self-foot-massage.md"] == "numbered headings"           # ## Step 1: ...
+    assert hows["scalp-massage.html"] == "numbered headings"             # <h2>1. ...</h2>
+    assert hows["hand-stretch-break.txt"] == "a numbered list"           # 1) ... wrapped over two lines
+    assert hows["calf-massage.html"] == "a numbered list"                # <li><p><strong>Lead.</strong> ...
+
+
+def test_the_traceability_check_catches_an_invented_sentence():
+    from dataclasses import replace
+
+    from voiceguide.importer.draft import Line
+
+    path = ARTICLES / "foot-massage.txt"
+    draft = import_article(path)
+    invented = replace(draft, closing=(Line("Wiggle your toes and smile.", "line 74 (\"Finishing up\")"),))
+    with pytest.raises(AssertionError, match="not in the article"):
+        assert_traceable(invented, path)
+    reworded = replace(draft, closing=(Line("Wrap both feet in a warm towel.", "line 74"),))  # "the" -> "a"
+    with pytest.raises(AssertionError, match="not in the article"):
+        assert_traceable(reworded, path)
 
 
 def test_howto_json_ld_comes_first_and_its_tips_are_step_tips():

@@ -29,7 +29,7 @@ BLOCKS = tuple(re.compile(p) for p in (
     r"^share (this|on|via|it)\b|^share:?$",
     r"^(leave|post|add|write) a (comment|reply|review)\b|^\d+\s+(comments?|replies|responses)$|^comments?$",
     r"^(recent|related|popular|latest|more) (posts|articles|stories)\b|^you (may|might) also (like|enjoy)\b",
-    r"^(read|see) (more|also|next)\b|^(click|tap) here\b|^continue reading\b",
+    r"^(read|see) (more|also|next)\b|^(click|tap) here\b|^continue reading\b|^(related|see also|more)\s*:",
     r"^(previous|next) (post|article|page)\b",
     r"^(follow|like) us\b|^(subscribe|sign up) (to|for)\b|newsletter",
     r"^(tags?|categor(y|ies)|filed under|posted in)\s*:",

@@ -37,15 +37,17 @@ TIP_MAX_WORDS = 25            # one reminder, said in a gap between other cues
 CLOSING_MAX_SENTENCES = 4
 STEP_TIME_MS = (5_000, 30 * 60_000)   # times outside this are not a step's length ("48 hours")
 
+_LIMB = r"(side|foot|leg|arm|hand|shoulder|hip|knee)"
 _SIDES = re.compile(
     r"\balternat(e|ing)\s+(sides|legs|feet|arms|hands|shoulders)\b"
-    r"|\bswitch(ing)?\s+(sides|to\s+the\s+other\s+(side|foot|leg|arm|hand|shoulder))\b"
+    r"|\bswitch(ing)?\s+(sides|legs|feet|arms|hands|to\s+the\s+other\s+" + _LIMB + r")\b"
     r"|\bchange\s+sides\b"
-    r"|\b(repeat|do\s+the\s+same|then)\b[^.]{0,30}?\b(on|with|for)\s+the\s+other\s+(side|foot|leg|arm|hand|shoulder)\b",
+    r"|\b(repeat|do\s+the\s+same|then|do|move\s+(on\s+)?to|go\s+to|work\s+on)\b[^.]{0,30}?\b(on\s+|with\s+|for\s+)?"
+    r"the\s+other\s+" + _LIMB + r"\b",
     re.I)
-_SWITCH_AFTER = re.compile(r"^(switch|repeat|do the same|then)\b", re.I)   # not "alternate", not "halfway"
+_SWITCH_AFTER = re.compile(r"^(switch|repeat|do|then|move|go|work)\b", re.I)   # not "alternate"
 _WHOLE = re.compile(r"\b(halfway|half way|in all|in total|altogether)\b", re.I)   # the time is for both sides
-_SWITCH_FILLER = set("and then now repeat the same do on with for steps this it all again".split())
+_SWITCH_FILLER = set("and then now repeat the same do on with for steps this it all again move go work to".split())
 _STOP = re.compile(r"\bstop\b", re.I)
 
 
@@ -220,12 +222,14 @@ def _build_step(fs: FoundStep, k: int, origins: _Origins) -> tuple[DraftStep, li
     units = _step_units(fs, origins)
     title_origin = origins.of([fs.title_block]) if fs.title_block is not None else origins.howto(k + 1)
     sides, sides_origin = (), None
+    # a step that opens by switching ("Switch legs. Repeat on the other leg.") is itself the other side
+    opens_with_switch = bool(_SIDES.search(fs.title) or (units and _SIDES.search(units[0].text)))
     for n, u in enumerate(units):
         u.spans = [s for s in timing.find(u.text) if STEP_TIME_MS[0] <= s.hi_ms <= STEP_TIME_MS[1]]
         if u.role == "say" and any(timing.says_only_time(u.text, s) for s in u.spans):
             u.role = "time"
         side = _SIDES.search(u.text)
-        if (side and n > 0) or any(s.per_side for s in u.spans):
+        if ((side and n > 0) or any(s.per_side for s in u.spans)) and not opens_with_switch:
             sides, sides_origin = ("left", "right"), sides_origin or u.origin
             if side and u.role == "say" and _only_switch(u.text, side):
                 u.role = "side"

@@ -24,7 +24,8 @@ from voiceguide.importer import boilerplate
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "dr", "mr", "mrs", "ms", "st", "approx", "min", "sec", "vs", "no", "fig", "ca"}
 _SPLIT = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]*[A-Z0-9])")
 _OPENERS = re.compile(r"^(?:but|and|so|also|plus|please|or)\b[,]?\s+", re.I)
-_LABEL = re.compile(r"^(?:pro[ -]?tip|top tip|quick tip|tip|hint|note|remember|important)\s*(?:\d+\s*)?[:\u2013\u2014-]\s*", re.I)
+_LABEL = re.compile(r"^(?:pro[ -]?tip|top tip|quick tip|tip|hint|note|remember|important|warnings?|cautions?|"
+                    r"safety|caution)\s*(?:\d+\s*)?[:\u2013\u2014-]\s*", re.I)
 _TIP_LABEL = re.compile(r"^(?:pro[ -]?tip|top tip|quick tip|tip|hint)\s*(?:\d+\s*)?[:\u2013\u2014-]", re.I)
 _ABOUT_PAGE = re.compile(r"\s*\((?:see|pictured|shown|photo|image|video|click|below|above)[^)]*\)", re.I)
 

@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from voiceguide.errors import EnvironmentFault
+from voiceguide.importer import boilerplate
 from voiceguide.importer.blocks import Article, Block, HowToStep
 from voiceguide.importer.plaintext import heading_number
 
@@ -80,7 +81,9 @@ class _Walker:
 
     def add(self, kind: str, text: str, **kw: Any) -> None:
         text = " ".join(text.split())
-        if text:
+        # what trafilatura keeps of a page's furniture ("Related: ...", a byline): as in plain text,
+        # headings stay so that sections.py skips what follows them
+        if text and (kind == "heading" or not boilerplate.is_furniture(text)):
             self.out.append(Block(kind, text, index=len(self.out), **kw))
 
     def walk(self, el) -> None:
@@ -114,13 +117,27 @@ class _Walker:
             position += 1
             nested = [c for c in item if c.tag == "list"]
             own = _text(item, skip=("list",))
-            lead = None
-            first = next(iter(item), None)
-            if first is not None and first.tag == "hi" and (item.text or "").strip() == "" and (first.tail or "").strip():
-                lead = " ".join(_text(first).split())
+            lead = _lead(item)
             self.add("item", own, level=depth, number=position if ordered else None, list_id=list_id, lead=lead)
             for sub in nested:
                 self.items(sub, depth + 1)
+
+
+_BLOCK_TAGS = ("p", "item", "list", "head", "quote", "div")
+
+
+def _lead(item) -> str | None:
+    """The bold run an item opens with ("<hi>Neck tilt.</hi> Tilt your head"), also inside a first <p>."""
+    el = item
+    while True:
+        first = next(iter(el), None)
+        if first is None or (el.text or "").strip():
+            return None
+        if first.tag == "hi":
+            return " ".join(_text(first).split()) if (first.tail or "").strip() or len(el) > 1 else None
+        if first.tag != "p":
+            return None
+        el = first
 
 
 def _text(el, skip: tuple[str, ...] = ()) -> str:
@@ -132,6 +149,8 @@ def _text(el, skip: tuple[str, ...] = ()) -> str:
             continue
         if child.tag == "lb":
             parts.append(" ")
+        elif child.tag in _BLOCK_TAGS:   # "<item><p>one.</p><p>Two.</p>": "one. Two.", not "one.Two."
+            parts.append(f" {_text(child, skip)} ")
         else:
             parts.append(_text(child, skip))
         parts.append(child.tail or "")
