@@ -246,3 +246,14 @@ def test_seed_leaves_out_the_page_furniture_and_invents_nothing():
                  "leave a comment", "your email", "here's a step-by-step", "tools can help", "a man performing"):
         assert junk not in everything, junk
     assert_traceable(draft, SEED)
+
+
+def test_a_long_sidebar_does_not_win_over_the_article(tmp_path):
+    """trafilatura alone returned the sidebar of this page (300 teaser lines beside a short how-to)."""
+    html = (ARTICLES / "hand-massage.html").read_text(encoding="utf-8")
+    teasers = "".join(f"<p>Sidebar teaser number {i} about some other post.</p>" for i in range(300))
+    page = tmp_path / "busy.html"
+    page.write_text(html.replace("</main>", f"</main><aside>{teasers}</aside>"), encoding="utf-8")
+    draft = import_article(page)
+    assert [s.title for s in draft.steps] == expected(ARTICLES / "hand-massage.html")["titles"]
+    assert not any("teaser" in line.text for _, line in spoken_lines(draft))

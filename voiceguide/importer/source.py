@@ -14,8 +14,9 @@ from pathlib import Path
 
 from voiceguide.errors import ArticleError
 
-#: Larger files are refused. A saved article page is 50-800 kB of HTML (the biggest part being
-#: scripts and styles); 5 MB leaves room for inline SVG while keeping extraction under ~2 s.
+#: Larger files are refused. A saved article page is mostly scripts and styles; 5 MB leaves room
+#: for inline SVG and data. Measured: the hand-massage test page padded to 4.97 MB (a 100,000-path
+#: SVG, a 200,000-number script, 300 sidebar paragraphs) imports in 1.6 s at 139 MB peak.
 MAX_ARTICLE_BYTES = 5_000_000
 
 _HTML_SUFFIXES = {".html", ".htm", ".xhtml", ".shtml"}
