@@ -136,6 +136,7 @@ def test_cautions_about_the_body_are_safety(sentence, safety):
 def test_rules_keep_instructions_and_ifs_not_reassurances():
     assert sentences.is_rule("If someone has a health condition, ask a doctor first.")
     assert sentences.is_rule("A good massage should never hurt.")
+    assert sentences.is_rule("Massage is not recommended in the first weeks of pregnancy.")
     assert not sentences.is_rule("Massage is safe for most people.")
     assert not sentences.is_rule("Massage is about connection.")
 

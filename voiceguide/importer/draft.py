@@ -384,7 +384,8 @@ def _lines(sec: kinds.Section, origins: _Origins, *, keep: str, each_item: bool 
                     out.append(Line(text, origins.of(([lead] if lead else []) + run)))
             else:
                 for item in run:
-                    said = _keep(sent.speakable(item.text), keep if not sent.is_fragment(item.text) else "all")
+                    # an entry of a tips or safety list is a tip or a rule by the author's own word
+                    said = _keep(sent.speakable(item.text), "all" if keep == "rules" else keep)
                     if said:
                         out.append(Line(" ".join(said), origins.of([item])))
         elif b.kind == "para":

@@ -50,7 +50,8 @@ _SAFETY_CAUTION = re.compile(
     r"^(avoid|never|stop|always stop)\b|\bstop (if|when|at once|immediately|right away)\b"
     r"|^(don't|do not|don\u2019t)\s+(\w+\s+){0,2}?(press|push|apply|massage|rub|dig|work|pull|twist|force|bounce|"
     r"lock|stretch|touch|knead|tap|use (oil|heat|ice|lotion))\b", re.I)
-_RULE_WORDS = re.compile(r"^if\b|\b(should|must|never|always|only|make sure|be sure)\b", re.I)
+_RULE_WORDS = re.compile(r"^if\b|\b(should|must|never|always|only|make sure|be sure)\b"
+                         r"|\bnot\s+(recommended|advised|suitable|safe)\b|\b(unsafe|dangerous)\b", re.I)
 
 
 def split(text: str) -> list[str]:
