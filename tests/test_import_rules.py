@@ -3,13 +3,12 @@
 import pytest
 
 from voiceguide.importer import boilerplate, sentences, timing
-from voiceguide.importer.blocks import Block
 from voiceguide.importer.fitting import nice
 from voiceguide.importer.plaintext import parse_text
 from voiceguide.importer.sections import kind_of
 from voiceguide.importer.steps import FoundStep, _clean_titles, sentence_case, short_title
 from voiceguide.importer.webpage import _iso_ms, parse_html
-from voiceguide.importer.writer import _scalar, duration_text
+from voiceguide.importer.writer import duration_text
 
 
 # --- times ---------------------------------------------------------------------------------------------

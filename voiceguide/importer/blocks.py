@@ -23,10 +23,6 @@ class Block:
     lines: tuple[int, int] | None = None   # first and last line in the file (text and Markdown)
     index: int = 0                   # place in the article, for messages about HTML (no line numbers)
 
-    @property
-    def is_heading(self) -> bool:
-        return self.kind == "heading"
-
 
 @dataclass(frozen=True)
 class HowToStep:

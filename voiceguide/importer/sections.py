@@ -67,24 +67,32 @@ class Section:
         return self.heading.text if self.heading is not None else "the introduction"
 
 
+def _kinds(blocks):
+    """(block, kind of the section it opens or sits in, whether it opens one) for every block."""
+    stack: list[tuple[int, str]] = []   # (level, kind) of the open headings
+    kind = OTHER
+    for b in blocks:
+        if b.kind != "heading":
+            yield b, kind, False
+            continue
+        if b.level <= 1:
+            stack, kind = [], OTHER
+            yield b, kind, True
+            continue
+        while stack and stack[-1][0] >= b.level:
+            stack.pop()
+        kind = kind_of(b.text)
+        if kind == OTHER and stack and stack[-1][1] in _INHERITED:
+            kind = stack[-1][1]
+        stack.append((b.level, kind))
+        yield b, kind, True
+
+
 def sections(blocks: tuple[Block, ...] | list[Block], consumed: set[int] = frozenset()) -> list[Section]:
     """The article cut at its headings, leaving out the blocks the steps took."""
     out = [Section(None, OTHER)]
-    stack: list[tuple[int, str]] = []   # (level, kind) of the open headings
-    for b in blocks:
-        if b.index in consumed:
-            continue
-        if b.kind == "heading":
-            if b.level <= 1:
-                out.append(Section(b, OTHER))
-                stack = []
-                continue
-            while stack and stack[-1][0] >= b.level:
-                stack.pop()
-            kind = kind_of(b.text)
-            if kind == OTHER and stack and stack[-1][1] in _INHERITED:
-                kind = stack[-1][1]
-            stack.append((b.level, kind))
+    for b, kind, opens in _kinds([b for b in blocks if b.index not in consumed]):
+        if opens:
             out.append(Section(b, kind))
         else:
             out[-1].blocks.append(b)
@@ -93,19 +101,7 @@ def sections(blocks: tuple[Block, ...] | list[Block], consumed: set[int] = froze
 
 def section_of(blocks: tuple[Block, ...] | list[Block], index: int) -> str:
     """The kind of section the block at ``index`` sits in (for choosing which list holds the steps)."""
-    kind = OTHER
-    stack: list[tuple[int, str]] = []
-    for b in blocks:
-        if b.index >= index:
-            break
-        if b.kind == "heading" and b.level > 1:
-            while stack and stack[-1][0] >= b.level:
-                stack.pop()
-            k = kind_of(b.text)
-            if k == OTHER and stack and stack[-1][1] in _INHERITED:
-                k = stack[-1][1]
-            stack.append((b.level, k))
-            kind = k
-        elif b.kind == "heading":
-            stack, kind = [], OTHER
-    return kind
+    for b, kind, _ in _kinds(blocks):
+        if b.index == index:
+            return kind
+    return OTHER
