@@ -221,6 +221,21 @@ def _step_units(fs: FoundStep, origins: _Origins) -> list[_Unit]:
 def _build_step(fs: FoundStep, k: int, origins: _Origins) -> tuple[DraftStep, list[Line]]:
     units = _step_units(fs, origins)
     title_origin = origins.of([fs.title_block]) if fs.title_block is not None else origins.howto(k + 1)
+    sides, sides_origin = _assign_roles(fs, units)
+    instruction, tips = _instruction_and_tips(units)
+    if not instruction:
+        if tips:
+            instruction, tips = tips[:1], tips[1:]
+        else:
+            instruction = [Line(sent.clean(fs.title) or f"{fs.title}.", title_origin)]
+    lo, hi, note, per_side = _step_time(fs, units, title_origin, origins)
+    cautions = [Line(u.text, u.origin) for u in units if u.role == "caution" and sent.is_safety_caution(u.text)]
+    return DraftStep(fs.title, title_origin, tuple(instruction), tuple(tips), sides, sides_origin,
+                     lo, hi, note, per_side), cautions
+
+
+def _assign_roles(fs: FoundStep, units: list[_Unit]) -> tuple[tuple[str, ...], str | None]:
+    """Mark each sentence as said, a tip, a caution, the time or the side switch; find the step's sides."""
     sides, sides_origin = (), None
     # a step that opens by switching ("Switch legs. Repeat on the other leg.") is itself the other side
     opens_with_switch = bool(_SIDES.search(fs.title) or (units and _SIDES.search(units[0].text)))
@@ -235,41 +250,37 @@ def _build_step(fs: FoundStep, k: int, origins: _Origins) -> tuple[DraftStep, li
                 u.role = "side"
         if side and _SWITCH_AFTER.search(side.group(0)) and not _WHOLE.search(u.text):
             # "Hold for 45 seconds, then switch to the other side": the time is for one side
-            for s in u.spans:
-                if s.end <= side.start() and not s.per_side:
-                    u.spans[u.spans.index(s)] = replace(s, per_side=True)
-            if n > 0 and not u.spans:
-                for s in units[n - 1].spans:
-                    if not s.per_side:
-                        units[n - 1].spans[units[n - 1].spans.index(s)] = replace(s, per_side=True)
+            before = [s for s in u.spans if s.end <= side.start()] or (units[n - 1].spans if n > 0 and not u.spans
+                                                                      else [])
+            for s in before:
+                owner = u if s in u.spans else units[n - 1]
+                owner.spans[owner.spans.index(s)] = replace(s, per_side=True)
         if u.role == "say" and sent.is_caution(u.text):
             u.role = "caution"
+    return sides, sides_origin
 
+
+def _instruction_and_tips(units: list[_Unit]) -> tuple[list[Line], list[Line]]:
+    """The first paragraph and the instructions after it (up to ~45 words) open the step; the rest are tips."""
     instruction, tips, words = [], [], 0
     first_block = next((u.block for u in units if u.role == "say"), None)
     for u in units:
-        if u.role == "say":
+        if u.role in ("tip", "caution"):
+            tips.append(u)
+        elif u.role == "say":
             n = len(u.text.split())
-            if (u.block is first_block or sent.is_instruction(u.text)) and (words + n <= INSTRUCTION_MAX_WORDS
-                                                                             or not instruction):
-                if not tips or u.block is first_block:
-                    instruction.append(u)
-                    words += n
-                    continue
-            tips.append(u)
-        elif u.role in ("tip", "caution"):
-            tips.append(u)
-    instruction_lines = _group(instruction, max_words=None)
-    tip_lines = _group(tips, max_words=TIP_MAX_WORDS)
-    if not instruction_lines:
-        if tip_lines:
-            instruction_lines, tip_lines = tip_lines[:1], tip_lines[1:]
-        else:
-            instruction_lines = [Line(sent.clean(fs.title) or f"{fs.title}.", title_origin)]
+            opening = u.block is first_block or (sent.is_instruction(u.text) and not tips)
+            if opening and (words + n <= INSTRUCTION_MAX_WORDS or not instruction):
+                instruction.append(u)
+                words += n
+            else:
+                tips.append(u)
+    return _group(instruction, max_words=None), _group(tips, max_words=TIP_MAX_WORDS)
 
-    lo = hi = None
-    note = ""
-    per_side = False
+
+def _step_time(fs: FoundStep, units: list[_Unit], title_origin: str,
+               origins: _Origins) -> tuple[int | None, int | None, str, bool]:
+    """(shortest, longest, the comment saying where, per side) from the step's words; None where it has none."""
     timed = [(s, u) for u in units for s in u.spans]
     title_text = fs.title_block.text if fs.title_block is not None else ""
     timed += [(s, _Unit(title_text, fs.title_block, title_origin)) for s in timing.find(title_text)
@@ -279,18 +290,13 @@ def _build_step(fs: FoundStep, k: int, origins: _Origins) -> tuple[DraftStep, li
         # ("hold for 5 seconds ... repeat for two minutes" is a two-minute step)
         alone = [(s, u) for s, u in timed if u.role == "time"]
         span, unit = alone[0] if alone else max(timed, key=lambda t: t[0].hi_ms)
-        lo, hi, per_side = span.lo_ms, span.hi_ms, span.per_side
-        if per_side:
-            lo, hi = 2 * lo, 2 * hi
-        note = f'{unit.origin}: "{span.words}"' + (" each side, so twice that" if per_side else "") \
+        factor = 2 if span.per_side else 1
+        note = f'{unit.origin}: "{span.words}"' + (" each side, so twice that" if span.per_side else "") \
             + (" (vague)" if span.vague else "")
-    elif fs.howto is not None and fs.howto.time_ms:
-        lo = hi = fs.howto.time_ms
-        note = f"{origins.howto(fs.howto.position)}: timeRequired"
-
-    cautions = [Line(u.text, u.origin) for u in units if u.role == "caution" and sent.is_safety_caution(u.text)]
-    return DraftStep(fs.title, title_origin, tuple(instruction_lines), tuple(tip_lines), sides, sides_origin,
-                     lo, hi, note, per_side), cautions
+        return span.lo_ms * factor, span.hi_ms * factor, note, span.per_side
+    if fs.howto is not None and fs.howto.time_ms:
+        return fs.howto.time_ms, fs.howto.time_ms, f"{origins.howto(fs.howto.position)}: timeRequired", False
+    return None, None, "", False
 
 
 def _only_switch(text: str, match: re.Match) -> bool:
