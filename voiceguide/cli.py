@@ -271,6 +271,38 @@ def validate(files):
         sys.exit(2)
 
 
+@cli.command("import")
+@click.argument("article", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), metavar="FILE",
+              help="Write the routine here (default: print it).")
+@click.option("--length", metavar="DURATION", help="Choose step ranges so the session can last this long, e.g. 20m.")
+@click.option("--force", is_flag=True, help="Replace FILE if it already exists.")
+def import_(article, out, length, force):
+    """Draft a routine from a how-to article: plain text, Markdown or a saved web page.
+
+    Finds the title, set-up, steps in order with their times, tips, safety lines and closing, and
+    writes them in the routine format with a comment beside every line naming where in the article
+    it came from. Offline and deterministic. An existing FILE is replaced only with --force.
+
+    \b
+    Examples:
+      voiceguide import back-massage.txt -o back.yaml
+      voiceguide import saved-page.html --length 20m -o foot.yaml
+      voiceguide import notes.md | less
+    """
+    from voiceguide.importer import draft_text, import_article, write_draft
+
+    draft = import_article(article, length_ms=_duration("--length", length))
+    text = draft_text(draft)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    write_draft(out, text, force=force, article=article)
+    defaulted = f"; {draft.defaulted} without a time in the article, marked" if draft.defaulted else ""
+    _err(f"voiceguide: wrote {out} ({len(draft.steps)} steps{defaulted}; {len(draft.safety)} safety lines, "
+         f"{len(draft.checkins)} check-ins). Check it with: voiceguide show {out}")
+
+
 @cli.command()
 def routines():
     """List the bundled routines with their default lengths.

@@ -51,6 +51,10 @@ class DeviceChoiceError(VoiceguideError):
     """A --device name that fits no audio device here, or several."""
 
 
+class ArticleError(VoiceguideError):
+    """An article to import is unreadable, or is not a how-to (no steps in it)."""
+
+
 class OutputError(VoiceguideError):
     """The output path cannot be written (missing folder, unknown extension, ...)."""
 
