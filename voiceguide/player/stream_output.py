@@ -1,15 +1,19 @@
 """The default output: miniaudio plays on the device's clock what a producer thread made ahead.
 
 The device asks for the next period of sound when it has room for it, so timing comes from the
-frames it consumes, never from sleeping: no gaps, no drift. Through PulseAudio it asks for each
-period only just before it is due (a block is heard about 0.6 periods after it is handed over),
-so whatever the callback spends is taken from a cushion of a few tens of milliseconds.
+frames it consumes, never from sleeping: no gaps, no drift. What a request may be late by before
+it is heard as a gap is the sound server's cushion. PulseAudio's, as miniaudio sets it up, is
+half a period (measured: a 40 ms stall of a 60 ms-period callback slipped the sound by 11 ms),
+and even a callback doing nothing came 63 ms late once in 1000 requests on a 2-core machine. So
+the stream asks PulseAudio for a 120 ms target buffer (PULSE_LATENCY_MSEC, which libpulse reads
+when the stream connects; a user's own setting wins): then an 80 ms stall slipped nothing and a
+block is heard about 75 ms after it is handed over, with 30 ms periods.
 
-So the callback does no work: it copies a period out of a ring (ring.py) that a producer thread
+The callback does no work: it copies a period out of a ring (ring.py) that a producer thread
 keeps ``AHEAD_MS`` ahead by pulling the transport, which is where the mixing, a clip's first use
 and any other stall of the Python side now land, absorbed by the ring. A key still acts at once:
-the producer takes back what the device has not been given beyond its next request, rewinds the
-transport there and applies the command (key poll + a period + 0.6 period, about 0.1 s).
+the producer renders the change from the first frame the device has not been given and swaps it
+into the ring (key poll + at most a period + the server's 75 ms, about 0.13 s).
 
 A device may take seconds to ask for its first period (an idle PulseAudio sink took about 2 s,
 like a suspended card or a Bluetooth speaker waking up), and a sound server may stall for a
@@ -20,6 +24,7 @@ server no longer answers, or after ``GONE_S``.
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import time
 from typing import Any
@@ -53,8 +58,10 @@ def device_error(err: Exception) -> DeviceError:
 
 
 class StreamOutput:
-    PERIOD_MS = 60
+    PERIOD_MS = 30
     PERIODS = 3
+    PULSE_LATENCY_MS = 120   # PulseAudio's target buffer for the stream (see the module's docstring)
+    PULSE_HEARD_S = 0.075    # ... and, measured, how long after a request its first frame is heard
     AHEAD_MS = 400        # made ahead of the device: rides out a stall this long on the Python side
     PRIME_MS = 200        # made before the device starts (its first request may ask for several periods)
     CHUNK_FRAMES = 2048   # the producer's block (46 ms at 44.1 kHz)
@@ -75,6 +82,9 @@ class StreamOutput:
         self.rate, self.channels = rate, channels
         self.period_ms = period_ms or self.PERIOD_MS
         device_id = find_device(device) if device else None
+        ours = "PULSE_LATENCY_MSEC" not in os.environ
+        if ours:   # only while the stream connects: it is read then, and nothing else here needs it
+            os.environ["PULSE_LATENCY_MSEC"] = str(self.PULSE_LATENCY_MS)
         try:
             self._dev = miniaudio.PlaybackDevice(
                 output_format=miniaudio.SampleFormat.SIGNED16, nchannels=channels, sample_rate=rate,
@@ -82,17 +92,20 @@ class StreamOutput:
                 backends=preferred_backends(), app_name="voiceguide")
         except miniaudio.MiniaudioError as e:
             raise device_error(e) from None
+        finally:
+            if ours:
+                os.environ.pop("PULSE_LATENCY_MSEC", None)
         if self._dev.backend.lower() == "null":
             self._dev.close()
             raise DeviceError(NO_DEVICE)
         self._backend = self._dev.backend
         self.name = f"stream ({self._dev.backend})"
-        # from the moment a block is handed over until its first frame is heard, measured through
-        # PulseAudio at about 0.6 periods; the display needs no better
-        self.latency_s = self.period_ms * 0.6 / 1000
+        # from the moment a block is handed over until its first frame is heard (measured); the
+        # display needs no better
+        pulse = self._dev.backend == "PulseAudio" and ours
+        self.latency_s = self.PULSE_HEARD_S if pulse else self.period_ms * 0.6 / 1000
         self._ring = PcmRing(rate * 2, 2 * channels)   # 2 s of room; AHEAD_MS of it in use
         self._ahead = rate * self.AHEAD_MS // 1000
-        self._request = rate * self.period_ms // 1000  # frames of the last request (one period)
         self._last: tuple[float, int, int] | None = None  # (monotonic time, first frame, frames) of the last request
         self._started_at: float | None = None
         self._closing = threading.Event()
@@ -142,11 +155,13 @@ class StreamOutput:
             self.error = e
 
     def _apply_commands(self) -> None:
-        """Apply pending commands at the first frame the device has not been promised: its next
-        request still gets what was made for it, so the change is never a gap."""
+        """Apply pending commands at the first frame the device has not been given, and swap the
+        changed sound into the ring. Should a request come while the change is being made (it
+        takes a few ms, a request comes every 30), its frames were the old sound, and the change
+        is heard from the frame after them: the transport's crossfades run on, so it is no click."""
         ring = self._ring
         with ring.lock:
-            cut = min(ring.write, ring.read + self._request)
+            cut = ring.read
         self._transport.rewind(cut)
         pcm = to_pcm16(self._transport.pull(self.CHUNK_FRAMES, apply_pending=True)).tobytes()
         ring.put(pcm, at=cut)
@@ -162,7 +177,6 @@ class StreamOutput:
             if last is not None:
                 # how much later than its period a request came: the device's cushion paid for it
                 self.worst_late_s = max(self.worst_late_s, now - last[0] - last[2] / self.rate)
-            self._request = frames
             self._last = (now, first, frames)   # one assignment: read whole by others
             frames = yield out
 

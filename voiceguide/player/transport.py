@@ -54,7 +54,8 @@ class Fades:
     resume_ms: int = 150   # ...and back in, from where it stopped
     jump_ms: int = 20      # next / back / restart: the target's first sound lands at full level
     duck_ms: int = 150     # into and out of a repeated line over the ducked bed
-    stop_ms: int = 200     # Ctrl-C: fade, then close (the whole stop stays near 0.3 s)
+    stop_ms: int = 150     # Ctrl-C: fade, then close (with the server's buffer the whole stop
+                           # stays under 0.3 s)
     quit_ms: int = 500     # q: a gentler goodbye
 
 
