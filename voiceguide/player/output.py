@@ -57,47 +57,41 @@ def quiet_alsa() -> None:
     lib.snd_lib_error_set_handler(_alsa_handler)
 
 
-def preferred_backends() -> list[Any] | None:
-    """PulseAudio (which PipeWire also serves) first, then ALSA; never the silent null backend."""
-    import miniaudio
+def preferred_backends() -> list[int]:
+    """PulseAudio (which PipeWire also serves) first, then ALSA; never the silent null backend.
+    Elsewhere, every backend the library has, in its own order."""
+    from voiceguide.player import miniaudio_device as ma
 
+    enabled = ma.enabled_backends()
     if sys.platform.startswith("linux"):
-        wanted = [miniaudio.Backend.PULSEAUDIO, miniaudio.Backend.ALSA, miniaudio.Backend.JACK]
-        enabled = miniaudio.get_enabled_backends()
-        return [b for b in wanted if b in enabled]
-    return None
+        return [b for b in (ma.PULSEAUDIO, ma.ALSA, ma.JACK) if b in enabled]
+    return []
 
 
 def playback_devices(backend: str | None = None) -> list[dict[str, Any]]:
     """[{"name", "ident", "id", "default"}] for the backend miniaudio picks (or the one named, as
-    a device reports it: "PulseAudio"); [] when none works.
-
-    Reads the device list without asking each device for its formats (ALSA fails that for some
-    devices, and miniaudio's own listing then gives up on all of them).
-    """
-    import miniaudio
+    a device reports it: "PulseAudio"); [] when none works."""
+    from voiceguide.player import miniaudio_device as ma
 
     quiet_alsa()
-    ffi, lib = miniaudio.ffi, miniaudio.lib
     backends = preferred_backends()
     if backend is not None:
-        backends = [b for b in miniaudio.Backend
-                    if ffi.string(lib.ma_get_backend_name(b.value)).decode() == backend] or backends
+        backends = [b for b in ma.enabled_backends() if ma.backend_name(b) == backend] or backends
     try:
-        ctx = miniaudio.Devices(backends=backends)
-    except miniaudio.MiniaudioError:
+        ctx = ma.Context(backends)
+    except ma.MiniaudioError:
         return []
-    with ffi.new("ma_device_info**") as infos, ffi.new("ma_uint32*") as count:
-        if lib.ma_context_get_devices(ctx._context, infos, count, ffi.NULL, ffi.NULL) != lib.MA_SUCCESS:
-            return []
+    ffi = ma.ffi
+    try:
         out = []
-        for i in range(count[0]):
-            info = infos[0][i]
+        for info in ctx.playback_devices():
             raw = bytes(ffi.buffer(ffi.addressof(info, "id")))
             ident = raw.split(b"\0", 1)[0].decode("utf-8", "replace") if ctx.backend in ("PulseAudio", "ALSA") else ""
             out.append({"name": ffi.string(info.name).decode("utf-8", "replace"), "ident": ident,
                         "id": ffi.new("ma_device_id *", info.id), "default": bool(info.isDefault)})
-    return out
+        return out
+    finally:
+        ctx.close()
 
 
 def list_devices() -> list[str]:
@@ -134,8 +128,8 @@ class OpeningOutput:
     """``open_output`` in a thread of its own, while the caller builds the session; used as a
     context manager that ends the thread, and closes the output unless ``result`` handed it over.
 
-    Opening a device costs 30-40 ms (importing miniaudio, connecting to the sound server), most
-    of it waiting; overlapped with the mixer's build it is gone from the time to first sound.
+    Opening a device costs 30-40 ms (loading miniaudio, connecting to the sound server), most of
+    it waiting; overlapped with the mixer's build it is gone from the time to first sound.
     """
 
     def __init__(self, kind: str, rate: int, channels: int, device: str | None = None):

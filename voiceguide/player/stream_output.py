@@ -42,10 +42,9 @@ NEVER_STARTED = ("The audio device did not start playing within {s:g} s. Check t
 
 def device_error(err: Exception) -> DeviceError:
     """A miniaudio failure as one line a person can act on."""
-    import miniaudio
+    from _miniaudio import lib
 
     code = err.args[1] if len(err.args) > 1 and isinstance(err.args[1], int) else None
-    lib = miniaudio.lib
     if code in (lib.MA_BUSY, getattr(lib, "MA_DEVICE_ALREADY_INITIALIZED", None)):
         return DeviceError(BUSY)
     if code == lib.MA_ACCESS_DENIED:
@@ -75,7 +74,7 @@ class StreamOutput:
 
     def __init__(self, rate: int, channels: int, *, device: str | None = None, period_ms: int | None = None):
         try:
-            import miniaudio
+            from voiceguide.player import miniaudio_device as ma
         except ImportError as e:  # pragma: no cover - a dependency, but a broken install happens
             raise DeviceError(f"miniaudio cannot be loaded ({e}); try --output simpleaudio") from None
         quiet_alsa()
@@ -86,11 +85,10 @@ class StreamOutput:
         if ours:   # only while the stream connects: it is read then, and nothing else here needs it
             os.environ["PULSE_LATENCY_MSEC"] = str(self.PULSE_LATENCY_MS)
         try:
-            self._dev = miniaudio.PlaybackDevice(
-                output_format=miniaudio.SampleFormat.SIGNED16, nchannels=channels, sample_rate=rate,
-                buffersize_msec=self.period_ms, device_id=device_id, callback_periods=self.PERIODS,
-                backends=preferred_backends(), app_name="voiceguide")
-        except miniaudio.MiniaudioError as e:
+            self._dev = ma.Playback(rate=rate, channels=channels, period_ms=self.period_ms, periods=self.PERIODS,
+                                    backends=preferred_backends(), fill=self._fill_device, device_id=device_id,
+                                    app_name="voiceguide")
+        except ma.MiniaudioError as e:
             raise device_error(e) from None
         finally:
             if ours:
@@ -117,18 +115,16 @@ class StreamOutput:
 
     # --- the producer ---------------------------------------------------------------------
     def start(self, transport: Any) -> None:
-        import miniaudio
+        from voiceguide.player.miniaudio_device import MiniaudioError
 
         self._transport = transport
         self._fill(self.rate * self.PRIME_MS // 1000)   # the first request finds sound waiting
         self._producer = threading.Thread(target=self._produce, name="voiceguide-producer", daemon=True)
         self._producer.start()
-        feed = self._feed()
-        next(feed)
         self._started_at = time.monotonic()
         try:
-            self._dev.start(feed)
-        except miniaudio.MiniaudioError as e:
+            self._dev.start()
+        except MiniaudioError as e:
             raise device_error(e) from None
 
     def _fill(self, frames: int) -> None:
@@ -167,18 +163,17 @@ class StreamOutput:
         ring.put(pcm, at=cut)
 
     # --- the device callback: copies, nothing else ----------------------------------------------
-    def _feed(self):
-        ring = self._ring
-        frames = yield b""
-        while True:
-            out, first = ring.take(frames)
-            now = time.monotonic()
-            last = self._last
-            if last is not None:
-                # how much later than its period a request came: the device's cushion paid for it
-                self.worst_late_s = max(self.worst_late_s, now - last[0] - last[2] / self.rate)
-            self._last = (now, first, frames)   # one assignment: read whole by others
-            frames = yield out
+    def _fill_device(self, output: Any, frames: int) -> None:
+        from _miniaudio import ffi
+
+        out, first = self._ring.take(frames)
+        ffi.memmove(output, out, len(out))
+        now = time.monotonic()
+        last = self._last
+        if last is not None:
+            # how much later than its period a request came: the device's cushion paid for it
+            self.worst_late_s = max(self.worst_late_s, now - last[0] - last[2] / self.rate)
+        self._last = (now, first, frames)   # one assignment: read whole by others
 
     # --- what the control thread asks -------------------------------------------------------------
     @property
