@@ -523,14 +523,14 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
       voiceguide play --length 20m --music ~/Music/calm.mp3
       voiceguide play my-routine.yaml --steps 2-4 --pace 1.5
     """
-    from voiceguide.player import (
-        OpeningOutput, PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session,
-    )
-    from voiceguide.session import retimer
+    from voiceguide.player.opening import OpeningOutput   # first: it starts before numpy loads
 
     keymap = (ctx.default_map or {}).get("keymap")
     channels = 1 if kwargs["mono"] else 2
     with OpeningOutput(output_kind, kwargs["sample_rate"], channels, device) as opening:
+        from voiceguide.player import PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session
+        from voiceguide.session import retimer
+
         prepared, mixer = _session_mixer(routine, kwargs)
         output = opening.result()
     holder = {"mixer": mixer}
