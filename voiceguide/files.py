@@ -117,7 +117,11 @@ def writer_alive(name: str, mtime: float | None = None) -> bool:
         return young   # another boot, host or pid namespace: its pids mean nothing here
     if start == 0:     # no /proc on this system: the pid is all there is to go by
         return young and _pid_exists(pid)
-    return _start_ticks(pid) == start
+    ticks = _start_ticks(pid)
+    if ticks is not None:
+        return ticks == start
+    # /proc shows no such process, or hides it (mounted with hidepid): ask the kernel itself
+    return young and _pid_exists(pid)
 
 
 def _pid_exists(pid: int) -> bool:

@@ -284,8 +284,10 @@ def _ino(path: Path) -> int | None:
 
 
 def _touch(fd: int) -> None:
+    if os.utime not in os.supports_fd:
+        return
     try:
-        os.utime(fd) if os.utime in os.supports_fd else None
+        os.utime(fd)
     except OSError:
         pass   # a read-only cache still serves its entries
 

@@ -74,9 +74,9 @@ class Clip:
     @functools.cached_property
     def digest(self) -> str:
         """The digest of the clip's bytes as sealed (read from the file, not computed)."""
-        fd = self._open()
+        fd, size = self._open()
         try:
-            tail = os.pread(fd, SEAL_BYTES, self.size - SEAL_BYTES)
+            tail = os.pread(fd, SEAL_BYTES, max(0, size - SEAL_BYTES))
         except OSError as e:
             raise self._changed(f"it cannot be read: {e.strerror or e}") from None
         finally:
@@ -90,15 +90,15 @@ class Clip:
         """The samples as float32 mono in [-1, 1], shape (frames,), checked against the digest."""
         import numpy as np
 
-        fd = self._open()
+        fd, size = self._open()
         try:
-            data, got = _read_all(fd, self.size)
+            data, got = _read_all(fd, size)
         except OSError as e:
             raise self._changed(f"it cannot be read: {e.strerror or e}") from None
         finally:
             os.close(fd)
         view = memoryview(data)
-        stored = sealed_digest(bytes(view[-SEAL_BYTES:])) if got == self.size else None
+        stored = sealed_digest(bytes(view[-SEAL_BYTES:])) if got == size >= 44 + SEAL_BYTES else None
         if stored is None or clip_digest(view[:-SEAL_BYTES]) != stored:
             raise self._damaged("its samples do not match its digest")
         if "digest" in self.__dict__ and self.__dict__["digest"] != stored:
@@ -107,16 +107,18 @@ class Clip:
         samples = np.frombuffer(view[:-SEAL_BYTES], dtype="<i2", offset=44)[: self.frames]
         return samples.astype(np.float32) * np.float32(1 / 32768)
 
-    def _open(self) -> int:
+    def _open(self) -> tuple[int, int]:
+        """The clip's file, opened, and its size; it must be the file the clip was found as
+        (a clip made by hand, without ``ino``, takes whatever file is at its path)."""
         try:
             fd = os.open(self.path, _OPEN)
         except OSError as e:
             raise self._changed(f"it cannot be opened: {e.strerror or e}") from None
         st = os.fstat(fd)
-        if (st.st_ino, st.st_size) != (self.ino, self.size):
+        if self.ino and (st.st_ino, st.st_size) != (self.ino, self.size):
             os.close(fd)
             raise self._changed("another clip took its place")
-        return fd
+        return fd, st.st_size
 
     def _damaged(self, why: str) -> DamagedClip:
         files.set_aside(self.path, self.ino)
