@@ -8,7 +8,9 @@ Baseline: the espeak-ng command line once per text, one after another.
   cold/espeak-cli  ``voiceguide render --engine espeak-ng`` into an empty cache, a whole process
                    (start-up included), as the acceptance check measures it; target <= 1.0
   warm/cold        ``render_clips`` with every clip cached, in process; target <= 0.05
-Also printed, not judged: the warm CLI process (mostly interpreter start-up) and pyttsx3 cold.
+Also printed, not judged: the warm CLI process (mostly interpreter start-up), pyttsx3 cold, and
+what checking every clip against its digest costs (reading them all, as a mixer with a cold mix/
+does; a warm render reads headers only and does not pay it).
 
 The neural voice (when piper is installed), against its own baseline: a few lines of Python that
 load the voice once and synthesize each text in turn with piper's defaults (its session uses
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     from voiceguide.tts import ClipCache, VoiceSettings, render_clips
 
     texts = routine_texts()
-    base, cold, warm, warm_cli, py_cold = [], [], [], [], []
+    base, cold, warm, warm_cli, py_cold, checked = [], [], [], [], [], []
     for _ in range(RUNS):
         base.append(espeak_cli(texts))
         with tempfile.TemporaryDirectory() as d:
@@ -123,13 +125,18 @@ def main(argv: list[str] | None = None) -> int:
             if result.rendered:
                 print(f"bench_tts: the warm render rendered {result.rendered} clips", file=sys.stderr)
                 return 1
+            t = time.perf_counter()
+            for clip in result.clips.values():
+                clip.read()   # the samples, checked against the clip's digest
+            checked.append(time.perf_counter() - t)
         with tempfile.TemporaryDirectory() as d:
             py_cold.append(cli_render(d, "pyttsx3"))
-    b, c, w, wc, pc = (statistics.median(x) for x in (base, cold, warm, warm_cli, py_cold))
+    b, c, w, wc, pc, ck = (statistics.median(x) for x in (base, cold, warm, warm_cli, py_cold, checked))
     cold_ratio, warm_ratio = c / b, w / c
     print(f"tts texts={len(texts)} cold/espeak-cli={cold_ratio:.2f} warm/cold={warm_ratio:.3f} "
           f"(cli {b:.2f}s, cold {c:.2f}s, warm {w * 1000:.1f}ms in process; "
-          f"warm-process/cold={wc / c:.2f}, pyttsx3-cold/espeak-cli={pc / b:.2f})")
+          f"warm-process/cold={wc / c:.2f}, pyttsx3-cold/espeak-cli={pc / b:.2f}, "
+          f"every clip read and checked {ck * 1000:.1f}ms)")
     line, piper_ok = piper_figures(texts)
     print(f"tts {line}")
     return 0 if cold_ratio <= 1.0 and warm_ratio <= 0.05 and piper_ok else 1

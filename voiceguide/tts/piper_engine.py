@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from voiceguide import files
 from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts.engine import Voice, VoiceSettings
 from voiceguide.tts.workers import WorkerEngine
@@ -205,7 +206,7 @@ def _read_memo(memo: Path, key: tuple) -> str | None:
 def _write_memo(memo: Path, key: tuple, digest: str) -> None:
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)
-        temp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+        temp = memo.with_name(files.temp_name(memo.name))   # named so `cache prune` knows it
         temp.write_text(json.dumps({"file": list(key), "sha256": digest}), encoding="utf-8")
         os.replace(temp, memo)
     except OSError:

@@ -9,6 +9,11 @@ key stays (piper's renderings differ a little every time, so every run after the
 that one). A clip that hangs, crashes or comes out wrong is tried once more; a second failure
 stops the render with one line, or under ``auto`` hands the whole render to the next installed
 engine (one voice per session) and says so in ``notes``.
+
+A cache that cannot take clips is no engine's fault, so it never costs a retry or a fallback:
+before any engine starts, the clip folder is probed (read-only, no permission and a full disk
+fail at once, in one line), and a clip that fails while the disk is full is reported as a full
+disk, not as a bad clip.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
+from voiceguide import files
 from voiceguide.errors import EngineError, PacingError, RoutineError, VoiceError
 from voiceguide.tts import engine as engines
 from voiceguide.tts.cache import Clip, ClipCache
@@ -28,7 +34,8 @@ from voiceguide.tts.wav import WavProblem, check_speech
 
 #: Bump when the stored clip changes meaning (layout, checks), so old clips are not reused.
 #: 2: leading and trailing silence trimmed to the margins every engine shares (wav.py).
-CLIP_FORMAT = 2
+#: 3: sealed with a digest of the clip's bytes in a chunk after the samples (wav.py).
+CLIP_FORMAT = 3
 
 Progress = Callable[[int, int], None]
 
@@ -188,6 +195,7 @@ def _render(name: str, settings: VoiceSettings, distinct: list[str], cache: Clip
     # Longest first: the workers then finish together instead of one waiting on a long last clip.
     missing.sort(key=len, reverse=True)
     if missing:
+        cache.prepare_write()
         n = max(1, min(jobs or default_jobs(), len(missing)))
         synth = _open(engine, settings, n, timeout_s)
         try:
@@ -233,6 +241,7 @@ def _render_missing(synth: Synth, name: str, settings: VoiceSettings, missing: l
 def _render_one(synth: Synth, name: str, settings: VoiceSettings, text: str, key: str,
                 cache: ClipCache, timeout_s: float) -> Clip:
     failure: EngineFailure | None = None
+    what = f"the clip cache {cache.root}"
     for _attempt in range(2):
         temp = cache.temp_path(key)
         try:
@@ -245,8 +254,13 @@ def _render_one(synth: Synth, name: str, settings: VoiceSettings, text: str, key
             failure = EngineFailure(f"{name} wrote no clip for {_quote(text)}", what="wrote no clip")
         except WavProblem as e:
             failure = EngineFailure(f"{name} wrote a bad clip for {_quote(text)}: {e}", what="wrote a bad clip")
+        except OSError as e:   # our own reading or rewriting of the clip (trimming it)
+            raise files.write_fault(e, what) from None
         finally:
             _remove(temp)
+        # an engine writing into a full disk leaves a short clip or an error: say what it is
+        if files.disk_is_full(temp.parent):
+            raise files.full_disk_fault(what, temp.parent)
     assert failure is not None
     raise EngineFailure(f"{failure} (tried twice)", what=failure.what)
 
@@ -255,10 +269,20 @@ def _quote(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
-def _remove(path: Path) -> None:
+def _remove(temp: Path) -> None:
+    """The temp clip, and any file an engine made beside it from its name (pyttsx3's retries)."""
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+        os.unlink(temp)
     except OSError:
-        pass  # a leftover temp file is harmless; prune removes it later
+        pass  # never made, or gone: a leftover of ours is removed by the next run that finds it
+    stem = temp.name + "."
+    try:
+        with os.scandir(temp.parent) as entries:
+            extra = [e.path for e in entries if e.name.startswith(stem)]
+    except OSError:
+        return
+    for path in extra:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -2,6 +2,14 @@
 
 Reading a header must stay cheap (a warm render stats and reads the head of every clip), so
 nothing here imports numpy at module level and the silence check samples a stride.
+
+A cached clip is *sealed*: a digest of everything before it rides in one more RIFF chunk after
+the samples (``vgdg``, 16 bytes of BLAKE2b). The 44-byte header stays the canonical one and
+every WAV reader skips a chunk it does not know (ffmpeg, ffprobe and Python's wave were tried),
+so a clip is still a plain WAV to any tool. BLAKE2b rather than a CRC because the digest also
+names the samples (the mixer keys what it derives from a clip by it): 128 bits never collide,
+and at 0.9 GB/s on this machine a 130 kB clip costs 0.14 ms (SHA-256 is faster only where the
+CPU has SHA instructions).
 """
 
 from __future__ import annotations
@@ -21,6 +29,10 @@ SILENCE_PEAK = 32
 
 #: Canonical header length for a plain PCM WAV with one fmt and one data chunk.
 CANONICAL_HEADER = 44
+
+DIGEST_CHUNK = b"vgdg"
+DIGEST_BYTES = 16
+SEAL_BYTES = 8 + DIGEST_BYTES   # the digest chunk: id, size, digest
 
 # Every engine's clip is trimmed to the same silent margins, so the pauses between cues are the
 # compiler's and not an engine's habit. Measured on the bundled routine's lines: espeak-ng starts
@@ -59,6 +71,42 @@ class WavInfo:
             and self.bits == 16
             and self.data_offset + self.data_bytes == self.file_bytes
         )
+
+
+def sealed(info: WavInfo) -> bool:
+    """The layout of a cached clip: canonical header, 16-bit mono samples, then the digest chunk."""
+    return (info.channels == 1 and info.bits == 16 and info.data_offset == CANONICAL_HEADER
+            and info.data_offset + info.data_bytes + SEAL_BYTES == info.file_bytes)
+
+
+def clip_digest(body) -> str:
+    """The digest of a sealed clip's bytes before its digest chunk (hex)."""
+    import hashlib
+
+    return hashlib.blake2b(body, digest_size=DIGEST_BYTES).hexdigest()
+
+
+def seal(path: str | os.PathLike, info: WavInfo) -> str:
+    """Append the digest chunk to a canonical clip (fixing the RIFF size first); its digest."""
+    if not (info.canonical or sealed(info)) or info.data_offset != CANONICAL_HEADER or info.data_bytes & 1:
+        raise WavProblem("only a canonical 16-bit mono clip can be sealed")
+    with open(path, "r+b") as f:
+        body = bytearray(f.read(info.data_offset + info.data_bytes))   # an old seal is replaced
+        f.truncate(len(body))
+        struct.pack_into("<I", body, 4, len(body) + SEAL_BYTES - 8)
+        digest = clip_digest(body)
+        f.seek(4)
+        f.write(body[4:8])
+        f.seek(len(body))
+        f.write(DIGEST_CHUNK + struct.pack("<I", DIGEST_BYTES) + bytes.fromhex(digest))
+    return digest
+
+
+def sealed_digest(tail: bytes) -> str | None:
+    """The digest a sealed clip's last SEAL_BYTES bytes hold, None when they are no digest chunk."""
+    if len(tail) != SEAL_BYTES or tail[:4] != DIGEST_CHUNK or struct.unpack_from("<I", tail, 4)[0] != DIGEST_BYTES:
+        return None
+    return tail[8:].hex()
 
 
 def parse_header(head: bytes, file_bytes: int) -> WavInfo:
@@ -259,7 +307,7 @@ def check_speech(path: Path, text: str, rate_wpm: int) -> WavInfo:
     """Check a freshly rendered clip, bring it to the canonical layout and trim its silent
     edges to the margins every engine shares; raise WavProblem."""
     info = read_info(path)
-    if not info.canonical:
+    if not info.canonical and not sealed(info):   # a sealed clip is checked as it is, not rewritten
         info = to_canonical(path, info)
     info = trim_edges(path, info)
     ms = info.frames * 1000 // info.sample_rate

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 from voiceguide.errors import EngineError, VoiceError
-from voiceguide.tts.command import exit_text
+from voiceguide.tts.command import exit_text, kill_group
 from voiceguide.tts.engine import Engine, EngineFailure, Synth, VoiceSettings
 
 Backend = Callable[[dict], "tuple[Callable[[str, str], None], Any]"]
@@ -148,6 +148,9 @@ class Worker:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, json.dumps(sys.path)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                # its own process group, so a kill takes anything it started with it; it still
+                # ends when we do, as its stdin then reaches end of file
+                start_new_session=True,
             )
         except OSError as e:
             raise EngineError(f"cannot start a {name} worker: {e.strerror or e}") from None
@@ -223,7 +226,7 @@ class Worker:
 
     def kill(self) -> None:
         if self.process.poll() is None:
-            self.process.kill()
+            kill_group(self.process)
             try:
                 self.process.wait(5.0)
             except subprocess.TimeoutExpired:  # pragma: no cover - an unkillable process
