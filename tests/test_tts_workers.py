@@ -126,6 +126,7 @@ def test_a_setting_the_engine_refuses_is_an_error_at_once():
     with pytest.raises(VoiceError, match="no voice 'zz' here") as err:
         WorkerSynth("fatal", fatal_backend, {"voice": "zz"}, 2, 30)
     assert not isinstance(err.value, EngineFailure)  # not retried, no fallback
+    assert err.value.exit_code == 2
     assert time.monotonic() - t < 10
 
 
@@ -150,7 +151,7 @@ class HangingWorkers(WorkerEngine):
     def voices(self):
         return [Voice(self.name, "only", "", "")]
 
-    def worker_config(self, settings):
+    def worker_config(self, settings, jobs=1):
         return {}
 
 
