@@ -212,7 +212,9 @@ def _loader_class() -> type:
         def compose_node(self, parent, index):
             # PyYAML composes and constructs by recursion; nesting a few hundred deep would end
             # in RecursionError. A routine needs 5 levels.
-            self.depth += 1
+            # only a mapping or a list is a level: a scalar key inside the 20th is not the 21st
+            level = int(self.check_event(yaml.events.MappingStartEvent, yaml.events.SequenceStartEvent))
+            self.depth += level
             try:
                 if self.depth > MAX_DEPTH:
                     mark = self.peek_event().start_mark
@@ -220,7 +222,7 @@ def _loader_class() -> type:
                                 self.problems.source, mark.line + 1)
                 return super().compose_node(parent, index)
             finally:
-                self.depth -= 1
+                self.depth -= level
 
         def construct_document(self, node):
             _check_expansion(node, self.problems.source)
@@ -420,6 +422,12 @@ def _malformed(e: Any, text: str) -> tuple[str, int | None]:
             return "a tab cannot indent YAML (use spaces)", mark.line + 1
     if problem == "second occurrence" and context_mark is not None:  # a duplicate &anchor
         return f"an &anchor is defined twice (first on line {context_mark.line + 1})", mark.line + 1
+    if (context_mark is not None and mark is not None and context_mark.line != mark.line
+            and "flow" in (e.context or "") and "did not find expected" in problem):
+        # `duration: [1m` and the file goes on: the bracket that was never closed is the mistake,
+        # not the next line, where libyaml noticed it
+        opened = e.context.replace("while parsing ", "")
+        return f"{opened} is never closed ({problem})", context_mark.line + 1
     if context_mark is not None and e.context and mark is not None and context_mark.line != mark.line:
         problem += f" ({e.context.replace('while ', 'while ', 1)} that starts on line {context_mark.line + 1})"
     return problem, mark.line + 1 if mark else None
@@ -600,6 +608,11 @@ def _read_checkins(r: _Reader, top: _Map) -> tuple[tuple[str, ...], int | None]:
     if raw is None or raw is UNREADABLE:
         return (), None
     cline = r.line_of(top, "checkins")
+    if isinstance(raw, str) and _is_number_or_duration(raw):
+        # `checkins: 5` would have the guide say "5" every 90 s; it was meant as a spacing
+        r.fail(f"checkins is {excerpt(raw, 20)}, a number, not a line to speak; to set the spacing write "
+               "`checkins: {every: 2m, lines: [...]}`", cline)
+        return (), None
     if isinstance(raw, (list, str)):
         return r.lines(raw, "checkins", cline), None
     c = r.mapping(raw, "checkins", _CHECKIN_KEYS, cline)
@@ -613,6 +626,14 @@ def _read_checkins(r: _Reader, top: _Map) -> tuple[tuple[str, ...], int | None]:
         # `every` alone would silently speak nothing.
         r.fail("checkins has no lines to speak; add `lines:` (or remove `checkins`)", cline)
     return lines, every
+
+
+def _is_number_or_duration(text: str) -> bool:
+    try:
+        parse_duration(text.strip(), most_ms=MAX_SESSION_MS)
+    except ValueError:
+        return bool(re.fullmatch(r"[-+]?[\d.,]+", text.strip()))
+    return True
 
 
 def _read_steps(r: _Reader, top: _Map) -> tuple[RoutineStep, ...] | None:
