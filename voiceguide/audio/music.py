@@ -29,6 +29,7 @@ from voiceguide.errors import AudioInputError
 from voiceguide.files import is_full, write_fault
 
 CROSSFADE_MS = 4000
+MIN_TRACK_MS = 1000  # shorter is a click, not music (and loudness is measured over 400 ms blocks)
 SILENT_LUFS = -60.0   # quieter than this is not music anyone can hear over a voice
 AUDIO_SUFFIXES = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".wav", ".wave", ".m4a", ".aac",
                             ".mp4", ".wma", ".aif", ".aiff", ".webm", ".mka", ".alac", ".ape", ".wv"})
@@ -207,6 +208,11 @@ def _decode_track(path: Path, rate: int, channels: int, scratch: Path | None) ->
     except BaseException:
         f.close()
         raise
+    if frames < rate * MIN_TRACK_MS // 1000:
+        # a 2-sample WAV decodes to a loop with nothing to crossfade and nothing to map
+        f.close()
+        raise AudioInputError(f"this music lasts only {frames * 1000 // rate} ms; a music bed needs at least "
+                              f"{MIN_TRACK_MS // 1000} s", path=path)
     loudness = lufs(gated_power(block_powers(np.concatenate(segs)))) if segs else float("-inf")
     if loudness < SILENT_LUFS:
         f.close()
