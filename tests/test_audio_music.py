@@ -116,7 +116,10 @@ def test_builtin_bed_is_cached(tmp_path):
     cache = DerivedCache(tmp_path / "cache")
     a = builtin_bed(RATE, 2, cache)
     b = builtin_bed(RATE, 2, cache)
-    assert np.array_equal(a.samples, b.samples) and np.array_equal(a.powers, b.powers)
+    assert type(a).__name__ == "ArrayBed" and type(b).__name__ == "FileBed"   # made, then read from the cache
+    assert a.frames == b.frames and a.channels == b.channels == 1
+    assert np.array_equal(a.samples, b.read(0, b.frames)) and np.array_equal(a.powers, b.powers)
+    assert np.array_equal(a.read(a.frames - 100, 300), b.read(b.frames - 100, 300))   # across the loop point
     # power is reported for both output channels of the dual-mono bed
     one = builtin_bed(RATE, 1, None)
     assert np.allclose(a.powers, 2 * one.powers)

@@ -149,3 +149,31 @@ def test_silence_passes_through():
     bank = SpeechBank({"": ArrayClip(np.zeros(2205), 22050)}, 44100, None)
     bank.analyse([""])
     assert not np.any(bank.samples(""))
+
+
+def test_a_sessions_analyses_are_read_back_as_one_entry(tmp_path):
+    clips = {t: espeak_clip(t) for t in TEXTS}
+    bank = SpeechBank(clips, 44100, DerivedCache(tmp_path))
+    bank.analyse(TEXTS)
+    bundle = bank._bundle_name(list(TEXTS))
+    assert (tmp_path / "speech" / f"{bundle}.npz").exists()
+
+    class OneEntry(DerivedCache):
+        loads: list[str] = []
+
+        def load_arrays(self, kind, name):
+            self.loads.append(name)
+            return super().load_arrays(kind, name)
+
+    warm = OneEntry(tmp_path)
+    again = SpeechBank(clips, 44100, warm)
+    again.analyse(TEXTS)
+    assert warm.loads == [bundle]          # one read, not one per clip
+    for t in TEXTS:
+        a, b = again.analysis(t), bank.analysis(t)
+        assert (a.rate, a.frames, a.gain, a.peak) == (b.rate, b.frames, b.gain, b.peak)
+        assert np.array_equal(a.powers, b.powers)
+
+    # a bundle for another set of clips is another entry: it never answers for this one
+    fewer = SpeechBank({t: clips[t] for t in TEXTS[:2]}, 44100, OneEntry(tmp_path))
+    assert fewer._bundle_name(list(TEXTS[:2])) != bundle

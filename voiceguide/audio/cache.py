@@ -38,7 +38,7 @@ _MAGIC = b"vgmix\x00\x02\x00"
 _TRAILER = struct.Struct("<8sQI4x")
 TRAILER_BYTES = _TRAILER.size
 _OPEN = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-_CHUNK = 8 << 20
+_CHUNK = 1 << 20   # a check reads this much at a time, into one buffer (8 MB took longer: zeroing it)
 
 
 def digest(*parts: Any) -> str:
@@ -120,13 +120,16 @@ class DerivedCache:
                 raise _Damaged
             identity = (st.st_dev, st.st_ino, st.st_size)
             if self._sound.get(target) != identity:
+                # one buffer, read into again and again: a fresh bytes object per chunk made
+                # checking the 17 MB music loop take 13 ms of reads instead of about 4
+                buf = memoryview(bytearray(min(_CHUNK, n) or 1))
                 got, pos = 0, 0
                 while pos < n:
-                    chunk = os.pread(fd, min(_CHUNK, n - pos), pos)
-                    if not chunk:
+                    read = os.preadv(fd, [buf[:min(_CHUNK, n - pos)]], pos)
+                    if not read:
                         raise _Damaged
-                    got = zlib.crc32(chunk, got)
-                    pos += len(chunk)
+                    got = zlib.crc32(buf[:read], got)
+                    pos += read
                 if got != crc:
                     raise _Damaged
                 self._sound[target] = identity

@@ -118,7 +118,7 @@ def loop_analysis(samples: np.ndarray, rate: int, channels_out: int) -> tuple[np
     return powers, true_peak(samples, periodic=True)
 
 
-def builtin_bed(rate: int, channels: int, cache: DerivedCache | None) -> ArrayBed:
+def builtin_bed(rate: int, channels: int, cache: DerivedCache | None) -> ArrayBed | FileBed:
     from voiceguide.audio.ambient import LOOP_S, ambient_loop
 
     n = LOOP_S * rate
@@ -126,9 +126,12 @@ def builtin_bed(rate: int, channels: int, cache: DerivedCache | None) -> ArrayBe
     if cache is not None:
         meta = cache.load_json("music", name)
         powers = cache.load_arrays("music", name)
-        samples = cache.load_raw("music", name + ".f32", "<f4", n)
-        if meta is not None and powers is not None and samples is not None:
-            return ArrayBed(samples, powers["powers"] * channels, float(meta["peak"]))
+        if meta is not None and powers is not None:
+            # read where it is played, not whole: reading and copying the 17 MB first took about
+            # 50 ms of a warm start's time to first sound; the entry's check is one pass (6 ms)
+            f = cache.open_raw("music", name + ".f32", n * 4)
+            if f is not None:
+                return FileBed(f, n, 1, powers["powers"] * channels, float(meta["peak"]))
     loop = ambient_loop(rate)
     # The loop is made as a spectrum, so its K-weighting is a product there: exact (periodic),
     # and measured at the low rate the loop was made at (which holds every partial's square).
