@@ -20,10 +20,11 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from voiceguide.audio import mp3frames, segments
 from voiceguide.audio.codec import codec_gain
 from voiceguide.audio.chapters import Chapter, podcast_json, session_chapters, webvtt
 from voiceguide.audio.ffmpeg import ffmpeg_path, last_line
@@ -39,7 +40,9 @@ BLOCK_FRAMES = 1 << 16   # about 1.5 s: large enough that per-block overhead van
 # LAME eats a 1.5 s block in about 8 ms, so the queue must be deep for the mixing thread to bank
 # time where the session is sparse and spend it where clips are made on first use (~10 ms each):
 # 40 blocks is a minute of audio, 10 MB.
-QUEUE_BLOCKS = 40
+QUEUE_BLOCKS = 40         # shared by the encoders
+MAX_ENCODERS = 4          # beyond that one mixing thread would not keep up
+SPLIT_MIN_S = 20          # shorter sessions are encoded in one pass (see below)
 F_SETPIPE_SZ = 1031      # Linux: a 1 MB pipe lets ffmpeg read ahead while a block is mixed
 
 
@@ -55,6 +58,7 @@ class ExportResult:
     sidecars: tuple[Path, ...]     # FILE.chapters.vtt / FILE.chapters.json, when asked for
     gain_db: float
     predicted_lufs: float
+    encoders: int = 1              # LAME processes that made it (1: one pass)
 
     @property
     def duration_s(self) -> float:
@@ -121,83 +125,251 @@ def _disk_fault(out: Path, detail: str) -> EnvironmentFault:
     return EnvironmentFault(f"ffmpeg could not write the file: {detail or 'it failed'}", path=out)
 
 
-def _encode(mixer: Mixer, tmp: Path, tags: Mapping[str, str], fmt: str, bitrate: str, out: Path,
-            progress: Callable[[int, int], None] | None) -> None:
-    exe = ffmpeg_path()
-    cmd = [exe, "-nostdin", "-hide_banner", "-loglevel", "error",
+def encoder_count() -> int:
+    """One LAME process per core this process may run on (at most MAX_ENCODERS)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_ENCODERS, cores))
+
+
+def _ffmpeg_cmd(mixer: Mixer, fmt: str, bitrate: str, tags: Mapping[str, str], target: Path, *,
+                xing: bool = True) -> list[str]:
+    cmd = [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error",
            "-f", "s16le", "-ar", str(mixer.rate), "-ac", str(mixer.channels), "-i", "pipe:0",
            "-map_metadata", "-1"]
     if fmt == "mp3":
         # the tag (with chapters) is put in front afterwards; see id3.py for why
-        cmd += ["-c:a", "libmp3lame", "-b:a", bitrate, "-write_id3v2", "0", "-write_xing", "1", "-f", "mp3"]
+        cmd += ["-c:a", "libmp3lame", "-b:a", bitrate, "-write_id3v2", "0", "-write_xing", "1" if xing else "0",
+                "-f", "mp3"]
     else:
         for k, v in tags.items():
             if v is not None and v != "":
                 cmd += ["-metadata", f"{k}={v}"]
         cmd += ["-c:a", "pcm_s16le", "-f", "wav"]
-    cmd += ["-y", str(tmp)]
-    scale = 1.0 / codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache) if fmt == "mp3" else 1.0
-    # The first minute's clips, if not made yet, are made on both cores now, while ffmpeg starts
-    # and has nothing to encode; later ones are made by the mixing thread, which by then has
-    # banked enough time in the queue.
-    mixer.bank.prefetch([c.text for c in mixer.timeline.cues if c.spoken and c.start_ms < 60_000], workers=2)
-    with tempfile.TemporaryFile() as err:
-        # its own session: a Ctrl-C at the terminal reaches us, and we stop ffmpeg ourselves
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
-                                start_new_session=True)
-        try:
-            import fcntl
+    return cmd + ["-y", str(target)]
 
-            fcntl.fcntl(proc.stdin.fileno(), F_SETPIPE_SZ, 1 << 20)
-        except (ImportError, OSError):
-            pass
-        blocks: queue.Queue = queue.Queue(maxsize=QUEUE_BLOCKS)
-        failed = threading.Event()
 
-        def writer() -> None:
-            while True:
-                item = blocks.get()
-                if item is None:
-                    return
-                if failed.is_set():
-                    continue   # keep draining so the producer never blocks
-                try:
-                    proc.stdin.write(item)
-                except OSError:
-                    failed.set()
+@dataclass
+class _Encoder:
+    """One ffmpeg process, its stderr file, and the thread writing to its stdin."""
 
-        thread = threading.Thread(target=writer, name="voiceguide-export-writer", daemon=True)
-        thread.start()
-        try:
-            total = mixer.total_frames
-            done = 0
-            for block in mixer.mixes(BLOCK_FRAMES):
-                if failed.is_set():
-                    break
-                blocks.put(_pcm16(block, mixer.channels, scale))
-                done += len(block)
-                if progress is not None:
-                    progress(done, total)
-            blocks.put(None)
-            thread.join()
+    proc: subprocess.Popen
+    err: object
+    blocks: queue.Queue
+    thread: threading.Thread
+    fed: int = 0                        # frames written so far
+    job: Iterator[np.ndarray] | None = None
+    closed: bool = False
+
+
+def _start(cmd: list[str], failed: threading.Event, depth: int) -> _Encoder:
+    err = tempfile.TemporaryFile()
+    # its own session: a Ctrl-C at the terminal reaches us, and we stop ffmpeg ourselves
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
+                            start_new_session=True)
+    try:
+        import fcntl
+
+        fcntl.fcntl(proc.stdin.fileno(), F_SETPIPE_SZ, 1 << 20)
+    except (ImportError, OSError):
+        pass
+    blocks: queue.Queue = queue.Queue(maxsize=depth)
+
+    def writer() -> None:
+        while True:
+            item = blocks.get()
+            if item is None:
+                break
+            if failed.is_set():
+                continue   # keep draining so the producer never blocks
             try:
-                proc.stdin.close()
+                proc.stdin.write(item)
             except OSError:
                 failed.set()
-            rc = proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
+        try:
+            proc.stdin.close()
+        except OSError:
             failed.set()
+
+    thread = threading.Thread(target=writer, name="voiceguide-export-writer", daemon=True)
+    thread.start()
+    return _Encoder(proc, err, blocks, thread)
+
+
+def _run_encoders(mixer: Mixer, cmds: Sequence[list[str]], jobs: Sequence[Callable[[], Iterator[np.ndarray]]],
+                  out: Path, progress: Callable[[int, int], None] | None, work: int,
+                  scale: float = 1.0) -> list[list[tuple[int, int]]]:
+    """Feed ``jobs`` (block iterators, in order) to one ffmpeg process per command, each job to
+    whichever process has the least audio waiting, and wait for them all.
+
+    Mixing runs here, in the caller's thread; numpy lets go of the GIL, so it takes whichever
+    core the encoders leave free, and the queues let it bank time where the session is sparse.
+    Returns, per process, its jobs as (job number, frames fed to that process before it).
+    Raises EnvironmentFault when ffmpeg fails; any exception stops every process first.
+    """
+    failed = threading.Event()
+    depth = max(4, QUEUE_BLOCKS // len(cmds))
+    encoders: list[_Encoder] = []
+    placed: list[list[tuple[int, int]]] = [[] for _ in cmds]
+    try:
+        for cmd in cmds:
+            encoders.append(_start(cmd, failed, depth))
+        todo = list(range(len(jobs)))[::-1]
+        total = mixer.total_frames
+        done = 0
+        active = list(range(len(encoders)))
+        while active and not failed.is_set():
+            k = min(active, key=lambda i: encoders[i].blocks.qsize())
+            enc = encoders[k]
+            block = next(enc.job, None) if enc.job is not None else None
+            if block is None:
+                if todo:
+                    n = todo.pop()
+                    placed[k].append((n, enc.fed))
+                    enc.job = jobs[n]()
+                    continue
+                enc.blocks.put(None)
+                enc.closed = True
+                active.remove(k)
+                continue
+            while not failed.is_set():
+                try:
+                    enc.blocks.put(_pcm16(block, mixer.channels, scale), timeout=0.2)
+                    break
+                except queue.Full:
+                    pass
+            enc.fed += len(block)
+            done += len(block)
+            if progress is not None:
+                progress(min(total, done * total // max(work, 1)), total)
+        for enc in encoders:
+            if not enc.closed:
+                enc.blocks.put(None)
+                enc.closed = True
+        for enc in encoders:
+            enc.thread.join()
+            enc.proc.wait()
+    except BaseException:
+        failed.set()
+        for enc in encoders:
+            enc.proc.kill()
+        for enc in encoders:
+            enc.proc.wait()
+            if not enc.closed:
+                try:
+                    enc.blocks.put(None, timeout=5)   # the writer drains once its pipe is broken
+                except queue.Full:
+                    pass
+            enc.thread.join(timeout=5)
+            enc.err.close()
+        raise
+    try:
+        bad = [enc for enc in encoders if enc.proc.returncode != 0]
+        if bad or failed.is_set():
+            enc = bad[0] if bad else encoders[0]
+            enc.err.seek(0)
+            raise _disk_fault(out, last_line(enc.err.read().decode("utf-8", "replace")))
+    finally:
+        for enc in encoders:
+            enc.err.close()
+    if progress is not None and done * total // max(work, 1) < total:
+        progress(total, total)
+    return placed
+
+
+def _session_blocks(mixer: Mixer, start: int, end: int) -> Callable[[], Iterator[np.ndarray]]:
+    def run() -> Iterator[np.ndarray]:
+        for s in range(start, end, BLOCK_FRAMES):
+            yield mixer.mix(s, min(BLOCK_FRAMES, end - s))
+    return run
+
+
+def _loop_blocks(mixer: Mixer, start: int, frames: int) -> Callable[[], Iterator[np.ndarray]]:
+    def run() -> Iterator[np.ndarray]:
+        for s in range(0, frames, BLOCK_FRAMES):
+            yield mixer.steady(start + s, min(BLOCK_FRAMES, frames - s))
+    return run
+
+
+def _prefetch_openings(mixer: Mixer, starts: Sequence[int]) -> None:
+    """The clips of the first minute after each of ``starts`` (frames), made on both cores now,
+    while ffmpeg starts and has nothing to encode; later ones are made by the mixing, which by
+    then has banked time in the queues."""
+    texts = []
+    for s in sorted(set(starts)):
+        ms = s * 1000 // mixer.rate
+        texts += [c.text for c in mixer.timeline.cues if c.spoken and ms <= c.start_ms < ms + 60_000]
+    mixer.bank.prefetch(texts, workers=2)
+
+
+def _encode(mixer: Mixer, tmp: Path, tags: Mapping[str, str], fmt: str, bitrate: str, out: Path,
+            progress: Callable[[int, int], None] | None) -> None:
+    """The whole session through one ffmpeg process into ``tmp`` (WAV, or MP3 with ffmpeg's own
+    Info frame)."""
+    scale = 1.0 / codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache) if fmt == "mp3" else 1.0
+    _prefetch_openings(mixer, [0])
+    _run_encoders(mixer, [_ffmpeg_cmd(mixer, fmt, bitrate, tags, tmp)],
+                  [_session_blocks(mixer, 0, mixer.total_frames)], out, progress, mixer.total_frames, scale)
+
+
+def _encode_mp3_pieces(mixer: Mixer, plan: segments.Plan, dst: BinaryIO, bitrate: str, out: Path,
+                       progress: Callable[[int, int], None] | None, temp_beside: Callable[[Path], Path],
+                       workers: int, report: segments.JoinReport | None = None) -> bool:
+    """Encode ``plan``'s pieces on ``workers`` LAME processes and write the joined stream (Info
+    frame first) at ``dst``'s position. False when the encodings could not be joined cleanly
+    (not seen in practice: the caller then encodes in one pass)."""
+    fresh = [i for i, p in enumerate(plan.pieces) if not p.loop]
+    jobs = []
+    if plan.loop is not None:
+        jobs.append(_loop_blocks(mixer, plan.loop.start, plan.loop.frames))
+    jobs += [_session_blocks(mixer, plan.pieces[i].feed_start, plan.pieces[i].feed_end) for i in fresh]
+    work = sum(plan.pieces[i].feed_frames for i in fresh) + (plan.loop.frames if plan.loop else 0)
+    workers = min(workers, len(jobs))
+    files = [temp_beside(out) for _ in range(workers)]
+    # the first process writes ffmpeg's own Info frame: it says what delay LAME really added
+    cmds = [_ffmpeg_cmd(mixer, "mp3", bitrate, {}, f, xing=(k == 0)) for k, f in enumerate(files)]
+    scale = 1.0 / codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache)
+    _prefetch_openings(mixer, [plan.pieces[i].feed_start for i in fresh[:workers]])
+    placed = _run_encoders(mixer, cmds, jobs, out, progress, work, scale)
+    spf = plan.spf
+    opened: list[segments.Source] = []
+    try:
+        where: dict[int, tuple[segments.Source, int]] = {}   # job -> (its process's frames, frames before it)
+        for k, f in enumerate(files):
+            if placed[k]:
+                src = segments.open_source(f, 0)
+                opened.append(src)
+                for n, fed in placed[k]:
+                    where[n] = (src, fed // spf)
+        first = where[placed[0][0][0]][0].index.info
+        delay = first.delay if first is not None and first.delay is not None else mp3frames.ENCODER_DELAY
+        encoder = first.encoder if first is not None and first.encoder[:4] in (b"LAME", b"Lavf", b"Lavc") else b"Lavf"
+        sources = []
+        job_of_piece = {i: n + (plan.loop is not None) for n, i in enumerate(fresh)}
+        for i, p in enumerate(plan.pieces):
+            if p.loop:
+                src, before = where[0]
+                sources.append(segments.Source(src.index, src.fd, p.loop_offset - before))
+            else:
+                src, before = where[job_of_piece[i]]
+                sources.append(segments.Source(src.index, src.fd, p.feed_start // spf - before))
+        try:
+            segments.assemble(plan, sources, dst, delay=delay, encoder=encoder, report=report)
+        except (segments.JoinError, mp3frames.FrameError):
+            return False
+        except OSError as e:
+            raise _disk_fault(out, e.strerror or str(e)) from e
+        return True
+    finally:
+        for src in opened:
+            os.close(src.fd)
+        for f in files:
             try:
-                blocks.put(None, timeout=5)   # the writer drains once its pipe is broken
-            except queue.Full:
+                f.unlink()
+            except OSError:
                 pass
-            thread.join(timeout=5)
-            raise
-        if rc != 0 or failed.is_set():
-            err.seek(0)
-            raise _disk_fault(out, last_line(err.read().decode("utf-8", "replace")))
 
 
 def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: Sequence[str] = (),
@@ -240,15 +412,33 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
     try:
         tmp = temp_beside(out)
         if fmt == "mp3":
-            audio = temp_beside(out)
-            _encode(mixer, audio, all_tags, fmt, bitrate, out, progress)
-            try:
-                with open(tmp, "wb") as dst, open(audio, "rb") as src:
-                    dst.write(id3v2_tag(all_tags, chapter_list))
-                    shutil.copyfileobj(src, dst, 1 << 20)
-            except OSError as e:
-                raise _disk_fault(out, e.strerror or str(e)) from e
+            tag = id3v2_tag(all_tags, chapter_list)
+            workers = encoder_count()
+            plan = None
+            if workers > 1 and mixer.total_frames >= SPLIT_MIN_S * mixer.rate:
+                plan = segments.plan_session(mixer.total_frames, mixer.rate, workers, steady=mixer.steady_spans(),
+                                             loop_samples=mixer.bed.frames if mixer.bed is not None else 0)
+            joined = False
+            if plan is not None and len(plan.pieces) > 1:
+                try:
+                    with open(tmp, "wb") as dst:
+                        dst.write(tag)
+                        joined = _encode_mp3_pieces(mixer, plan, dst, bitrate, out, progress, temp_beside, workers)
+                        encoders = min(workers, len(plan.pieces) + (plan.loop is not None))
+                except OSError as e:
+                    raise _disk_fault(out, e.strerror or str(e)) from e
+            if not joined:
+                encoders = 1
+                audio = temp_beside(out)
+                _encode(mixer, audio, all_tags, fmt, bitrate, out, progress)
+                try:
+                    with open(tmp, "wb") as dst, open(audio, "rb") as src:
+                        dst.write(tag)
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                except OSError as e:
+                    raise _disk_fault(out, e.strerror or str(e)) from e
         else:
+            encoders = 1
             _encode(mixer, tmp, all_tags, fmt, bitrate, out, progress)
         sidecars: list[tuple[Path, Path]] = []
         for kind in chapters:
@@ -275,4 +465,4 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
     return ExportResult(path=out, format=fmt, frames=mixer.total_frames, sample_rate=mixer.rate,
                         channels=mixer.channels, duration_ms=mixer.timeline.total_ms,
                         chapters=tuple(chapter_list), sidecars=tuple(t for _, t in sidecars),
-                        gain_db=mixer.gain_db, predicted_lufs=mixer.predicted_lufs)
+                        gain_db=mixer.gain_db, predicted_lufs=mixer.predicted_lufs, encoders=encoders)
