@@ -39,6 +39,9 @@ MARGIN = 2      # frames kept clear of anything but the bed around a copied stre
 MIN_COPY_S = 1.0  # a steady stretch is copied only when this much more than its joins cost
 MAX_PIECE_S = 60.0  # fresh stretches longer than this are split, so the cores finish together
 CHUNK_FRAMES = 2048
+# a loop piece ends less than 2 windows past the wrap, and its join window runs one more
+LOOP_RUN_ON = 3 * WINDOW + TAIL + 1
+HOLD = 512               # main data bytes of output kept back: the most a reservoir reaches
 
 
 class JoinError(RuntimeError):
@@ -123,15 +126,19 @@ def _steady_runs(steady: Sequence[tuple[int, int]], spf: int, delay: int, min_fr
 def _loop_pieces(u: int, v: int, loop_frames: int) -> list[Piece]:
     """Loop pieces for a steady run [u, v): the window before opens at u, the one after at v - WINDOW.
 
-    The loop encoding holds loop frames from -PRIME to loop_frames + WINDOW + TAIL + 1, so a piece
-    may run up to WINDOW frames past the loop's end; a longer run is cut where the loop wraps and
-    joined to the loop's own start.
+    The loop encoding holds loop frames from -PRIME to loop_frames + LOOP_RUN_ON, so a piece may
+    run on past the loop's end; a longer run is cut where the loop wraps and joined to the loop's
+    own start. No piece is shorter than a window (or the joins on either side could cross): one
+    that would be runs on past the wrap by a window, and none leaves a stub after it.
     """
     out = []
     s, end = u, v - WINDOW
     while s < end:
         phase = s % loop_frames
-        e = min(end, s + (loop_frames - phase))
+        wrap = s + (loop_frames - phase)
+        e = wrap if wrap - s >= WINDOW else wrap + WINDOW
+        if end - e < WINDOW:
+            e = end
         out.append(Piece(s, e, True, loop_offset=s - phase - PRIME))
         s = e
     return out
@@ -167,7 +174,7 @@ def plan_session(total: int, rate: int, workers: int, *, steady: Sequence[tuple[
         pieces += _loop_pieces(u, v, loop_frames)
         start = v - WINDOW
     pieces += _split_fresh(start, frames, spf, total, max_fresh, prime_from_start=False, run_to_end=True)
-    loop = LoopJob(start=(loop_frames - PRIME) * spf, frames=(loop_frames + PRIME + WINDOW + TAIL + 1) * spf)
+    loop = LoopJob(start=(loop_frames - PRIME) * spf, frames=(loop_frames + PRIME + LOOP_RUN_ON) * spf)
     reuse = Plan(spf, total, tuple(pieces), loop)
     # joins are cheap but not free (each costs a window of extra encoding, and a process's start)
     return reuse if reuse.encoded_frames < 0.8 * plain.encoded_frames else plain
@@ -197,9 +204,10 @@ class Source:
 
 @dataclass
 class JoinReport:
-    """Where each join was made (frames after its window opened): for tests and the benchmark."""
+    """Where each join was made: for tests and the benchmark."""
 
-    offsets: list[int] = field(default_factory=list)
+    joins: list[int] = field(default_factory=list)      # global frame of each join
+    offsets: list[int] = field(default_factory=list)    # frames after its window opened
     frames: int = 0
     loop_frames_copied: int = 0
 
@@ -219,12 +227,59 @@ def find_joins(plan: Plan, sources: Sequence[Source], fmt: mf.StreamFormat) -> l
     return joins
 
 
-def _chunks(lo: int, hi: int) -> list[tuple[int, int]]:
-    """[lo, hi) in chunks, the last holding at least 32 frames (room for a whole reservoir)."""
-    cuts = list(range(lo, hi, CHUNK_FRAMES)) + [hi]
-    if len(cuts) > 2 and cuts[-1] - cuts[-2] < 32:
-        del cuts[-2]
-    return list(zip(cuts[:-1], cuts[1:]))
+def _reservoir_before(src: Source, g: int, fmt: mf.StreamFormat) -> bytes:
+    """What the encoding's frame g reads from its reservoir (the tail of its frames before g)."""
+    need = mf.main_data_begin(src.frame(g), fmt)
+    if not need:
+        return b""
+    first, have = g - src.offset, 0
+    while have < need and first > 0:
+        first -= 1
+        have += int(src.index.sizes[first]) - fmt.data_start
+    return mf.reservoir(src.frames(first + src.offset, g), need, fmt)
+
+
+class _Output:
+    """The joined frames on their way to the file, the last ones held back: a later join may have
+    to put its reservoir bytes into their tail (at low bitrates 511 bytes span many frames, and a
+    piece may be only a window long)."""
+
+    def __init__(self, out: BinaryIO, fmt: mf.StreamFormat):
+        self.out = out
+        self.fmt = fmt
+        self.pending = bytearray()
+        self.sizes: list[int] = []
+        self.crc = mf.Crc16()
+        self.appended = 0      # bytes of frames taken so far (written or held)
+
+    def add(self, data: bytes, sizes: Sequence[int]) -> None:
+        self.pending += data
+        self.sizes += sizes
+        self.appended += len(data)
+        keep, slots = 0, 0
+        for size in reversed(self.sizes):
+            if slots >= HOLD:
+                break
+            keep += 1
+            slots += size - self.fmt.data_start
+        self._write(len(self.sizes) - keep)
+
+    def patch(self, reservoir: bytes) -> None:
+        if reservoir:
+            mf.patch_tail(self.pending, reservoir, self.fmt)
+
+    def close(self) -> None:
+        self._write(len(self.sizes))
+
+    def _write(self, frames: int) -> None:
+        if frames <= 0:
+            return
+        n = sum(self.sizes[:frames])
+        chunk = bytes(self.pending[:n])
+        self.crc.update(chunk)
+        self.out.write(chunk)
+        del self.pending[:n]
+        del self.sizes[:frames]
 
 
 def assemble(plan: Plan, sources: Sequence[Source], out: BinaryIO, *, delay: int, encoder: bytes,
@@ -251,41 +306,35 @@ def assemble(plan: Plan, sources: Sequence[Source], out: BinaryIO, *, delay: int
                                   music_crc=0))
     info_at = out.tell()
     out.write(bytes(info_size))
-    crc = mf.Crc16()
+    output = _Output(out, fmt)
     toc_frames = [i * frames // 100 for i in range(100)]
     toc_offsets: list[int] = []
-    written = info_size        # bytes from the Info frame's start
     for i, (src, a, b) in enumerate(zip(sources, starts, stops)):
         idx = src.index
-        for lo, hi in _chunks(a, b):
-            data = src.frames(lo, hi)
-            if hi == b and i + 1 < len(sources):
-                # the next encoding's frame b reaches back into its own reservoir: put those
-                # bytes where the decoder will look for them, at the end of these frames
-                nxt = sources[i + 1]
-                need = mf.main_data_begin(nxt.frame(b), fmt)
-                if need:
-                    before = nxt.frames(max(nxt.offset, b - 32), b)
-                    data = bytearray(data)
-                    mf.patch_tail(data, mf.reservoir(before, need, fmt), fmt)
-                    data = bytes(data)
+        for lo in range(a, b, CHUNK_FRAMES):
+            hi = min(b, lo + CHUNK_FRAMES)
             base = int(idx.offsets[lo - src.offset])
             while len(toc_offsets) < 100 and toc_frames[len(toc_offsets)] < hi:
                 f = toc_frames[len(toc_offsets)]
-                toc_offsets.append(written + int(idx.offsets[f - src.offset]) - base)
-            crc.update(data)
-            out.write(data)
-            written += len(data)
-        if report is not None and src.index is sources[i].index and plan.pieces[i].loop:
+                toc_offsets.append(info_size + output.appended + int(idx.offsets[f - src.offset]) - base)
+            output.add(src.frames(lo, hi), idx.sizes[lo - src.offset:hi - src.offset].tolist())
+        if i + 1 < len(sources):
+            # the next encoding's frame b reaches back into its own reservoir: put those bytes
+            # where the decoder will look for them, at the end of the frames before it
+            output.patch(_reservoir_before(sources[i + 1], b, fmt))
+        if report is not None and plan.pieces[i].loop:
             report.loop_frames_copied += b - a
-    info = mf.info_frame(model, frames=frames, audio_bytes=audio_bytes, toc=mf.seek_table(toc_offsets, frames,
-                                                                                        written),
-                         delay=delay, padding=padding, music_crc=crc.value(), encoder=encoder)
+    output.close()
+    written = info_size + output.appended
+    info = mf.info_frame(model, frames=frames, audio_bytes=audio_bytes,
+                         toc=mf.seek_table(toc_offsets, frames, written), delay=delay, padding=padding,
+                         music_crc=output.crc.value(), encoder=encoder)
     end = out.tell()
     out.seek(info_at)
     out.write(info)
     out.seek(end)
     if report is not None:
+        report.joins = list(joins)
         report.offsets = [j - p.first for j, p in zip(joins, plan.pieces[1:])]
         report.frames = frames
 

@@ -206,9 +206,10 @@ class SpeechBank:
             busy.set()
         return x
 
-    def prefetch(self, texts: Iterable[str], *, workers: int = 1) -> None:
+    def prefetch(self, texts: Iterable[str], *, workers: int = 1) -> list[threading.Thread]:
         """Make ``texts`` ready in the background, in order (the order they are spoken), on
-        ``workers`` threads, up to half the resident budget; the rest are made as needed."""
+        ``workers`` threads, up to half the resident budget; the rest are made as needed.
+        Returns the threads (they end by themselves when done), for a caller that must see them end."""
         order = iter([t for t in dict.fromkeys(texts) if t in self._base])
         take = threading.Lock()
 
@@ -226,8 +227,10 @@ class SpeechBank:
                 except Exception:
                     return   # whoever needs the clip will meet the error itself
 
-        for _ in range(workers):
-            threading.Thread(target=run, name="voiceguide-clip-prefetch", daemon=True).start()
+        threads = [threading.Thread(target=run, name="voiceguide-clip-prefetch", daemon=True) for _ in range(workers)]
+        for t in threads:
+            t.start()
+        return threads
 
     def _cache_name(self, text: str, ceiling_db: float) -> str:
         return digest("speech-samples", self.clips[text].key, ceiling_db, self.rate) + ".f32"
