@@ -4,7 +4,7 @@ The mixer's blocks are turned into 16-bit PCM here, in the caller's thread, and 
 ffmpeg's stdin by one writer thread per ffmpeg process; memory stays flat however long the
 session is. An MP3 of 20 s or more is encoded by one LAME process per core, in pieces that are
 joined into one gapless stream (segments.py; for 20 minutes of the bundled routine that took
-0.4 x the time of one bare single-threaded encode, where one pass took 1.2-1.4 x). A WAV, or a
+0.4 x the time of one bare single-threaded encode, where one pass took 1.1-1.5 x). A WAV, or a
 shorter MP3, goes through one process.
 
 Every file is written as a temp file beside the target (the MP3's pieces too), renamed into

@@ -11,8 +11,9 @@ into one stream. Three things make that work, all of them facts of the format:
   So a join after frame J-1 of stream A and frame J of stream B (both encodings of the same
   audio, frame for frame) decodes cleanly when A's and B's frame J-1 end with the same kind of
   window, and when A left at least as many bytes free before frame J as B's frame J reaches
-  back (A's own ``main_data_begin`` of frame J): B's reservoir bytes are then copied into A's
-  tail. ``join_ok`` and ``patch_tail`` do exactly that.
+  back (``room_after``: the bytes after A's frame J-1's main data, which decoders keep as the
+  reservoir): B's reservoir bytes are then copied into A's tail. ``join_ok`` and ``patch_tail``
+  do exactly that.
 - LAME delays its output by 576 samples (its "encoder delay") and the decoder's filterbank by
   529 more, and the last frame is padded. An Info frame (the Xing header of a constant-bitrate
   stream, with LAME's extension) at the front says how many frames follow and how many samples
@@ -207,6 +208,26 @@ def main_data_begin(frame: bytes, fmt: StreamFormat) -> int:
     return frame[at]
 
 
+def room_after(frame: bytes, fmt: StreamFormat) -> int:
+    """Bytes left free at the end of the frame's payload once its main data (which begins
+    ``main_data_begin`` bytes earlier and runs for the sum of its granules' part2_3_length bits)
+    is over: what the next frame may borrow. At least that frame's own ``main_data_begin``, more
+    where LAME filled the gap with ancillary bits."""
+    bit = 8 * (4 + (2 if fmt.crc else 0))
+    nch = fmt.channels
+    if fmt.mpeg == 1:
+        bit += 9 + (5 if nch == 1 else 3) + 4 * nch
+        per, granules = 59, 2
+    else:
+        bit += 8 + (1 if nch == 1 else 2)
+        per, granules = 63, 1
+    used = 0
+    for _ in range(granules * nch):
+        used += _bits(frame, bit, 12)
+        bit += per
+    return len(frame) - fmt.data_start + main_data_begin(frame, fmt) - (used + 7) // 8
+
+
 def _bits(data: bytes, start_bit: int, n: int) -> int:
     byte = start_bit >> 3
     chunk = int.from_bytes(data[byte:byte + 8], "big")
@@ -244,9 +265,10 @@ def ends_short(frame: bytes, fmt: StreamFormat) -> tuple[tuple[bool, bool], ...]
 def join_ok(a_prev: bytes, a_next: bytes, b_prev: bytes, b_next: bytes, fmt: StreamFormat) -> bool:
     """Whether stream A's frames up to ``a_prev`` can be followed by stream B's from ``b_next``.
 
-    ``a_prev``/``b_prev`` are the two streams' frame J-1, ``a_next``/``b_next`` their frame J.
+    ``a_prev``/``b_prev`` are the two streams' frame J-1, ``a_next``/``b_next`` their frame J
+    (A's is not needed: what counts is the room A's frame J-1 leaves).
     """
-    return (main_data_begin(a_next, fmt) >= main_data_begin(b_next, fmt)
+    return (room_after(a_prev, fmt) >= main_data_begin(b_next, fmt)
             and ends_short(a_prev, fmt) == ends_short(b_prev, fmt))
 
 

@@ -33,7 +33,11 @@ from typing import BinaryIO, Sequence
 from voiceguide.audio import mp3frames as mf
 
 PRIME = 8       # frames before a fresh piece, dropped: measured, joins sound the same from 4 on
-WINDOW = 16     # frames searched for a join (measured: the first or second frame almost always does)
+# Frames searched for a join. Measured over 6525 joins (48 exports of the routine, both musics):
+# 45% were made at the window's first frame, 0.8% needed 9 or more, the latest 14; a window of
+# 16 ran out twice. Each frame of window costs encoding on both sides of every join (24 rather
+# than 16: 5% more of the session encoded).
+WINDOW = 24
 TAIL = 2        # frames encoded past the window: LAME's lookahead reaches one granule ahead
 MARGIN = 2      # frames kept clear of anything but the bed around a copied stretch (MDCT overlap)
 MIN_COPY_S = 1.0  # a steady stretch is copied only when this much more than its joins cost
