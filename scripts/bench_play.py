@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Live play: time to first sound with a warm cache, and the largest cue onset error over a session.
+"""Live play: time to first sound with a warm cache, the largest cue onset error over a session,
+and underruns, idle and beside two busy processes.
 
     .venv/bin/python scripts/bench_play.py                 # 5 minutes of the bundled routine
     .venv/bin/python scripts/bench_play.py --minutes 2.5   # a quick look (the shortest that fits)
@@ -13,8 +14,13 @@ against the first cue's (the same everywhere means no drift and no gap). The bas
 in the same run, is the floor for any Python player: a bare ``python -c`` that imports numpy and
 miniaudio and plays a beep (``paplay``, the sound system's own launch-to-sound time, is shown too).
 
+The session is then played again beside two busy processes (``python -c 'while True: pass'``),
+and both runs report the underruns ``voiceguide play`` counted (device requests that found no
+sound ready, from its VOICEGUIDE_DEBUG line) and how late the device's requests came.
+
 Prints, last line:
-    play first_sound=0.36s floor=0.09s ratio=4.0 paplay=0.01s max_onset_error=0.0ms cues=44 output=stream
+    play first_sound=0.30s floor=0.09s ratio=3.3 paplay=0.01s max_onset_error=0.0ms cues=44 underruns=0
+         busy: max_onset_error=0.0ms underruns=0 late=15ms output=stream
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -138,6 +145,42 @@ def onset_errors(rec: np.ndarray, ref: np.ndarray, cue_frames: list[int]) -> tup
     return lags, lost
 
 
+DEBUG = re.compile(r"(\d+) underruns, device requests up to (\d+) ms late")
+
+
+def play_once(server: AudioServer, flags: list[str], output: str, env: dict, total_s: float,
+              hogs: int = 0) -> tuple[float, np.ndarray, dict]:
+    """Play the session to its end (beside ``hogs`` busy processes): launch to first sound, the
+    recording, and the player's own count of underruns and late requests."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(hogs)]
+    try:
+        mark = server.mark()
+        launched = time.monotonic()
+        p = subprocess.Popen(VG + ["play", *flags, "--output", output], env=dict(env, VOICEGUIDE_DEBUG="1"),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        frame = first_sound(server, mark, 30)
+        if frame is None:
+            p.kill()
+            sys.exit(f"bench_play: play made no sound: {p.communicate()[1][-400:]}")
+        first = server.time_of(frame) - launched
+        try:
+            _, err = p.communicate(timeout=total_s + 60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            sys.exit("bench_play: play did not finish")
+        if p.returncode:
+            sys.exit(f"bench_play: play exited {p.returncode}: {err.strip()[-400:]}")
+        time.sleep(0.3)
+        rec = server.record(mark)
+    finally:
+        for h in busy:
+            h.kill()
+            h.wait()
+    found = DEBUG.search(err)
+    debug = {"underruns": int(found.group(1)), "late": int(found.group(2))} if found else {"underruns": "?", "late": "?"}
+    return first, rec, debug
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=5.0, help="session length (default 5)")
@@ -163,33 +206,22 @@ def main(argv: list[str] | None = None) -> int:
         paplay = paplay_first_sound(server, env, folder)
         floor = launch_to_sound(server, [sys.executable, "-c", FLOOR], env)
 
-        mark = server.mark()
-        launched = time.monotonic()
-        p = subprocess.Popen(VG + ["play", *flags, "--output", args.output], env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        frame = first_sound(server, mark, 30)
-        if frame is None:
-            p.kill()
-            sys.exit(f"bench_play: play made no sound: {p.communicate()[1][-400:]}")
-        first = server.time_of(frame) - launched
-        try:
-            _, err = p.communicate(timeout=timeline["total_s"] + 60)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            sys.exit("bench_play: play did not finish")
-        if p.returncode:
-            sys.exit(f"bench_play: play exited {p.returncode}: {err.strip()[-400:]}")
-        time.sleep(0.3)
-        rec = server.record(mark)
+        first, rec, debug = play_once(server, flags, args.output, env, timeline["total_s"])
+        _, rec_busy, debug_busy = play_once(server, flags, args.output, env, timeline["total_s"], hogs=2)
 
     cues = [int(c["start_s"] * RATE) for c in timeline["cues"]]
     lags, lost = onset_errors(rec, ref, cues)
+    busy_lags, busy_lost = onset_errors(rec_busy, ref, cues)
     worst = max((abs(x) for x in lags), default=float("nan"))
+    busy_worst = max((abs(x) for x in busy_lags), default=float("nan"))
     print(f"cue lags (ms, against the first): {[round(x, 2) for x in lags]}", file=sys.stderr)
     print(f"play first_sound={first:.2f}s floor={floor:.2f}s ratio={first / floor:.1f} paplay={paplay:.2f}s "
           f"max_onset_error={worst:.1f}ms cues={len(lags)}" + (f" lost={lost}" if lost else "")
-          + f" output={args.output}")
-    return 0 if not lost else 1
+          + f" underruns={debug['underruns']} busy: max_onset_error={busy_worst:.1f}ms"
+          + (f" lost={busy_lost}" if busy_lost else "")
+          + f" underruns={debug_busy['underruns']} late={debug_busy['late']}ms output={args.output}")
+    lost += busy_lost
+    return 0 if not lost and debug["underruns"] == 0 == debug_busy["underruns"] else 1
 
 
 if __name__ == "__main__":

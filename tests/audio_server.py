@@ -53,8 +53,11 @@ def alsa_pulse_plugin() -> bool:
 class AudioServer:
     """Start with ``with``; ``env`` reaches the server; ``record()`` returns float32 (frames, 2)."""
 
-    def __init__(self, *, latency_ms: int = 10):
+    def __init__(self, *, latency_ms: int = 10, keepalive: bool = True):
         self.latency_ms = latency_ms
+        # keepalive=False leaves the sink idle until a client plays, as a device slow to wake (a
+        # suspended card, a Bluetooth speaker): its first request for audio then takes seconds
+        self.keepalive = keepalive
         self.env: dict[str, str] = {}
         self._procs: list[subprocess.Popen] = []
         self._data = bytearray()
@@ -105,11 +108,12 @@ class AudioServer:
             time.sleep(0.05)
         subprocess.run(["pactl", "set-default-sink", SINK], env=env, capture_output=True, check=True)
         # An idle null sink stops its clock, and then its monitor delivers nothing: zeros keep it going.
-        self._procs.append(subprocess.Popen(
-            ["pacat", "--raw", "--format=s16le", f"--rate={RATE}", f"--channels={CHANNELS}",
-             f"--latency-msec={self.latency_ms}", "/dev/zero"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        time.sleep(0.2)
+        if self.keepalive:
+            self._procs.append(subprocess.Popen(
+                ["pacat", "--raw", "--format=s16le", f"--rate={RATE}", f"--channels={CHANNELS}",
+                 f"--latency-msec={self.latency_ms}", "/dev/zero"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(0.2)
         self._rec = subprocess.Popen(
             ["parec", "-d", f"{SINK}.monitor", "--raw", "--format=s16le", f"--rate={RATE}",
              f"--channels={CHANNELS}", f"--latency-msec={self.latency_ms}"],
@@ -118,7 +122,7 @@ class AudioServer:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         deadline = time.monotonic() + 5
-        while self.recorded_frames() < RATE // 10:
+        while self.keepalive and self.recorded_frames() < RATE // 10:
             if time.monotonic() > deadline:
                 raise RuntimeError("the private pulseaudio server's monitor records nothing")
             time.sleep(0.02)
@@ -171,6 +175,15 @@ class AudioServer:
         """The sound server dies (as when a device is unplugged or the server crashes)."""
         if self._procs and self._procs[0].poll() is None:
             self._procs[0].kill()
+
+    def freeze_server(self, seconds: float) -> None:
+        """The sound server stops for a moment (a busy or swapping machine), then goes on."""
+        server = self._procs[0]
+        server.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(seconds)
+        finally:
+            server.send_signal(signal.SIGCONT)
 
     def mark(self) -> int:
         """The recording's length in frames now: pass it to ``record`` to keep only what follows."""

@@ -296,3 +296,92 @@ def test_a_full_disk_is_reported_and_leaves_nothing(mixer, tmp_path):
         assert listing(mnt) == []
     finally:
         subprocess.run(["umount", str(mnt)])
+
+
+# -- what lies beside an export agrees with it -------------------------------------------------------
+
+def test_exporting_again_removes_the_sidecars_it_was_not_asked_for(mixer, tmp_path):
+    out = tmp_path / "s.mp3"
+    first = export_session(mixer, out, chapters=("vtt", "json"))
+    assert first.notes == () and listing(tmp_path) == ["s.mp3", "s.mp3.chapters.json", "s.mp3.chapters.vtt"]
+    again = export_session(mixer, out, chapters=("json",))
+    assert listing(tmp_path) == ["s.mp3", "s.mp3.chapters.json"]
+    assert again.sidecars == (sidecar_path(out, "json"),)
+    assert any("removed s.mp3.chapters.vtt" in n for n in again.notes)
+    export_session(mixer, out)
+    assert listing(tmp_path) == ["s.mp3"]
+
+
+def test_a_file_of_the_users_under_a_sidecars_name_stays(mixer, tmp_path):
+    out = tmp_path / "s.mp3"
+    mine = sidecar_path(out, "vtt")
+    mine.write_text("my own notes about this recording\n")
+    result = export_session(mixer, out)
+    assert mine.read_text() == "my own notes about this recording\n" and result.notes == ()
+
+
+def read_cues(path):
+    """The cue points and labels of a WAV, by a small RIFF reader of our own."""
+    import struct
+
+    data = path.read_bytes()
+    assert data[:4] == b"RIFF" and struct.unpack_from("<I", data, 4)[0] == len(data) - 8
+    pos, cues, labels = 12, {}, {}
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        body = data[pos + 8:pos + 8 + size]
+        if cid == b"cue ":
+            n = struct.unpack_from("<I", body)[0]
+            for i in range(n):
+                ident, _, chunk, _, _, offset = struct.unpack_from("<II4sIII", body, 4 + 24 * i)
+                assert chunk == b"data"
+                cues[ident] = offset
+        elif cid == b"LIST" and body[:4] == b"adtl":
+            sub = 4
+            while sub + 8 <= len(body):
+                sid, ssize = body[sub:sub + 4], struct.unpack_from("<I", body, sub + 4)[0]
+                if sid == b"labl":
+                    ident = struct.unpack_from("<I", body, sub + 8)[0]
+                    labels[ident] = body[sub + 12:sub + 8 + ssize].rstrip(b"\0").decode()
+                sub += 8 + ssize + (ssize & 1)
+        pos += 8 + size + (size & 1)
+    return [(cues[i], labels.get(i)) for i in sorted(cues)]
+
+
+def test_a_wav_carries_its_chapters_as_cue_points(wav, mixer):
+    from voiceguide.audio.chapters import session_chapters
+
+    chapters = session_chapters(mixer.timeline)
+    want = [(mixer.frame_of_ms(c.start_ms), c.title) for c in chapters]
+    assert read_cues(wav) == want and len(want) >= 3
+    probed = ffprobe(wav)["chapters"]
+    assert [(int(c["start"]), c["tags"]["title"]) for c in probed] == want
+    # still the same samples: the markers come after them
+    assert read_wav(wav).shape == (mixer.total_frames, mixer.channels)
+
+
+def test_a_killed_exports_temps_are_removed_by_the_next_export(mixer, tmp_path):
+    from test_files import dead_writer_name
+    from voiceguide.files import temp_name
+
+    out = tmp_path / "s.mp3"
+    dead = [tmp_path / dead_writer_name("s.mp3", ".part"), tmp_path / dead_writer_name("other.wav", ".part"),
+            tmp_path / dead_writer_name("s.mp3.chapters.vtt", ".part")]
+    live = tmp_path / temp_name("x.mp3", ".part")              # a run writing it now (this process)
+    theirs = [tmp_path / ".s.mp3.0a1b2c3d.part",                 # the old pattern: no writer to check
+              tmp_path / dead_writer_name("photo.jpg", ".part")]  # not a name an export writes
+    for p in [*dead, live, *theirs]:
+        p.write_bytes(b"x" * 1000)
+    export_session(mixer, out)
+    assert listing(tmp_path) == sorted(["s.mp3", live.name, *(p.name for p in theirs)])
+
+
+def test_odd_names_reach_ffmpeg_as_files(mixer, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)            # relative, as `-o NAME` gives them
+    result = export_session(mixer, Path("-y.wav"))
+    assert (tmp_path / "-y.wav").exists() and read_wav(tmp_path / "-y.wav").shape[0] == mixer.total_frames
+    (tmp_path / "concat:a.mp3|b.mp3").mkdir()
+    result = export_session(mixer, Path("concat:a.mp3|b.mp3") / "pipe:1.mp3")
+    assert result.bytes > 10_000 and listing(tmp_path / "concat:a.mp3|b.mp3") == ["pipe:1.mp3"]

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,3 +194,38 @@ def test_ffmpeg_missing_is_an_environment_fault(tmp_path, monkeypatch):
     with pytest.raises(EnvironmentFault) as e:
         prepare_bed(str(src), RATE, 2, None)
     assert "install" in str(e.value)
+
+
+def dominant_hz(x, rate=RATE):
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)[:, 0]
+    return np.argmax(np.abs(np.fft.rfft(x))) * rate / len(x)
+
+
+@pytest.mark.parametrize("name", ["concat:a.mp3|b.mp3", "-i.mp3", "subfile:x.mp3"])
+def test_a_music_file_is_read_as_that_file_whatever_its_name(tmp_path, name, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_audio(tmp_path / "a.mp3", "sine=f=440:sample_rate=44100", 3.0)
+    make_audio(tmp_path / "b.mp3", "sine=f=1000:sample_rate=44100", 3.0)
+    make_audio(tmp_path / "own.mp3", "sine=f=2500:sample_rate=44100", 6.0)
+    os.rename(tmp_path / "own.mp3", tmp_path / name)
+    relative = Path(name)     # as `--music NAME` gives it: ffmpeg would take it for a protocol or option
+    x = np.concatenate(list(ffmpeg_mod.decode(relative, RATE, 1)))
+    assert abs(len(x) / RATE - 6.0) < 0.1          # not a.mp3 then b.mp3 (3 s each)
+    assert abs(dominant_hz(x) - 2500) < 5
+    bed = file_bed(relative, RATE, 1, DerivedCache(tmp_path / "cache"))
+    assert abs(dominant_hz(bed.read(0, RATE)) - 2500) < 5
+
+
+def test_a_cached_loop_damaged_on_disk_is_made_again(tmp_path):
+    src = make_audio(tmp_path / "calm.ogg", MUSIC, 9.0, channels=1)
+    cache = DerivedCache(tmp_path / "cache")
+    good = whole_loop(file_bed(src, RATE, 1, cache))
+    loop = next((tmp_path / "cache" / "music").glob("*.f32"))
+    size = loop.stat().st_size
+    with open(loop, "r+b") as f:           # garbage of the same size over the samples
+        f.write(np.random.default_rng(9).standard_normal((size - 24) // 4).astype("<f4").tobytes())
+    again = file_bed(src, RATE, 1, DerivedCache(tmp_path / "cache"))
+    assert np.array_equal(whole_loop(again), good)
+    for entry in (tmp_path / "cache" / "music").iterdir():   # every entry whole again
+        assert not entry.name.startswith(".")
+    assert file_bed(src, RATE, 1, DerivedCache(tmp_path / "cache")).frames == again.frames

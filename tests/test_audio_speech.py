@@ -20,6 +20,7 @@ class CountingClip:
     def __init__(self, clip):
         self._clip, self.reads = clip, 0
         self.key, self.sample_rate, self.frames = clip.key, clip.sample_rate, clip.frames
+        self.digest = clip.digest
 
     def read(self):
         self.reads += 1
@@ -78,6 +79,65 @@ def test_a_truncated_cache_entry_is_made_again(tmp_path):
     again = SpeechBank({t: espeak_clip(t)}, 44100, cache)
     again.analyse([t])
     assert np.array_equal(again.samples(t), good)
+
+
+def test_garbage_of_the_same_size_in_the_cache_is_never_mixed(tmp_path):
+    cache = DerivedCache(tmp_path)
+    t = TEXTS[3]
+    bank = SpeechBank({t: espeak_clip(t)}, 44100, cache)
+    bank.analyse([t])
+    good, powers = bank.samples(t).copy(), bank.analysis(t).powers.copy()
+    rng = np.random.default_rng(5)
+    for f in (tmp_path / "speech").iterdir():
+        size = f.stat().st_size
+        with open(f, "r+b") as fh:        # the payload scrambled, sizes and trailers kept
+            fh.write(rng.integers(0, 256, size - 24, dtype=np.uint8).tobytes())
+    again = SpeechBank({t: CountingClip(espeak_clip(t))}, 44100, DerivedCache(tmp_path))
+    again.analyse([t])
+    assert np.array_equal(again.analysis(t).powers, powers)
+    assert np.array_equal(again.samples(t), good)
+    assert again.clips[t].reads == 2      # made again from the clip: analysed, then processed
+
+
+def test_what_is_derived_is_keyed_by_the_clips_samples_not_its_key(tmp_path):
+    """Two recordings under one cache key (piper varies from run to run) never share analysis."""
+    cache = DerivedCache(tmp_path)
+    a = espeak_clip(TEXTS[0])
+    b = espeak_clip(TEXTS[2])
+    one = SpeechBank({"x": ArrayClip(a.read(), a.sample_rate, key="same-key")}, 44100, cache)
+    one.analyse(["x"])
+
+    class Other(ArrayClip):
+        @property
+        def digest(self):
+            return "another-recording"
+
+    two = SpeechBank({"x": Other(b.read(), b.sample_rate, key="same-key")}, 44100, cache)
+    two.analyse(["x"])
+    assert two.analysis("x").frames == b.frames != one.analysis("x").frames
+    assert len(two.samples("x")) == two.out_frames("x")
+
+
+def test_check_sources_finds_a_damaged_clip_before_the_first_block(tmp_path):
+    from test_tts_cache import put
+    from voiceguide.errors import DamagedClip
+    from voiceguide.tts.cache import ClipCache
+
+    clips = ClipCache(tmp_path / "clips")
+    clip = put(clips, "ab" + "0" * 62, ms=800)
+    bank = SpeechBank({"x": clip}, 44100, DerivedCache(tmp_path / "mix"))
+    bank.analyse(["x"])
+    bank.check_sources(["x"])          # sound: nothing to say
+    data = bytearray(clip.path.read_bytes())
+    data[100:110] = bytes(10)
+    clip.path.write_bytes(bytes(data))   # rewritten: a new file with the same size
+    fresh = clips.get(clip.key)
+    bank = SpeechBank({"x": fresh}, 44100, DerivedCache(tmp_path / "mix"))
+    bank.analyse(["x"])                  # cached: the clip is not read
+    bank.set_ceiling(-9.0)               # processed samples for this ceiling are not cached
+    with pytest.raises(DamagedClip) as err:
+        bank.check_sources(["x"])
+    assert err.value.keys == (clip.key,) and not clip.path.exists()
 
 
 def test_a_missing_clip_is_a_programming_error():

@@ -8,6 +8,7 @@ log says at which device frame each one acted.
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 
@@ -18,7 +19,7 @@ from audio_server import (
     RATE, AudioServer, ToneMixer, audio_server_fixture, offset_of, onsets, require_audio_server,
     tone_timeline,
 )
-from voiceguide.errors import DeviceError
+from voiceguide.errors import DeviceChoiceError, DeviceError
 from voiceguide.player import PlainDisplay, PlayerOptions, play_session
 from voiceguide.player.buffer_output import BufferOutput
 from voiceguide.player.output import to_pcm16
@@ -281,10 +282,15 @@ def test_a_named_device_plays_and_an_unknown_one_lists_the_choices(pulse_env):
     mixer = ToneMixer(tone_timeline(steps=1, step_ms=1000, intro_ms=300, outro_ms=300))
     result, rec, _, _ = play(pulse_env, mixer, device="vg")
     assert result.completed and np.abs(rec).max() > 0.3
-    with pytest.raises(DeviceError) as e:
+    with pytest.raises(DeviceChoiceError) as e:
         play(pulse_env, mixer, device="Kitchen speakers")
-    assert "Kitchen speakers" in str(e.value) and "Null Output" in str(e.value)
-    assert e.value.exit_code == 1
+    assert "Kitchen speakers" in str(e.value) and e.value.exit_code == 2
+    # every name the list offers is one --device takes
+    offered = re.findall(r"'([^']+)'", str(e.value).split("Available:", 1)[1])
+    assert "Null Output" in offered and "vg" in offered and "Null Output (vg)" not in offered
+    for name in offered:
+        result, _, _, _ = play(pulse_env, mixer, device=name)
+        assert result.completed
 
 
 @pytest.mark.parametrize("kind", ["stream", "simpleaudio", "auto"])

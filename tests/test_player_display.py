@@ -8,7 +8,7 @@ import re
 import pytest
 
 from audio_server import tone_timeline
-from voiceguide.player.display import PlainDisplay, Status, TerminalDisplay, clock, last_spoken
+from voiceguide.player.display import PlainDisplay, Status, TerminalDisplay, clock
 from voiceguide.player.keys import Keymap
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -32,12 +32,6 @@ def test_status_knows_where_the_session_is():
     assert mid.step_progress == pytest.approx(0.25) and mid.progress == pytest.approx(6 / 14)
     assert (closing.where, closing.heading, closing.next_step) == ("Closing", "Closing", None)
     assert closing.step_left_ms == 500
-
-
-def test_last_spoken_skips_chimes_and_the_future():
-    assert last_spoken(TL, 100) is None
-    assert last_spoken(TL, 5100).text == "Step 1 line 3."  # the chime at 5 s says nothing
-    assert last_spoken(TL, 6000).text == "Step 2 line 1."
 
 
 def test_plain_display_writes_one_line_per_spoken_cue_and_one_per_note():

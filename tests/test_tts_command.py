@@ -82,3 +82,63 @@ def test_the_text_reaches_the_command_intact(tmp_path):
 def test_last_line():
     assert last_line(b"a\n\nlast one  \n\n") == "last one"
     assert last_line("") == ""
+
+
+def test_a_wrapper_whose_child_hangs_is_killed_with_its_child(tmp_path):
+    """An engine behind a shell script: the timeout ends the script's whole process group, so
+    the hung child neither runs on nor keeps us waiting on the pipe it holds."""
+    pid_file = tmp_path / "child.pid"
+    wrapper = tmp_path / "espeak-ng-wrapper"
+    wrapper.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\nwait\n")
+    wrapper.chmod(0o755)
+
+    class Wrapped(Script):
+        def argv(self, text, out, settings):
+            return [str(wrapper), str(out), text]
+
+    synth = Wrapped("").open(VoiceSettings(), 1, 5)
+    t = time.monotonic()
+    with pytest.raises(EngineFailure, match=r"gave no clip within 1 s"):
+        synth.render("hello", tmp_path / "out.wav", 1.0)
+    assert time.monotonic() - t < 5
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the wrapper's child is still running")
+
+
+def test_stopping_the_synth_ends_each_running_command_with_its_children(tmp_path):
+    import threading
+
+    pid_file = tmp_path / "child.pid"
+    wrapper = tmp_path / "wrapper"
+    wrapper.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\nwait\n")
+    wrapper.chmod(0o755)
+
+    class Wrapped(Script):
+        def argv(self, text, out, settings):
+            return [str(wrapper), str(out), text]
+
+    synth = Wrapped("").open(VoiceSettings(), 1, 5)
+    errors = []
+    worker = threading.Thread(target=lambda: errors.append(pytest.raises(Exception, synth.render, "hi",
+                                                                          tmp_path / "o.wav", 60)))
+    worker.start()
+    deadline = time.monotonic() + 5
+    while not pid_file.exists() or not pid_file.read_text().strip():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    t = time.monotonic()
+    synth.close()
+    worker.join(10)
+    assert not worker.is_alive() and time.monotonic() - t < 5
+    with pytest.raises(ProcessLookupError):
+        for _ in range(100):
+            os.kill(int(pid_file.read_text()), 0)
+            time.sleep(0.05)

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from voiceguide.errors import EngineError
+from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts.espeak import EspeakEngine, amplitude, parse_voices
 from voiceguide.tts.engine import VoiceSettings
 from voiceguide.tts.wav import check_speech
@@ -66,10 +66,12 @@ def test_known_voices_and_variants_pass_unknown_ones_fail():
     engine = EspeakEngine()
     engine.check_voice(VoiceSettings(voice="en-us"))
     engine.check_voice(VoiceSettings(voice="en-us+f3"))  # a variant: accepted though not listed
-    with pytest.raises(EngineError, match=r"espeak-ng has no voice 'xx-nowhere'.*voiceguide voices --engine espeak-ng"):
+    with pytest.raises(VoiceError, match=r"espeak-ng has no voice 'xx-nowhere'.*voiceguide voices --engine espeak-ng"):
         engine.check_voice(VoiceSettings(voice="xx-nowhere"))
-    with pytest.raises(EngineError):
+    with pytest.raises(VoiceError) as err:
         engine.open(VoiceSettings(voice="xx-nowhere"), 1, 10)
+    assert err.value.exit_code == 2  # a mistyped voice is bad input
+    assert engine.knows_voice("en-us") and not engine.knows_voice("xx-nowhere")
 
 
 def test_missing_program_is_reported_with_the_install_line():

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.errors import EngineError, RoutineError
+from voiceguide.errors import EngineError, RoutineError, VoiceError
 from voiceguide.tts import (
     ClipCache,
     VoiceSettings,
@@ -159,9 +159,10 @@ def test_empty_text_is_refused_and_whitespace_does_not_split_the_cache(tmp_path)
     assert spoken_form(" a\tb ") == "a b"
 
 
-def test_unknown_voice_is_an_engine_error(tmp_path):
-    with pytest.raises(EngineError, match="no voice 'xx-nowhere'"):
+def test_unknown_voice_is_bad_input(tmp_path):
+    with pytest.raises(VoiceError, match="no voice 'xx-nowhere'") as err:
         render_clips(TEXTS, espeak(voice="xx-nowhere"), ClipCache(tmp_path))
+    assert err.value.exit_code == 2
 
 
 def test_a_hung_engine_is_timed_out_retried_once_then_reported(tmp_path, fake):
@@ -220,7 +221,8 @@ def test_a_crash_under_auto_falls_back_to_espeak_with_a_note(tmp_path, fake):
 
 
 def test_fallback_drops_a_voice_espeak_does_not_know(tmp_path, fake):
-    fake("fake-crash2", "import sys; sys.exit(2)", first_in_auto=True)
+    crash = fake("fake-crash2", "import sys; sys.exit(2)", first_in_auto=True)
+    crash.voices = lambda: [Voice("fake-crash2", "fancy-neural-voice", "en", "")]
     result = render_clips(TEXTS[:1], VoiceSettings(voice="fancy-neural-voice"), ClipCache(tmp_path))
     assert result.engine == "espeak-ng"
     assert result.notes[0].endswith("with its default voice ('fancy-neural-voice' is not one of its voices)")
@@ -287,3 +289,97 @@ def test_a_failed_clip_stops_the_others_at_once(tmp_path, fake):
                      jobs=2, timeout_s=30)
     assert time.monotonic() - t < 10  # the hung clip was killed, not waited for
     assert both.count() >= 3
+
+
+# --- a cache that cannot take clips: one line, at once, never an engine's retry ----------------------
+
+from fs_support import fill, honouring_permissions, read_only_view, tmpfs  # noqa: E402
+
+
+def test_a_read_only_cache_with_clips_to_render_fails_at_once(tmp_path, fake):
+    from voiceguide.errors import EnvironmentFault
+
+    engine = fake("fake-ok", TONE)
+    src = tmp_path / "cache"
+    render_clips(TEXTS[:1], VoiceSettings(engine="fake-ok"), ClipCache(src))
+    before = engine.count()
+    with read_only_view(src) as ro:
+        # everything cached: a read-only cache serves its clips
+        assert render_clips(TEXTS[:1], VoiceSettings(engine="fake-ok"), ClipCache(ro)).rendered == 0
+        t = time.monotonic()
+        with pytest.raises(EnvironmentFault, match="it is on a read-only file system") as err:
+            render_clips(TEXTS, VoiceSettings(engine="fake-ok"), ClipCache(ro), timeout_s=30)
+        assert time.monotonic() - t < 2
+        assert not isinstance(err.value, EngineFailure)
+    assert engine.count() == before   # no engine was started for nothing
+
+
+def test_a_cache_folder_the_user_may_not_write_fails_at_once(tmp_path):
+    """chmod does not stop root, so as root the render runs without the capabilities that would
+    override the folder's permissions."""
+    cache = tmp_path / "cache"
+    (cache / "clips").mkdir(parents=True)
+    code = ("import sys\n"
+            "from voiceguide.tts import ClipCache, VoiceSettings, render_clips\n"
+            "from voiceguide.errors import EnvironmentFault\n"
+            "try:\n"
+            "    render_clips(['Hello there.'], VoiceSettings(engine='espeak-ng'), ClipCache(sys.argv[1]))\n"
+            "except EnvironmentFault as e:\n"
+            "    print(e)\n")
+    for folder in (cache, cache / "clips"):
+        folder.chmod(0o555)
+    try:
+        t = time.monotonic()
+        p = subprocess.run([*honouring_permissions(), sys.executable, "-c", code, str(cache)], capture_output=True,
+                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+        assert time.monotonic() - t < 5, "a fresh interpreter, imports included"
+    finally:
+        for folder in (cache, cache / "clips"):
+            folder.chmod(0o755)
+    assert p.returncode == 0, p.stderr
+    assert "cannot write to the clip cache" in p.stdout and "permission denied" in p.stdout
+    assert list((cache / "clips").iterdir()) == []
+
+
+def test_a_disk_that_fills_while_rendering_is_reported_as_full(fake):
+    from voiceguide.errors import EnvironmentFault
+
+    fake("fake-ok", TONE)
+    texts = [f"Line number {n}, spoken slowly." for n in range(40)]
+    with tmpfs("2m") as disk:
+        t = time.monotonic()
+        with pytest.raises(EnvironmentFault, match="the disk is full") as err:
+            # 40 clips of a second at 16 kHz are 1.3 MB: the disk fills on the way
+            fill(disk, leave_bytes=1_200_000)
+            render_clips(texts, VoiceSettings(engine="fake-ok"), ClipCache(disk / "cache"), timeout_s=30)
+        assert time.monotonic() - t < 20
+        assert not isinstance(err.value, EngineFailure)
+        assert "bad clip" not in str(err.value)
+        leftovers = [p.name for p in (disk / "cache" / "clips").rglob("*") if p.is_file() and p.name.startswith(".")]
+        assert leftovers == []
+
+
+def test_a_full_disk_is_reported_before_any_engine_starts(fake):
+    from voiceguide.errors import EnvironmentFault
+
+    engine = fake("fake-ok", TONE)
+    with tmpfs("2m") as disk:
+        fill(disk, leave_bytes=0)
+        t = time.monotonic()
+        with pytest.raises(EnvironmentFault, match=r"the disk is full \(\d+ kB free\)"):
+            render_clips(TEXTS, VoiceSettings(engine="fake-ok"), ClipCache(disk / "c"))
+        assert time.monotonic() - t < 2 and engine.count() == 0
+
+
+def test_a_folder_where_a_clip_should_be_is_moved_aside_and_rendered(tmp_path):
+    cache = ClipCache(tmp_path)
+    first = render_clips(TEXTS[:1], espeak(), cache).clips[TEXTS[0]]
+    path = first.path
+    path.unlink()
+    path.mkdir()
+    (path / "notes.txt").write_text("someone's")
+    again = render_clips(TEXTS[:1], espeak(), cache)
+    assert again.rendered == 1 and again.clips[TEXTS[0]].path.is_file()
+    assert again.clips[TEXTS[0]].digest == first.digest   # espeak-ng's clips are a function of their key
+    aside = [p for p in path.parent.iterdir() if p.name.endswith(".damaged")]
+    assert len(aside) == 1 and (aside[0] / "notes.txt").read_text() == "someone's"

@@ -15,7 +15,7 @@ import wave
 
 import pytest
 
-from voiceguide.errors import EngineError
+from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts import ClipCache, VoiceSettings, register_engine, render_clips, unregister_engine
 from voiceguide.tts import engine as engines
 from voiceguide.tts.engine import EngineFailure, Voice
@@ -123,9 +123,10 @@ def test_a_crashed_worker_is_reported_and_replaced(tmp_path):
 
 def test_a_setting_the_engine_refuses_is_an_error_at_once():
     t = time.monotonic()
-    with pytest.raises(EngineError, match="no voice 'zz' here") as err:
+    with pytest.raises(VoiceError, match="no voice 'zz' here") as err:
         WorkerSynth("fatal", fatal_backend, {"voice": "zz"}, 2, 30)
     assert not isinstance(err.value, EngineFailure)  # not retried, no fallback
+    assert err.value.exit_code == 2
     assert time.monotonic() - t < 10
 
 
@@ -150,7 +151,7 @@ class HangingWorkers(WorkerEngine):
     def voices(self):
         return [Voice(self.name, "only", "", "")]
 
-    def worker_config(self, settings):
+    def worker_config(self, settings, jobs=1):
         return {}
 
 

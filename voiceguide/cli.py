@@ -18,6 +18,23 @@ from voiceguide import __version__
 from voiceguide.errors import VoiceguideError
 
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143   # 128 + SIGTERM, as a shell reports a process the signal ended
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be: every cleanup that runs on Ctrl-C runs on it too
+    (an export's temp files go, the player fades out, engines are stopped)."""
+
+
+_terminated = False
+
+
+def _on_sigterm(signum, frame):
+    global _terminated
+    if _terminated:
+        return   # stopping already: let the cleanup finish
+    _terminated = True
+    raise Terminated()
 
 
 # --- shared option groups ----------------------------------------------------------------------------
@@ -271,6 +288,38 @@ def validate(files):
         sys.exit(2)
 
 
+@cli.command("import")
+@click.argument("article", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), metavar="FILE",
+              help="Write the routine here (default: print it).")
+@click.option("--length", metavar="DURATION", help="Choose step ranges so the session can last this long, e.g. 20m.")
+@click.option("--force", is_flag=True, help="Replace FILE if it already exists.")
+def import_(article, out, length, force):
+    """Draft a routine from a how-to article: plain text, Markdown or a saved web page.
+
+    Finds the title, set-up, steps in order with their times, tips, safety lines and closing, and
+    writes them in the routine format with a comment beside every line naming where in the article
+    it came from. Offline and deterministic. An existing FILE is replaced only with --force.
+
+    \b
+    Examples:
+      voiceguide import back-massage.txt -o back.yaml
+      voiceguide import saved-page.html --length 20m -o foot.yaml
+      voiceguide import notes.md | less
+    """
+    from voiceguide.importer import draft_text, import_article, write_draft
+
+    draft = import_article(article, length_ms=_duration("--length", length))
+    text = draft_text(draft)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    write_draft(out, text, force=force, article=article)
+    defaulted = f"; {draft.defaulted} without a time in the article, marked" if draft.defaulted else ""
+    _err(f"voiceguide: wrote {out} ({len(draft.steps)} steps{defaulted}; {len(draft.safety)} safety lines, "
+         f"{len(draft.checkins)} check-ins). Check it with: voiceguide show {out}")
+
+
 @cli.command()
 def routines():
     """List the bundled routines with their default lengths.
@@ -318,15 +367,24 @@ def render(routine, **kwargs):
 def voices(engine):
     """List the voices each installed speech engine offers.
 
+    The VOICE column is what --voice takes; * marks the voice an engine uses when none is given.
+    Under --engine auto the first engine listed speaks.
+
     \b
     Examples:
       voiceguide voices
-      voiceguide voices --engine espeak-ng
+      voiceguide voices --engine piper
+      voiceguide render --engine espeak-ng --voice en-gb
     """
     from voiceguide.tts import list_voices
 
-    for v in list_voices(engine):
-        click.echo(f"{v.engine:<10} {v.name:<28} {v.language or '':<8} {v.description or ''}".rstrip())
+    rows = [("ENGINE", "VOICE (--voice)", "LANGUAGE", "DESCRIPTION")]
+    rows += [(v.engine, v.name + (" *" if v.default else ""), v.language or "-", v.description or "")
+             for v in list_voices(engine)]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
+    click.echo("* the engine's default voice")
 
 
 @cli.group()
@@ -363,7 +421,10 @@ def cache_info(cache_dir):
 @cache.command("clear")
 @_cache_dir_option
 def cache_clear(cache_dir):
-    """Remove every cached clip.
+    """Remove every cached clip and what the mixer derived from them.
+
+    Only files voiceguide made are removed; anything else in the folder stays. A folder that is
+    not a voiceguide cache is refused (exit status 2).
 
     \b
     Example:
@@ -371,8 +432,8 @@ def cache_clear(cache_dir):
     """
     from voiceguide.tts import ClipCache, default_cache_dir
 
-    removed = ClipCache(default_cache_dir(cache_dir)).clear()
-    click.echo(f"removed {removed} files")
+    removal = ClipCache(default_cache_dir(cache_dir)).clear()
+    click.echo(removal.describe())
 
 
 @cache.command("prune")
@@ -380,7 +441,9 @@ def cache_clear(cache_dir):
 @click.option("--older-than", default="30d", show_default=True, metavar="AGE",
               help="Remove clips not used for this long: 30d, 12h, 90m.")
 def cache_prune(cache_dir, older_than):
-    """Remove clips not used recently.
+    """Remove clips not used recently, and temp files that interrupted runs left.
+
+    Only files voiceguide made are removed; a folder that is not a voiceguide cache is refused.
 
     \b
     Example:
@@ -389,8 +452,8 @@ def cache_prune(cache_dir, older_than):
     from voiceguide.tts import ClipCache, default_cache_dir
 
     age_s = _age_seconds(older_than)
-    removed = ClipCache(default_cache_dir(cache_dir)).prune(age_s)
-    click.echo(f"removed {removed} files unused for {older_than}")
+    removal = ClipCache(default_cache_dir(cache_dir)).prune(age_s)
+    click.echo(f"{removal.describe()}: unused for {older_than}, or left by interrupted runs")
 
 
 def _age_seconds(text: str) -> float:
@@ -436,6 +499,8 @@ def export(routine, out, bitrate, chapter_formats, **kwargs):
     prepared, mixer = _session_mixer(routine, kwargs)
     result = _with_bar("Exporting", export_session, mixer, out, bitrate=bitrate, chapters=formats,
                        tags=export_tags(prepared))
+    for note in result.notes:
+        _err(f"voiceguide: {note}")
     _err(f"voiceguide: wrote {out} ({_describe_result(result)})")
 
 
@@ -447,8 +512,11 @@ def _session_mixer(routine, kwargs):
     voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
     mix = pop_mix(kwargs, cache_dir)
     prepared = _with_bar("Rendering", prepare, routine, pacing, voice, cache_dir, render=True)
-    _print_notes(prepared)
-    return prepared, build_mixer(prepared, mix)
+    try:
+        mixer = build_mixer(prepared, mix)
+    finally:
+        _print_notes(prepared)   # with any damaged clip that building found and rendered again
+    return prepared, mixer
 
 
 def _describe_result(result) -> str:
@@ -482,20 +550,30 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
       voiceguide play --length 20m --music ~/Music/calm.mp3
       voiceguide play my-routine.yaml --steps 2-4 --pace 1.5
     """
-    from voiceguide.player import PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session
-    from voiceguide.session import retimer
+    from voiceguide.player.opening import OpeningOutput   # first: it starts before numpy loads
 
     keymap = (ctx.default_map or {}).get("keymap")
-    prepared, mixer = _session_mixer(routine, kwargs)
-    mixer.prefetch()  # clips get ready in the background, in spoken order, never on the audio thread
+    channels = 1 if kwargs["mono"] else 2
+    with OpeningOutput(output_kind, kwargs["sample_rate"], channels, device) as opening:
+        from voiceguide.player import PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session
+        from voiceguide.session import retimer
+
+        prepared, mixer = _session_mixer(routine, kwargs)
+        output = opening.result()
     holder = {"mixer": mixer}
     options = PlayerOptions(output=output_kind, device=device, keymap=keymap)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not quiet
     display = TerminalDisplay(sys.stdout) if interactive else PlainDisplay(sys.stdout)
     safety = [c.text for c in prepared.timeline.cues if c.kind.value == "safety"]
+    def report(result) -> None:
+        if os.environ.get("VOICEGUIDE_DEBUG"):
+            _err(f"voiceguide: debug: played with {result.output}, {result.underruns} underruns, "
+                 f"device requests up to {result.worst_late_ms:.0f} ms late, "
+                 f"{len(result.events)} controls, heard to {result.position_ms / 1000:.1f} s")
+
     with TerminalKeys() if sys.stdin.isatty() else contextlib.nullcontext() as keys:
-        play_session(mixer, options=options, display=display, keys=keys,
-                     retime=retimer(prepared, holder), safety_texts=safety)
+        play_session(mixer, options=options, display=display, keys=keys, output=output,
+                     retime=retimer(prepared, holder), safety_texts=safety, on_end=report)
 
 
 # --- the one place errors become messages ------------------------------------------------------------------
@@ -503,29 +581,56 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; turn every error into one line and an exit status."""
+    import signal
+
+    global _terminated
+    _terminated = False
     debug = bool(os.environ.get("VOICEGUIDE_DEBUG"))
     try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:   # not the main thread (an embedding program): its own handling stands
+        previous = None
+    try:
+        _run(argv, debug)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str] | None, debug: bool) -> None:
+    try:
         cli.main(args=argv, prog_name="voiceguide", standalone_mode=False)
-    except VoiceguideError as e:
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: BLE001 - every way out ends as one line and a status
+        if _terminated:
+            # click turns the signal's exception into Abort; a cleanup it cut short may raise
+            # something else: either way the run was stopped from outside
+            _err("\nvoiceguide: stopped (terminated)")
+            sys.exit(EXIT_TERMINATED)
+        _report(e, debug)
+    sys.exit(0)
+
+
+def _report(e: BaseException, debug: bool) -> None:
+    if isinstance(e, VoiceguideError):
         _err(f"voiceguide: error: {e}")
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    if isinstance(e, click.exceptions.Abort):
         _err("voiceguide: stopped")
         sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as e:
+    if isinstance(e, click.ClickException):
         e.show()
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
+    if isinstance(e, KeyboardInterrupt):
         _err("\nvoiceguide: stopped")
         sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
+    if isinstance(e, BrokenPipeError):
         # the reader went away (`voiceguide show | head`): not an error worth a message
         sys.stderr.close()
         sys.exit(0)
-    except Exception as e:  # noqa: BLE001 - the last line of defence against a traceback
-        if debug:
-            raise
-        _err(f"voiceguide: internal error: {type(e).__name__}: {e} (set VOICEGUIDE_DEBUG=1 for details)")
-        sys.exit(3)
-    sys.exit(0)
-
+    if not isinstance(e, Exception) or debug:
+        raise e
+    # the last line of defence against a traceback
+    _err(f"voiceguide: internal error: {type(e).__name__}: {e} (set VOICEGUIDE_DEBUG=1 for details)")
+    sys.exit(3)

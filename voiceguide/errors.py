@@ -43,8 +43,24 @@ class AudioInputError(VoiceguideError):
     """A music file or other audio input is missing, unreadable or not audio."""
 
 
+class VoiceError(VoiceguideError):
+    """A voice name the chosen speech engine (or, under ``auto``, every installed one) lacks."""
+
+
+class DeviceChoiceError(VoiceguideError):
+    """A --device name that fits no audio device here, or several."""
+
+
+class ArticleError(VoiceguideError):
+    """An article to import is unreadable, or is not a how-to (no steps in it)."""
+
+
 class OutputError(VoiceguideError):
     """The output path cannot be written (missing folder, unknown extension, ...)."""
+
+
+class CacheDirError(VoiceguideError):
+    """A folder given as the cache is not one (``cache clear`` refuses to touch it)."""
 
 
 class EnvironmentFault(VoiceguideError):
@@ -59,3 +75,27 @@ class EngineError(EnvironmentFault):
 
 class DeviceError(EnvironmentFault):
     """No audio device, a busy one, or one that went away."""
+
+
+class DamagedClip(EnvironmentFault):
+    """A cached clip failed its check when read, or changed while a session used it.
+
+    A damaged clip has been taken out of the cache already; ``keys`` are the cache keys, so the
+    session can render those clips again and go on. Seen by the user only when that fails too.
+    """
+
+    def __init__(self, message: str, *, keys: tuple[str, ...] = (), path: str | Path | None = None,
+                 reason: str = ""):
+        super().__init__(message, path=path)
+        self.keys = tuple(keys)
+        self.reason = reason or message   # what was wrong, for a note once it has been repaired
+
+    @classmethod
+    def raise_all(cls, found: "list[DamagedClip]") -> None:
+        """Raise the one found, or one naming them all; nothing when the list is empty."""
+        if len(found) == 1:
+            raise found[0]
+        if found:
+            raise cls(f"{len(found)} cached clips were damaged (the first: {found[0]})",
+                      keys=tuple(k for e in found for k in e.keys),
+                      reason=f"{len(found)} cached clips were damaged (the first: {found[0].reason})")

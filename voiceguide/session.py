@@ -25,6 +25,8 @@ Progress = Callable[[int, int], None]
 
 #: Rendering can add texts (a cue that fits only with the real clip lengths); stop after this many rounds.
 MAX_RENDER_ROUNDS = 4
+#: Times the mixer may find damaged clips (each time they are rendered again and the session re-timed).
+MAX_REPAIRS = 3
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Prepared:
     engine: str | None = None
     notes: list[str] = field(default_factory=list)
     rendered: int = 0
+    voice: VoiceSettings | None = None     # what the clips were rendered with, and where they are:
+    cache_dir: Path | None = None          # a damaged clip is rendered again from these
 
 
 def _timer(clips: Mapping[str, Clip], rate_wpm: int):
@@ -60,11 +64,20 @@ def prepare(routine_ref: str | Path | None, pacing: Pacing, voice: VoiceSettings
     if voice is None:
         return Prepared(routine, pacing, timeline)
 
+    prepared = Prepared(routine, pacing, timeline, voice=voice, cache_dir=cache_dir)
+    _fill(prepared, render=render, progress=progress)
+    return prepared
+
+
+def _fill(prepared: Prepared, *, render: bool, progress: Progress | None = None) -> None:
+    """Give ``prepared`` a clip for every text its timeline speaks, re-timing with each round's
+    real lengths (rendering can add texts: a cue that fits only once the clips are measured)."""
     from voiceguide.tts import ClipCache, lookup_clips, render_clips
 
-    cache = ClipCache(cache_dir)
-    clips: dict[str, Clip] = {}
-    prepared = Prepared(routine, pacing, timeline)
+    cache = ClipCache(prepared.cache_dir)
+    clips = prepared.clips
+    voice, pacing = prepared.voice, prepared.pacing
+    timeline = prepared.timeline
     for _ in range(MAX_RENDER_ROUNDS):
         missing = [t for t in timeline.spoken_texts() if t not in clips]
         if not missing:
@@ -78,18 +91,33 @@ def prepare(routine_ref: str | Path | None, pacing: Pacing, voice: VoiceSettings
         else:
             found = lookup_clips(missing, voice, cache)
             clips.update(found)
-        timeline = compile_timeline(routine, pacing, _timer(clips, pacing.rate_wpm))
+        timeline = compile_timeline(prepared.routine, pacing, _timer(clips, pacing.rate_wpm))
         if not render:
             break
     prepared.timeline = timeline
-    prepared.clips = clips
-    return prepared
 
 
 def build_mixer(prepared: Prepared, settings: MixSettings) -> Mixer:
+    """The session's mixer. A cached clip the mixer finds damaged (it takes it out of the
+    cache) is rendered again here and the session re-timed, and ``notes`` says so: nothing
+    damaged is mixed, and the run goes on."""
     from voiceguide.audio import build_mixer as _build
+    from voiceguide.errors import DamagedClip
 
-    return _build(prepared.timeline, prepared.clips, settings)
+    for attempt in range(MAX_REPAIRS + 1):
+        try:
+            return _build(prepared.timeline, prepared.clips, settings)
+        except DamagedClip as e:
+            texts = [t for t, c in prepared.clips.items() if getattr(c, "key", None) in e.keys]
+            if attempt == MAX_REPAIRS or prepared.voice is None or not texts:
+                raise
+            for t in texts:
+                del prepared.clips[t]
+            shown = ", ".join(repr(t if len(t) <= 40 else t[:39] + "…") for t in texts[:3])
+            more = f" and {len(texts) - 3} more" if len(texts) > 3 else ""
+            prepared.notes.append(f"{e.reason}; rendered {shown}{more} again")
+            _fill(prepared, render=True)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def retimer(prepared: Prepared, mixer_holder: dict[str, Any]) -> Callable[[int, int], Mixer | None]:

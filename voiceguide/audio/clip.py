@@ -1,7 +1,7 @@
 """A clip held in memory: anything that is not a TTS clip (a test tone, a recorded line) can be mixed.
 
-The mixer reads clips through four names only (key, sample_rate, frames, read), which the TTS
-layer's clips have too.
+The mixer reads clips through five names only (key, digest, sample_rate, frames, read), which the
+TTS layer's clips have too.
 """
 
 from __future__ import annotations
@@ -18,6 +18,12 @@ class ArrayClip:
         # by default the key is the content, so equal audio shares cache entries
         self.key = key or "array:" + hashlib.sha256(self._samples.tobytes()
                                                     + str(self.sample_rate).encode()).hexdigest()[:32]
+
+    @property
+    def digest(self) -> str:
+        """Names the samples for the mixer's cache: the key, which the caller chose to name them
+        (by default it is their hash). Held in memory, they cannot be damaged."""
+        return self.key
 
     @property
     def frames(self) -> int:

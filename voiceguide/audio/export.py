@@ -8,8 +8,15 @@ joined into one gapless stream (segments.py; for 20 minutes of the bundled routi
 shorter MP3, goes through one process.
 
 Every file is written as a temp file beside the target (the MP3's pieces too), renamed into
-place only when everything (sidecars included) is complete: Ctrl-C or any failure leaves
-neither a partial file nor a temp file behind.
+place only when everything (sidecars included) is complete: Ctrl-C, SIGTERM or any failure
+leaves neither a partial file nor a temp file behind. A run that is killed outright (SIGKILL, a
+power cut) cannot clean up, so temp names carry their writer (voiceguide/files.py) and the next
+export into that folder removes the temps whose writers are gone.
+
+An export owns the sidecars it would write: FILE.chapters.vtt/.json that an earlier export left
+and this one was not asked for are removed, so what lies beside FILE always describes it. A WAV
+carries its chapters as RIFF cue points (a ``cue `` chunk, and a ``LIST``/``adtl`` chunk with a
+``labl`` title for each), which ffprobe lists as chapters.
 """
 
 from __future__ import annotations
@@ -18,8 +25,8 @@ import json
 import os
 import queue
 import re
-import secrets
 import shutil
+import struct
 import subprocess
 import tempfile
 import threading
@@ -32,7 +39,8 @@ import numpy as np
 from voiceguide.audio import mp3frames, segments
 from voiceguide.audio.codec import codec_gain
 from voiceguide.audio.chapters import Chapter, podcast_json, session_chapters, webvtt
-from voiceguide.audio.ffmpeg import ffmpeg_path, last_line
+from voiceguide import files
+from voiceguide.audio.ffmpeg import ffmpeg_path, file_arg, last_line
 from voiceguide.audio.id3 import id3v2_tag
 from voiceguide.audio.mixer import Mixer
 from voiceguide.errors import EnvironmentFault, OutputError
@@ -66,6 +74,7 @@ class ExportResult:
     gain_db: float
     predicted_lufs: float
     encoders: int = 1              # LAME processes that made it (1: one pass)
+    notes: tuple[str, ...] = ()    # one-line messages for the user (an old sidecar removed)
 
     @property
     def duration_s(self) -> float:
@@ -156,7 +165,7 @@ def _ffmpeg_cmd(mixer: Mixer, fmt: str, bitrate: str, tags: Mapping[str, str], t
             if v is not None and v != "":
                 cmd += ["-metadata", f"{k}={v}"]
         cmd += ["-c:a", "pcm_s16le", "-f", "wav"]
-    return cmd + ["-y", str(target)]
+    return cmd + ["-y", file_arg(target)]
 
 
 @dataclass
@@ -410,11 +419,13 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
     all_tags = session_tags(mixer)
     all_tags.update(tags or {})
 
+    # temps that a killed export left here (ours by name, their writers gone)
+    files.remove_leftovers(out.parent, _export_temp_target)
     made: list[Path] = []   # temp files to remove unless renamed into place
 
     def temp_beside(target: Path) -> Path:
         for _ in range(100):
-            name = target.parent / f".{target.name}.{secrets.token_hex(4)}.part"
+            name = target.parent / files.temp_name(target.name, ".part")
             try:
                 # mode 0o666 under the umask, as a file made by `open` would be (mkstemp's 0o600
                 # would survive the rename and hide the export from other users)
@@ -422,12 +433,15 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
             except FileExistsError:
                 continue
             except OSError as e:
+                if files.is_full(e):
+                    raise _disk_fault(target, e.strerror or str(e)) from e
                 raise OutputError(f"cannot write in the folder {str(target.parent)!r} ({e.strerror})",
                                   path=target) from e
             made.append(name)
             return name
         raise OutputError(f"cannot make a temp file in the folder {str(target.parent)!r}", path=target)
 
+    notes: list[str] = []
     try:
         tmp = temp_beside(out)
         if fmt == "mp3":
@@ -459,6 +473,12 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
         else:
             encoders = 1
             _encode(mixer, tmp, all_tags, fmt, bitrate, out, progress)
+            try:
+                if not add_wav_markers(tmp, [(mixer.frame_of_ms(c.start_ms), c.title) for c in chapter_list]):
+                    notes.append(f"{out.name} is too large for WAV cue points; its chapters are only in "
+                                 "the sidecars (--chapters vtt,json)")
+            except OSError as e:
+                raise _disk_fault(out, e.strerror or str(e)) from e
         sidecars: list[tuple[Path, Path]] = []
         for kind in chapters:
             target = sidecar_path(out, kind)
@@ -475,6 +495,14 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
         for side_tmp, target in sidecars:
             os.replace(side_tmp, target)
             made.remove(side_tmp)
+        for kind in SIDECARS:
+            stale = sidecar_path(out, kind)
+            if kind not in chapters and _is_our_sidecar(stale, kind):
+                try:
+                    stale.unlink()
+                    notes.append(f"removed {stale.name}, left by an earlier export: it no longer matched")
+                except OSError:
+                    notes.append(f"could not remove {stale.name}: it describes an earlier export")
     finally:
         for p in made:
             try:
@@ -484,4 +512,62 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
     return ExportResult(path=out, format=fmt, frames=mixer.total_frames, sample_rate=mixer.rate,
                         channels=mixer.channels, duration_ms=mixer.timeline.total_ms,
                         chapters=tuple(chapter_list), sidecars=tuple(t for _, t in sidecars),
-                        gain_db=mixer.gain_db, predicted_lufs=mixer.predicted_lufs, encoders=encoders)
+                        gain_db=mixer.gain_db, predicted_lufs=mixer.predicted_lufs, encoders=encoders,
+                        notes=tuple(notes))
+
+
+def _export_temp_target(target: str) -> bool:
+    """Whether a temp of ours was for something an export writes (the file or a sidecar)."""
+    low = target.lower()
+    return low.endswith(tuple(FORMATS)) or low.endswith(tuple(SIDECARS.values()))
+
+
+def _is_our_sidecar(path: Path, kind: str) -> bool:
+    """A regular file that reads as a chapters file voiceguide writes (a symlink or a folder, or
+    anything else under that name, is the user's and stays)."""
+    try:
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > 1 << 20:
+            return False
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if kind == "vtt":
+        return text.startswith("WEBVTT\n") and "\nchapter-1\n" in text
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and "version" in doc and isinstance(doc.get("chapters"), list)
+
+
+def _chunk(fourcc: bytes, body: bytes) -> bytes:
+    return fourcc + struct.pack("<I", len(body)) + body + (b"\0" if len(body) & 1 else b"")
+
+
+def wav_markers(marks: Sequence[tuple[int, str]]) -> bytes:
+    """A ``cue `` chunk with a point per (frame, title) and a ``LIST``/``adtl`` chunk labelling each."""
+    points = b"".join(struct.pack("<II4sIII", i, frame, b"data", 0, 0, frame)
+                      for i, (frame, _) in enumerate(marks, start=1))
+    labels = b"".join(_chunk(b"labl", struct.pack("<I", i) + title.encode("utf-8") + b"\0")
+                      for i, (_, title) in enumerate(marks, start=1))
+    return _chunk(b"cue ", struct.pack("<I", len(marks)) + points) + _chunk(b"LIST", b"adtl" + labels)
+
+
+def add_wav_markers(path: Path, marks: Sequence[tuple[int, str]]) -> bool:
+    """Append cue points to a WAV (after its last chunk) and fix its RIFF size; False when the
+    file would outgrow RIFF's 4 GB."""
+    if not marks:
+        return True
+    extra = wav_markers(marks)
+    with open(path, "r+b") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise OSError(f"{path.name} is not a WAV file")
+        end = f.seek(0, os.SEEK_END)
+        pad = end & 1
+        if end + pad + len(extra) - 8 > 0xFFFFFFFF:
+            return False
+        f.write(b"\0" * pad + extra)
+        f.seek(4)
+        f.write(struct.pack("<I", end + pad + len(extra) - 8))
+    return True

@@ -1,7 +1,9 @@
-"""The ffmpeg program: finding it, and decoding any audio file it reads to float PCM."""
+"""The ffmpeg program: finding it, naming files to it, and decoding any audio file it reads to
+float PCM."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -22,6 +24,15 @@ def ffmpeg_path() -> str:
     return path
 
 
+def file_arg(path: str | os.PathLike) -> str:
+    """``path`` as ffmpeg must be given it to read or write that file, whatever its name.
+
+    ffmpeg reads ``concat:a.mp3|b.mp3`` as a protocol (other files played instead), a name
+    starting with ``-`` as an option, ``a:b`` as protocol ``a``; ``file:`` with an absolute path
+    is always the file itself."""
+    return "file:" + os.path.abspath(os.fspath(path))
+
+
 def last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[-1] if lines else ""
@@ -33,7 +44,7 @@ def decode(path: Path, rate: int, channels: int, chunk_frames: int = 1 << 17) ->
     Raises AudioInputError naming the file when ffmpeg cannot read it or finds no audio in it.
     """
     exe = ffmpeg_path()
-    cmd = [exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), "-vn", "-map", "0:a:0",
+    cmd = [exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", file_arg(path), "-vn", "-map", "0:a:0",
            "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
     # stderr goes to a file: a pipe nobody reads could fill and stall ffmpeg
     with tempfile.TemporaryFile() as err:

@@ -189,13 +189,17 @@ class Mixer:
         m.music_volume_db = self.music_volume_db
         return m
 
-    def prefetch(self) -> None:
-        """Make the clips ready in a background thread, in the order they are spoken.
-
-        For live play, so a clip's first use never costs the audio thread its processing. Not for
-        export: there the other core belongs to the encoder, and one mixing thread keeps ahead.
-        """
-        self.bank.prefetch(self.timeline.spoken_texts())
+    def prepare(self, start_frame: int, frames: int) -> bool:
+        """Make ready the first clip placed in [start_frame, start_frame + frames) that is not
+        ready yet; True when there was one. The live player's producer calls this in its spare
+        time, so clips are made in spoken order before their turn and never on the audio path."""
+        lo = bisect.bisect_right(self._starts, start_frame - self._longest)
+        hi = bisect.bisect_left(self._starts, start_frame + frames)
+        for p in self.placements[lo:hi]:
+            if p.text is not None and p.start + p.frames > start_frame and not self.bank.ready(p.text):
+                self.bank.samples(p.text)
+                return True
+        return False
 
     def speech(self, text: str) -> np.ndarray:
         """The clip spoken for ``text``, processed and at the session's gain: (frames, channels)."""
@@ -318,13 +322,29 @@ def _chime(style: str, rate: int, cache: DerivedCache | None) -> tuple[np.ndarra
     return chime, loud, powers, peak
 
 
+def _check_digests(clips: Mapping[str, ClipLike]) -> None:
+    """Every clip's digest, read now (one small read each): a clip whose seal is damaged is
+    found before anything is built on it, all such clips at once (DamagedClip names them)."""
+    from voiceguide.errors import DamagedClip
+
+    damaged: list[DamagedClip] = []
+    for clip in {id(c): c for c in clips.values()}.values():
+        try:
+            clip.digest
+        except DamagedClip as e:
+            damaged.append(e)
+    DamagedClip.raise_all(damaged)
+
+
 def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: MixSettings) -> Mixer:
     """Prepare everything a session's sound needs and fix its gain, without rendering it.
 
-    ``clips`` maps each spoken text to its clip (an object with .key, .sample_rate, .frames and
-    .read() -> float32 mono). Raises AudioInputError for unusable music.
+    ``clips`` maps each spoken text to its clip (an object with .key, .digest, .sample_rate, .frames
+    and .read() -> float32 mono). Raises AudioInputError for unusable music, DamagedClip for a
+    cached clip that fails its check (it has been taken out of the cache: render it again).
     """
     _return_big_buffers_to_the_system()
+    _check_digests(clips)
     rate, channels = settings.sample_rate, settings.channels
     cache = DerivedCache(settings.cache_dir / "mix") if settings.cache_dir is not None else None
     if cache is not None:
@@ -418,6 +438,7 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     voice_room = ceiling / gain - mixer.envelope.duck * (music_gain * bed_peak + chime_gain * chime_peak_unit)
     # (without ducking, a bed at its headroom could leave the voice no room at all)
     bank.set_ceiling(db(max(voice_room, 0.25 * ceiling / gain)) - 0.1)
+    bank.check_sources(timeline.spoken_texts())
     mixer.gain = gain
     mixer.music_gain = music_gain
     mixer.music_volume_db = volume_db if bed is not None else float("-inf")

@@ -26,6 +26,7 @@ from voiceguide.audio.loudness import (
     true_peak,
 )
 from voiceguide.errors import AudioInputError
+from voiceguide.files import is_full, write_fault
 
 CROSSFADE_MS = 4000
 # A loop of whole MP3 frames (1152 samples: two of the half-size frames below 32 kHz) is encoded
@@ -276,47 +277,45 @@ def file_bed(source: Path, rate: int, channels: int, cache: DerivedCache | None)
     if cache is not None:
         meta = cache.load_json("music", name)
         arrays = cache.load_arrays("music", name)
-        path = cache.path("music", name + ".f32")
-        if meta is not None and arrays is not None:
-            try:
-                f = open(path, "rb")
-            except OSError:
-                f = None
+        if isinstance(meta, dict) and arrays is not None and "powers" in arrays:
+            f = cache.open_raw("music", name + ".f32", int(meta["frames"]) * 4 * channels)
             if f is not None:
-                if os.fstat(f.fileno()).st_size == meta["frames"] * 4 * channels:
-                    return FileBed(f, meta["frames"], channels, arrays["powers"], float(meta["peak"]))
-                f.close()
+                return FileBed(f, int(meta["frames"]), channels, arrays["powers"], float(meta["peak"]))
+    try:
+        return _make_file_bed(files, name, stats, rate, channels, cache)
+    except OSError as e:   # the decoded tracks and the loop are written as they are made
+        if cache is not None and is_full(e):
+            raise write_fault(e, f"the cache {cache.root}") from None
+        raise
+
+
+def _make_file_bed(paths: list[Path], name: str, stats: list, rate: int, channels: int,
+                   cache: DerivedCache | None) -> FileBed:
     scratch = cache.scratch("music") if cache is not None else None
+    entry = cache.raw_entry("music", name + ".f32") if cache is not None else None
+    out = entry.file if entry is not None else tempfile.TemporaryFile()
     tracks: list[_Track] = []
     try:
-        for p in files:
+        for p in paths:
             tracks.append(_decode_track(p, rate, channels, scratch))
-        if scratch is not None:
-            fd, tmp = tempfile.mkstemp(dir=scratch, prefix=f".{name}.", suffix=".tmp")
-            out = os.fdopen(fd, "w+b")
-        else:
-            tmp, out = None, tempfile.TemporaryFile()
-        try:
-            frames = _assemble(tracks, rate, channels, out)
-            out.flush()
-            loop = np.memmap(out, dtype="<f4", mode="r", shape=(frames, channels))
-            powers, peak = loop_analysis(loop if channels > 1 else loop[:, 0], rate, channels)
-            del loop
-        except BaseException:
-            out.close()
-            if tmp:
-                os.unlink(tmp)
-            raise
+        frames = _assemble(tracks, rate, channels, entry if entry is not None else out)
+        out.flush()
+        loop = np.memmap(out, dtype="<f4", mode="r", shape=(frames, channels))
+        powers, peak = loop_analysis(loop if channels > 1 else loop[:, 0], rate, channels)
+        del loop
+    except BaseException:
+        out.close()
+        if entry is not None:
+            entry.discard()
+        raise
     finally:
         for t in tracks:
             t.file.close()
-    if tmp is not None and cache is not None:
+    if entry is not None:
+        # the analysis and meta go in first: a reader that finds the loop finds them too
         cache.save_arrays("music", name, powers=powers)
-        adopted = cache.adopt("music", name + ".f32", Path(tmp))
-        if adopted is None:
-            os.unlink(tmp)
-        else:
-            cache.save_json("music", name, {"frames": frames, "peak": peak, "files": [s[0] for s in stats]})
+        cache.save_json("music", name, {"frames": frames, "peak": peak, "files": [s[0] for s in stats]})
+        entry.publish()
     return FileBed(out, frames, channels, powers, peak)
 
 

@@ -40,6 +40,7 @@ RESIDENT_BYTES = 24 << 20    # processed clips kept in memory (about 40 at 44.1 
 
 class ClipLike(Protocol):
     key: str
+    digest: str        # names the samples: what is derived from a clip is cached under it
     sample_rate: int
     frames: int
 
@@ -157,7 +158,7 @@ class SpeechBank:
 
     def _analysis(self, text: str) -> ClipAnalysis:
         clip = self.clips[text]
-        name = digest("speech-analysis", clip.key)
+        name = digest("speech-analysis", clip.digest)
         if self.cache is not None:
             z = self.cache.load_arrays("speech", name)
             if z is not None:
@@ -176,6 +177,11 @@ class SpeechBank:
         return a
 
     # -- while rendering -------------------------------------------------------------------
+
+    def ready(self, text: str) -> bool:
+        """Whether ``text``'s processed clip is in memory (``samples`` returns it at once)."""
+        with self._lock:
+            return text in self._resident
 
     def samples(self, text: str) -> np.ndarray:
         """The clip at the output rate, float32 mono, at the reference level (no session gain)."""
@@ -232,8 +238,27 @@ class SpeechBank:
             t.start()
         return threads
 
+    def check_sources(self, texts: Iterable[str]) -> None:
+        """Before the first block: every clip that will have to be read while mixing (its
+        processed samples are not cached, or fail their check) is read and checked now, so a
+        damaged clip is found while the session can still render it again, not halfway through
+        an export. Raises DamagedClip naming every damaged clip."""
+        if self.cache is None:
+            return
+        from voiceguide.errors import DamagedClip
+
+        damaged: list[DamagedClip] = []
+        for text in dict.fromkeys(texts):
+            name = self._cache_name(text, self.ceiling_db)
+            if self.cache.load_raw("speech", name, "<f4", self.out_frames(text)) is None:
+                try:
+                    self.clips[text].read()
+                except DamagedClip as e:
+                    damaged.append(e)
+        DamagedClip.raise_all(damaged)
+
     def _cache_name(self, text: str, ceiling_db: float) -> str:
-        return digest("speech-samples", self.clips[text].key, ceiling_db, self.rate) + ".f32"
+        return digest("speech-samples", self.clips[text].digest, ceiling_db, self.rate) + ".f32"
 
     def _make(self, text: str, ceiling_db: float) -> np.ndarray:
         clip = self.clips[text]

@@ -13,7 +13,7 @@ _WHERE = {
     "PlayerOptions": "controller", "PlayResult": "controller", "play_session": "controller",
     "Display": "display", "PlainDisplay": "display", "Status": "display", "TerminalDisplay": "display",
     "ACTIONS": "keys", "DEFAULT_KEYMAP": "keys", "Keymap": "keys", "KeySource": "keys", "TerminalKeys": "keys",
-    "list_devices": "output",
+    "list_devices": "output", "OpeningOutput": "opening",
 }
 __all__ = sorted(_WHERE)
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from voiceguide.player.controller import PlayerOptions, PlayResult, play_session  # noqa: F401
     from voiceguide.player.display import Display, PlainDisplay, Status, TerminalDisplay  # noqa: F401
     from voiceguide.player.keys import ACTIONS, DEFAULT_KEYMAP, Keymap, KeySource, TerminalKeys  # noqa: F401
+    from voiceguide.player.opening import OpeningOutput  # noqa: F401
     from voiceguide.player.output import list_devices  # noqa: F401
 
 

@@ -1,33 +1,42 @@
 """The live session: keys in, commands to the transport, the display kept up to date.
 
-The sound runs in the output's own thread; this loop only reads keys (waiting at most a tick),
+The sound runs in the output's own threads; this loop only reads keys (waiting at most a tick),
 posts commands, and redraws. Where a control lands is worked out here from the timeline, so the
-audio thread never searches anything. Keys act on what is being heard, within a tick plus the
-device's buffer (well under the 200 ms allowed).
+audio side never searches anything. Keys act on what is being heard, within a tick plus the
+device's buffer (well under the 200 ms allowed). What the display says was said, and what ``r``
+repeats, is only what was heard: a cue skipped by a jump was never spoken.
+
+For the length of a session the garbage collector is kept off the audio path: whatever exists
+once the session is built is frozen out of its sight, and automatic collections are off (a
+180 ms collection on another thread once left a 111 ms gap in the sound); the output's producer
+collects the young generation now and then, where a pause costs nothing heard.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from voiceguide.errors import VoiceguideError
-from voiceguide.player.display import Display, Status, clock, last_spoken
-from voiceguide.player.keys import Keymap, KeySource
+from voiceguide.player.display import Display, Status, clock
+from voiceguide.player.keys import Keymap, KeySource, key_label
 from voiceguide.player.output import Output, open_output
 from voiceguide.player.transport import (
-    ENDED, PAUSED, REPEATING, Event, Fades, Pause, Position, Say, Seek, Stop, Swap, Transport,
+    ENDED, PAUSED, REPEATING, Event, Fades, Pause, Position, Say, Seek, Stop, Swap, Transport, remap,
 )
+from voiceguide.timeline import Cue, Timeline
 
-TICK_S = 0.04        # longest wait for a key: controls act within this plus the device buffer
+TICK_S = 0.02        # longest wait for a key: controls act within this plus the device buffer
 REDRAW_S = 0.2       # the live screen refreshes five times a second at most
 BACK_WITHIN_MS = 3000  # p this soon after a step starts goes to the step before
 MESSAGE_S = 4.0      # how long a note stays on the live screen
 LEAD_IN_MS, TAIL_MS, BETWEEN_MS = 250, 350, 500  # around a repeated line, and between safety lines
-SEEKS = ("next", "back", "restart", "repeat", "retime")
+SEEKS = ("next", "back", "restart", "repeat")
 TARGET_S = 0.5       # a jump counts as where the session is for this long, until it is heard
 
 
@@ -46,32 +55,59 @@ class PlayResult:
     position_ms: int                # session time heard last
     output: str                     # which output played ("stream (PulseAudio)", "simpleaudio")
     events: tuple[Event, ...] = ()  # every control as applied, in device frames
+    underruns: int = 0              # device requests that found no sound ready (each one a gap)
+    worst_late_ms: float = 0.0      # the latest the device asked for sound, past its period
 
 
 def play_session(mixer: Any, *, options: PlayerOptions, display: Display, keys: KeySource | None,
                  retime: Callable[[int, int], Any] | None = None,
-                 safety_texts: Sequence[str] = (), fades: Fades | None = None) -> PlayResult:
+                 safety_texts: Sequence[str] = (), fades: Fades | None = None,
+                 on_end: Callable[[PlayResult], None] | None = None,
+                 output: Output | None = None) -> PlayResult:
     """Play ``mixer``'s session live until it ends or the quit key; Ctrl-C fades out and re-raises.
 
     ``retime(step_index, delta_ms)`` returns the session re-compiled with that step longer or
-    shorter (a new mixer), or None when that cannot be done.
+    shorter (a new mixer), or None when that cannot be done. ``on_end`` is given the result
+    however the session ends, Ctrl-C and device failures included (the CLI's debug report).
+    ``output`` is an output already opened for the session's rate and channels (it is closed
+    at the end); by default one is opened as ``options`` say.
     """
     keymap = Keymap(options.keymap)
     transport = Transport(mixer, fades=fades)
-    output = open_output(options.output, mixer.rate, mixer.channels, options.device)
+    if output is None:
+        output = open_output(options.output, mixer.rate, mixer.channels, options.device)
     live = _Live(transport, output, display, keys, keymap, retime, tuple(safety_texts), options)
-    try:
-        output.start(transport)
-        return live.run()
-    except KeyboardInterrupt:
+    with _collector_off_the_audio_path():
         try:
-            live.fade_out(transport.fades.stop_ms)
-        except BaseException:  # a second Ctrl-C, or the device failing: stop waiting for the fade
-            pass
-        raise
+            output.start(transport)
+            return live.run()
+        except KeyboardInterrupt:
+            try:
+                live.fade_out(transport.fades.stop_ms)
+            except BaseException:  # a second Ctrl-C, or the device failing: stop waiting for the fade
+                pass
+            raise
+        finally:
+            output.close()
+            display.close()
+            if on_end is not None:
+                on_end(live.result(quit=live.quit))
+
+
+@contextlib.contextmanager
+def _collector_off_the_audio_path() -> Iterator[None]:
+    """No automatic garbage collection while the session plays (see the module's docstring);
+    everything as it was afterwards."""
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
     finally:
-        output.close()
-        display.close()
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 class _Live:
@@ -89,12 +125,22 @@ class _Live:
         self.target: tuple[int, Any, float] | None = None  # (ms, mixer, until): a jump on its way
         self.timeline = transport.mixer.timeline
         self.heard: Position = transport.at(0)
+        self.heard_cue: Cue | None = None   # the last spoken cue whose sound started playing
+        self.waited = False                 # "waiting for the sound device" was shown
+        self.actions: dict[str, Callable[[], None]] = {
+            "pause": self.do_pause, "next": self.do_next, "back": self.do_back, "repeat": self.do_repeat,
+            "extend": self.do_extend, "shorten": self.do_shorten, "safety": self.do_safety,
+            "quit": self.do_quit,
+        }
 
     # --- the loop -----------------------------------------------------------------------------
     def run(self) -> PlayResult:
         next_draw = 0.0
         while True:
             self.output.check()
+            if not self.waited and getattr(self.output, "waiting", False):
+                self.waited = True
+                self.note("Waiting for the sound device...")
             key = self.keys.read_key(TICK_S) if self.keys is not None else _wait(TICK_S)
             if key is not None:
                 self.press(key)
@@ -126,11 +172,14 @@ class _Live:
     def result(self, *, quit: bool) -> PlayResult:
         heard = self.transport.at(self.output.audible_frame())
         return PlayResult(completed=heard.mode == ENDED, quit=quit, position_ms=heard.session_ms,
-                          output=self.output.name, events=tuple(self.transport.events))
+                          output=self.output.name, events=tuple(self.transport.events),
+                          underruns=int(getattr(self.output, "underruns", 0)),
+                          worst_late_ms=1000 * float(getattr(self.output, "worst_late_s", 0.0)))
 
     # --- what is heard --------------------------------------------------------------------------
     def follow(self) -> None:
-        """Show each cue as it becomes audible; after a jump, carry on from where it landed."""
+        """Show each cue as its sound starts playing; a jump carries on from where it landed, so
+        the cues it skipped are never shown nor counted as said."""
         heard = self.transport.at(self.output.audible_frame())
         self.heard = heard
         timeline = heard.mixer.timeline
@@ -138,15 +187,22 @@ class _Live:
         events = self.transport.events
         new = [e for e in events[self.seen_events:] if e.device_frame <= heard.device_frame]
         self.seen_events += len(new)
-        if timeline is not self.timeline or any(e.action in SEEKS for e in new):
+        if timeline is not self.timeline:
+            self.heard_cue = _same_cue(self.heard_cue, self.timeline, timeline)
             self.timeline = timeline
             self.last_ms = ms
+        jumps = [e for e in new if e.action in SEEKS]
+        if jumps:
+            # from the frame the jump plays from: a cue that starts there is heard from its start
+            self.last_ms = min(ms, jumps[-1].after * 1000 // heard.mixer.rate - 1)
         if heard.mode != REPEATING:
             self.said = ""
         if ms <= self.last_ms or heard.mode in (PAUSED, REPEATING):
             return
         for cue in timeline.cues:
             if self.last_ms < cue.start_ms <= ms:
+                if cue.spoken:
+                    self.heard_cue = cue
                 self.display.cue(cue, self.status(ms))
         self.last_ms = ms
 
@@ -154,11 +210,7 @@ class _Live:
         heard = self.heard
         ms = heard.session_ms if ms is None else ms
         timeline = heard.mixer.timeline
-        if self.said:
-            line = self.said
-        else:
-            cue = last_spoken(timeline, ms)
-            line = cue.text if cue else ""
+        line = self.said or (self.heard_cue.text if self.heard_cue is not None else "")
         message = self.message if time.monotonic() < self.message_until else ""
         return Status(timeline, ms, heard.mode, line, message, self.keymap.help())
 
@@ -170,9 +222,8 @@ class _Live:
     # --- controls -------------------------------------------------------------------------------
     def press(self, key: str) -> None:
         action = self.keymap.action_for(key)
-        if action is None:
-            return
-        getattr(self, f"do_{action}")()
+        if action is not None:
+            self.actions[action]()
 
     def base(self) -> tuple[int, Any]:
         """(session ms, mixer) a control builds on: what is heard, or where a jump just asked for
@@ -185,7 +236,8 @@ class _Live:
     def do_pause(self) -> None:
         paused = self.transport.at(self.output.audible_frame()).mode == PAUSED
         self.transport.post(Pause())
-        self.note("Playing" if paused else "Paused: press space to go on")
+        key = key_label(self.keymap.keys["pause"])
+        self.note("Playing" if paused else f"Paused: press {key} to go on")
 
     def do_quit(self) -> None:
         self.quit = True
@@ -221,7 +273,7 @@ class _Live:
 
     def do_repeat(self) -> None:
         heard = self.heard
-        cue = last_spoken(heard.mixer.timeline, heard.session_ms)
+        cue = self.heard_cue
         if cue is None:
             self.note("Nothing has been said yet")
             return
@@ -286,6 +338,15 @@ class _Live:
         self.target = None
         secs = abs(delta_ms) // 1000
         self.note(f"Step {step.index} is {secs} s {how}; the session now ends at {clock(new.timeline.total_ms)}")
+
+
+def _same_cue(cue: Cue | None, old: Timeline, new: Timeline) -> Cue | None:
+    """``cue`` of ``old`` as it stands in the re-timed ``new`` (the same words, nearest in time)."""
+    if cue is None:
+        return None
+    at = remap(old, new, cue.start_ms)
+    same = [c for c in new.cues if (c.kind, c.text, c.step) == (cue.kind, cue.text, cue.step)]
+    return min(same, key=lambda c: abs(c.start_ms - at), default=None)
 
 
 def _part_name(tl: Any, ms: int) -> str:

@@ -87,17 +87,6 @@ class Status:
         return min(1.0, max(0.0, self.position_ms / max(1, self.timeline.total_ms)))
 
 
-def last_spoken(timeline: Timeline, ms: int) -> Cue | None:
-    """The last spoken cue that had started by ``ms``."""
-    found = None
-    for c in timeline.cues:
-        if c.start_ms > ms:
-            break
-        if c.spoken:
-            found = c
-    return found
-
-
 class Display(Protocol):
     def cue(self, cue: Cue, status: Status) -> None:
         """A cue has just become audible."""

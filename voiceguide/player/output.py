@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voiceguide.errors import ConfigError, DeviceError
+from voiceguide.errors import ConfigError, DeviceChoiceError, DeviceError
 
 OUTPUTS = ("auto", "stream", "simpleaudio")
 NO_DEVICE = ("No audio output device was found. Plug in speakers or headphones, "
@@ -57,42 +57,41 @@ def quiet_alsa() -> None:
     lib.snd_lib_error_set_handler(_alsa_handler)
 
 
-def preferred_backends() -> list[Any] | None:
-    """PulseAudio (which PipeWire also serves) first, then ALSA; never the silent null backend."""
-    import miniaudio
+def preferred_backends() -> list[int]:
+    """PulseAudio (which PipeWire also serves) first, then ALSA; never the silent null backend.
+    Elsewhere, every backend the library has, in its own order."""
+    from voiceguide.player import miniaudio_device as ma
 
+    enabled = ma.enabled_backends()
     if sys.platform.startswith("linux"):
-        wanted = [miniaudio.Backend.PULSEAUDIO, miniaudio.Backend.ALSA, miniaudio.Backend.JACK]
-        enabled = miniaudio.get_enabled_backends()
-        return [b for b in wanted if b in enabled]
-    return None
+        return [b for b in (ma.PULSEAUDIO, ma.ALSA, ma.JACK) if b in enabled]
+    return []
 
 
-def playback_devices() -> list[dict[str, Any]]:
-    """[{"name", "ident", "id", "default"}] for the backend miniaudio picks; [] when none works.
-
-    Reads the device list without asking each device for its formats (ALSA fails that for some
-    devices, and miniaudio's own listing then gives up on all of them).
-    """
-    import miniaudio
+def playback_devices(backend: str | None = None) -> list[dict[str, Any]]:
+    """[{"name", "ident", "id", "default"}] for the backend miniaudio picks (or the one named, as
+    a device reports it: "PulseAudio"); [] when none works."""
+    from voiceguide.player import miniaudio_device as ma
 
     quiet_alsa()
-    ffi, lib = miniaudio.ffi, miniaudio.lib
+    backends = preferred_backends()
+    if backend is not None:
+        backends = [b for b in ma.enabled_backends() if ma.backend_name(b) == backend] or backends
     try:
-        ctx = miniaudio.Devices(backends=preferred_backends())
-    except miniaudio.MiniaudioError:
+        ctx = ma.Context(backends)
+    except ma.MiniaudioError:
         return []
-    with ffi.new("ma_device_info**") as infos, ffi.new("ma_uint32*") as count:
-        if lib.ma_context_get_devices(ctx._context, infos, count, ffi.NULL, ffi.NULL) != lib.MA_SUCCESS:
-            return []
+    ffi = ma.ffi
+    try:
         out = []
-        for i in range(count[0]):
-            info = infos[0][i]
+        for info in ctx.playback_devices():
             raw = bytes(ffi.buffer(ffi.addressof(info, "id")))
             ident = raw.split(b"\0", 1)[0].decode("utf-8", "replace") if ctx.backend in ("PulseAudio", "ALSA") else ""
             out.append({"name": ffi.string(info.name).decode("utf-8", "replace"), "ident": ident,
                         "id": ffi.new("ma_device_id *", info.id), "default": bool(info.isDefault)})
-    return out
+        return out
+    finally:
+        ctx.close()
 
 
 def list_devices() -> list[str]:
@@ -100,8 +99,17 @@ def list_devices() -> list[str]:
     return [d["name"] for d in playback_devices()]
 
 
+def _accepted(d: dict[str, Any]) -> str:
+    """A device as a list shows it: every name --device takes for it, each quoted."""
+    names = [d["name"]] + ([d["ident"]] if d["ident"] and d["ident"] != d["name"] else [])
+    return " or ".join(repr(n) for n in names)
+
+
 def find_device(name: str) -> Any:
-    """The miniaudio device id for a --device name: exact name or system name, else a unique part."""
+    """The miniaudio device id for a --device name: exact name or system name, else a unique part.
+
+    A name that fits no device, or several, is bad input (exit 2): the message lists each device
+    by the names that select it."""
     devices = playback_devices()
     if not devices:
         raise DeviceError(NO_DEVICE)
@@ -112,10 +120,8 @@ def find_device(name: str) -> Any:
     hits = [d for d in devices if low in d["name"].casefold() or (d["ident"] and low in d["ident"].casefold())]
     if len(hits) == 1:
         return hits[0]["id"]
-    names = "; ".join(d["name"] + (f" ({d['ident']})" if d["ident"] and d["ident"] != d["name"] else "")
-                      for d in devices)
     what = "matches several audio devices" if hits else "is not an audio device here"
-    raise DeviceError(f"--device {name!r} {what}. Available: {names}")
+    raise DeviceChoiceError(f"--device {name!r} {what}. Available: {'; '.join(_accepted(d) for d in devices)}")
 
 
 def open_output(kind: str, rate: int, channels: int, device: str | None = None) -> Output:

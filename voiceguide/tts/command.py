@@ -3,10 +3,16 @@
 A process per clip is what makes a hang harmless: the timeout kills that process and nothing
 else. Several clips run at once from the renderer's threads; each thread only waits on its
 own child, so the GIL is not in the way.
+
+Each command starts in a session (and process group) of its own, and a timeout kills the whole
+group: an engine behind a wrapper script is the script's child, and killing the script alone
+left the child running and holding the stderr pipe we then waited on for ever.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import threading
 from abc import abstractmethod
@@ -67,16 +73,16 @@ class CommandSynth(Synth):
                 raise EngineError(f"{name} was stopped")
             try:
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
+                                        stderr=subprocess.PIPE, start_new_session=True)
             except OSError as e:
                 raise EngineError(f"cannot run {argv[0]}: {e.strerror or e}") from None
             self._running.add(proc)
         try:
             _, err = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            # Killed, so a hung engine leaves nothing behind.
-            proc.kill()
-            proc.communicate()
+            # The whole group killed, so a hung engine leaves nothing behind.
+            kill_group(proc)
+            reap(proc)
             raise EngineFailure(f"{name} gave no clip within {timeout_s:g} s", what="hung") from None
         finally:
             with self._lock:
@@ -91,5 +97,35 @@ class CommandSynth(Synth):
             self._closed = True
             running = list(self._running)
         for proc in running:
-            if proc.poll() is None:
-                proc.kill()
+            kill_group(proc)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group ``proc`` leads (it was started in a session of its own)."""
+    if proc.returncode is not None:
+        return   # reaped: its pid (and group id) may belong to someone else by now
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        try:
+            proc.kill()
+        except OSError:
+            pass
+
+
+def reap(proc: subprocess.Popen, timeout_s: float = 2.0) -> None:
+    """Wait for a killed process without waiting on its pipes for ever (a child that left the
+    group may still hold them)."""
+    try:
+        proc.communicate(timeout=timeout_s)
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:  # pragma: no cover - an unkillable process
+            pass

@@ -12,15 +12,14 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from voiceguide.errors import EngineError, PacingError
+from voiceguide.errors import EngineError, PacingError, VoiceError
 
-#: The order ``auto`` tries engines in: the most natural voice first.
+#: The order ``auto`` tries engines in: the most natural voice first. When the one it picked
+#: hangs or crashes, a render falls back along the same order (piper, then pyttsx3, then the
+#: espeak-ng command line, which has the fewest moving parts).
 AUTO_ORDER = ("piper", "pyttsx3", "espeak-ng")
-
-#: The engine ``auto`` falls back to when the one it picked hangs or crashes.
-FALLBACK_ENGINE = "espeak-ng"
 
 MIN_RATE_WPM = 80
 MAX_RATE_WPM = 450
@@ -54,6 +53,7 @@ class Voice:
     name: str              # what --voice accepts
     language: str          # e.g. "en-us"; "" when the engine does not say
     description: str       # a human name, gender, quality: whatever the engine offers
+    default: bool = False  # the engine speaks with it when no --voice is given
 
 
 class EngineFailure(EngineError):
@@ -115,9 +115,14 @@ class Engine(ABC):
     def voices(self) -> list[Voice]:
         """The voices ``--voice`` accepts for this engine."""
 
-    def voice_key(self, voice: str | None) -> str:
-        """The voice as it goes into the cache key (engines add a voice model's version)."""
+    def voice_key(self, voice: str | None, cache_dir: Path | None = None) -> str:
+        """The voice as it goes into the cache key (engines add a voice model's digest, and may
+        keep what it costs to work out in ``cache_dir``)."""
         return voice or ""
+
+    def knows_voice(self, voice: str) -> bool:
+        """Whether ``--voice voice`` names one of this engine's voices (``auto`` asks, in order)."""
+        return any(v.name == voice for v in self.voices())
 
     @abstractmethod
     def open(self, settings: VoiceSettings, jobs: int, timeout_s: float) -> Synth:
@@ -171,22 +176,41 @@ def get_engine(name: str) -> Engine:
         return _instances.setdefault(name, engine)
 
 
-def resolve_engine(settings: VoiceSettings) -> str:
-    """The engine name ``settings`` means: ``auto`` becomes the best one installed."""
-    if settings.engine != "auto":
-        get_engine(settings.engine).require()
-        return settings.engine
+def installed_auto_engines() -> list[str]:
+    """The engines ``auto`` may use, best first, that are installed here."""
+    return list(_installed_auto_engines())
+
+
+def _installed_auto_engines() -> Iterator[str]:
     for name in AUTO_ORDER:
         try:
             engine = get_engine(name)
         except PacingError:
             continue  # a built-in someone unregistered
         if engine.available():
+            yield name
+
+
+def resolve_engine(settings: VoiceSettings) -> str:
+    """The engine name ``settings`` means: ``auto`` becomes the best one installed (with a
+    ``--voice``, the best one that has that voice)."""
+    if settings.engine != "auto":
+        get_engine(settings.engine).require()
+        return settings.engine
+    names = _installed_auto_engines()   # lazily: the first one installed is usually the answer
+    first = next(names, None)
+    if first is None:
+        raise EngineError(
+            "no speech engine is installed; install espeak-ng "
+            "(Debian/Ubuntu: sudo apt-get install espeak-ng)"
+        )
+    if settings.voice is None:
+        return first
+    for name in (first, *names):
+        if get_engine(name).knows_voice(settings.voice):
             return name
-    raise EngineError(
-        "no speech engine is installed; install espeak-ng "
-        "(Debian/Ubuntu: sudo apt-get install espeak-ng)"
-    )
+    raise VoiceError(f"no installed speech engine has a voice {settings.voice!r}; "
+                     "see `voiceguide voices` for the names --voice takes")
 
 
 def list_voices(engine: str | None = None) -> list[Voice]:
@@ -196,7 +220,9 @@ def list_voices(engine: str | None = None) -> list[Voice]:
         eng.require()
         return eng.voices()
     out: list[Voice] = []
-    for name in engine_names():
+    names = engine_names()
+    # the order auto picks them in first, so the engine that would speak is listed at the top
+    for name in sorted(names, key=lambda n: AUTO_ORDER.index(n) if n in AUTO_ORDER else len(AUTO_ORDER)):
         eng = get_engine(name)
         if eng.available():
             out.extend(eng.voices())

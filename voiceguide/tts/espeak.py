@@ -8,7 +8,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from voiceguide.errors import EngineError
+from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts.command import CommandEngine, last_line
 from voiceguide.tts.engine import Voice, VoiceSettings
 
@@ -21,8 +21,9 @@ def amplitude(volume: float) -> int:
     return max(1, round(volume * 100))
 
 
-def parse_voices(listing: str, engine: str = "espeak-ng") -> list[Voice]:
-    """Voices from ``espeak-ng --voices``: the language code names a voice when it is unique."""
+def parse_voices(listing: str, engine: str = "espeak-ng", default_file: str = "") -> list[Voice]:
+    """Voices from ``espeak-ng --voices``: the language code names a voice when it is unique;
+    the one whose file is ``default_file`` is marked as the default."""
     rows = []
     for line in listing.splitlines()[1:]:
         parts = line.split()
@@ -33,7 +34,8 @@ def parse_voices(listing: str, engine: str = "espeak-ng") -> list[Voice]:
         rows.append((lang, file_id, human.replace("_", " "), gender))
     seen = Counter(lang for lang, *_ in rows)
     return [
-        Voice(engine, lang if seen[lang] == 1 else file_id, lang, ", ".join(x for x in (human, gender) if x))
+        Voice(engine, lang if seen[lang] == 1 else file_id, lang, ", ".join(x for x in (human, gender) if x),
+              default=file_id == default_file)
         for lang, file_id, human, gender in rows
     ]
 
@@ -85,7 +87,15 @@ class EspeakEngine(CommandEngine):
 
     def voices(self) -> list[Voice]:
         self.require()
-        return parse_voices(self._run(["--voices"]).stdout, self.name)
+        # espeak-ng's built-in default is its "en" voice, the file default_voice_arg names
+        return parse_voices(self._run(["--voices"]).stdout, self.name, self.default_voice_arg() or "gmw/en")
+
+    def knows_voice(self, voice: str) -> bool:
+        try:
+            self.check_voice(VoiceSettings(engine=self.name, voice=voice))
+        except VoiceError:
+            return False
+        return True
 
     def check_voice(self, settings: VoiceSettings) -> None:
         voice = settings.voice
@@ -95,7 +105,7 @@ class EspeakEngine(CommandEngine):
         # than the list; -q loads the voice without making a sound.
         proc = self._run(["-q", "-v", voice, ""])
         if proc.returncode != 0:
-            raise EngineError(
+            raise VoiceError(
                 f"espeak-ng has no voice {voice!r} ({last_line(proc.stderr) or 'unknown voice'}); "
                 "see `voiceguide voices --engine espeak-ng`"
             )

@@ -120,7 +120,11 @@ def pyttsx3_backend(config: dict):
     _shorten_driver_poll()
     rows = _voice_rows(engine.getProperty("voices"))
     driver = type(getattr(getattr(engine, "proxy", None), "_driver", None)).__name__
-    info = {"voices": rows, "driver": driver}
+    try:
+        current = str(engine.getProperty("voice") or "")
+    except Exception:  # noqa: BLE001 - a driver without the property: no default to show
+        current = ""
+    info = {"voices": rows, "driver": driver, "default": current}
     if config.get("describe"):
         return (lambda text, path: None), info
     voice_id = None
@@ -234,14 +238,18 @@ class Pyttsx3Engine(WorkerEngine):
             return 0
         return ESPEAK_DRIVER_RATE
 
-    def worker_config(self, settings: VoiceSettings | None) -> dict:
+    def worker_config(self, settings: VoiceSettings | None, jobs: int = 1) -> dict:
         if settings is None:
             return {"describe": True}
         return {"voice": settings.voice, "rate_wpm": settings.rate_wpm, "volume": settings.volume}
 
+    def knows_voice(self, voice: str) -> bool:
+        return self.available() and match_voice(voice, self.describe()["voices"]) is not None
+
     def voices(self) -> list[Voice]:
         info = self.describe()
         return [
-            Voice(self.name, r["id"], r["language"], ", ".join(x for x in (r["name"], r["gender"].lower()) if x))
+            Voice(self.name, r["id"], r["language"], ", ".join(x for x in (r["name"], r["gender"].lower()) if x),
+                  default=r["id"] == info.get("default"))
             for r in info["voices"]
         ]

@@ -3,10 +3,17 @@
 The key covers everything that changes the sound (engine, its version, voice, rate, volume,
 sample rate, the text, and our own clip format), so a clip is shared by every routine that
 speaks the same sentence with the same voice. A render first takes every whole clip from the
-cache (a header read each), then renders the rest on ``jobs`` threads, each checking its clip
-before renaming it into the cache. A clip that hangs, crashes or comes out wrong is tried once
-more; a second failure stops the render with one line, or under ``auto`` switches the whole
-render to espeak-ng (one voice per session) and says so in ``notes``.
+cache (a header read each), then renders the rest on ``jobs`` threads, longest first, each
+checking and trimming its clip before linking it into the cache, where the first whole clip for a
+key stays (piper's renderings differ a little every time, so every run after the first reuses
+that one). A clip that hangs, crashes or comes out wrong is tried once more; a second failure
+stops the render with one line, or under ``auto`` hands the whole render to the next installed
+engine (one voice per session) and says so in ``notes``.
+
+A cache that cannot take clips is no engine's fault, so it never costs a retry or a fallback:
+before any engine starts, the clip folder is probed (read-only, no permission and a full disk
+fail at once, in one line), and a clip that fails while the disk is full is reported as a full
+disk, not as a bad clip.
 """
 
 from __future__ import annotations
@@ -18,14 +25,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from voiceguide.errors import EngineError, PacingError, RoutineError
+from voiceguide import files
+from voiceguide.errors import EngineError, PacingError, RoutineError, VoiceError
 from voiceguide.tts import engine as engines
 from voiceguide.tts.cache import Clip, ClipCache
 from voiceguide.tts.engine import EngineFailure, Synth, VoiceSettings
 from voiceguide.tts.wav import WavProblem, check_speech
 
 #: Bump when the stored clip changes meaning (layout, checks), so old clips are not reused.
-CLIP_FORMAT = 1
+#: 2: leading and trailing silence trimmed to the margins every engine shares (wav.py).
+#: 3: sealed with a digest of the clip's bytes in a chunk after the samples (wav.py).
+CLIP_FORMAT = 3
 
 Progress = Callable[[int, int], None]
 
@@ -33,7 +43,7 @@ Progress = Callable[[int, int], None]
 @dataclass
 class RenderResult:
     clips: dict[str, Clip]      # text -> clip, for every text asked
-    engine: str                 # the engine actually used ("espeak-ng" after an auto fallback)
+    engine: str                 # the engine actually used (another one after an auto fallback)
     notes: list[str] = field(default_factory=list)  # one-line messages for the user
     rendered: int = 0           # clips rendered now (the rest came from the cache)
 
@@ -65,10 +75,10 @@ def default_jobs() -> int:
     return max(1, cores)
 
 
-def _keys(name: str, settings: VoiceSettings, spoken: Iterable[str]) -> dict[str, str]:
+def _keys(name: str, settings: VoiceSettings, spoken: Iterable[str], cache: ClipCache) -> dict[str, str]:
     engine = engines.get_engine(name)
     version = engine.version()
-    voice = engine.voice_key(settings.voice)
+    voice = engine.voice_key(settings.voice, cache.root)
     rate = engine.sample_rate(settings.voice)
     return {t: clip_key(name, version, voice, settings.rate_wpm, settings.volume, rate, t) for t in spoken}
 
@@ -88,8 +98,8 @@ def lookup_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache
     asked, spoken_of = _distinct(texts)
     try:
         name = engines.resolve_engine(settings)
-        keys = _keys(name, settings, set(spoken_of.values()))
-    except (EngineError, PacingError):
+        keys = _keys(name, settings, set(spoken_of.values()), cache)
+    except (EngineError, PacingError, VoiceError):
         return {}
     found: dict[str, Clip] = {}
     for t in asked:
@@ -106,34 +116,52 @@ def render_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache
 
     ``progress(done, total)`` is called from this thread as clips become ready (first with
     the count found in the cache); ``total`` counts distinct texts. Raises RoutineError for an
-    empty text, EngineError when the engine is missing, the voice unknown, or the engine
-    failed twice on one clip (under ``auto`` that last case falls back to espeak-ng instead).
+    empty text, EngineError when the engine is missing or failed twice on one clip, VoiceError
+    for an unknown voice. Under ``auto`` a failing engine hands the whole render to the next
+    installed one in ``AUTO_ORDER`` (one voice per session), and ``notes`` says so.
     """
     asked, spoken_of = _distinct(texts)
     distinct = list(dict.fromkeys(spoken_of.values()))
     name = engines.resolve_engine(settings)
+    notes = _auto_notes(settings, name)
     reporter = _Monotonic(progress)
-    try:
-        result = _render(name, settings, distinct, cache, reporter, jobs, timeout_s)
-    except EngineFailure as failure:
-        if settings.engine != "auto" or name == engines.FALLBACK_ENGINE:
-            raise
-        fallback = engines.get_engine(engines.FALLBACK_ENGINE)
-        if not fallback.available():
-            raise
-        note = f"{failure}; fell back to {engines.FALLBACK_ENGINE}"
-        fb_settings = replace(settings, engine=engines.FALLBACK_ENGINE)
-        if settings.voice is not None:
-            try:
-                fallback.check_voice(fb_settings)  # type: ignore[attr-defined]
-            except (EngineError, AttributeError):
-                fb_settings = replace(fb_settings, voice=None)
-                note += f" with its default voice ({settings.voice!r} is not one of its voices)"
-        result = _render(engines.FALLBACK_ENGINE, fb_settings, distinct, cache, reporter, jobs, timeout_s)
-        result.notes.insert(0, note)
+    current = settings
+    while True:
+        try:
+            result = _render(name, current, distinct, cache, reporter, jobs, timeout_s)
+            break
+        except EngineFailure as failure:
+            step = _fall_back(settings, name) if settings.engine == "auto" else None
+            if step is None:
+                raise
+            name, current, why = step
+            notes.append(f"{failure}; fell back to {name}{why}")
+    result.notes[:0] = notes
     by_spoken = result.clips
     result.clips = {t: by_spoken[spoken_of[t]] for t in asked}
     return result
+
+
+def _auto_notes(settings: VoiceSettings, name: str) -> list[str]:
+    """One line when ``auto`` could not use its first choice because it is not installed."""
+    best = engines.AUTO_ORDER[0]
+    if settings.engine != "auto" or settings.voice is not None or name == best:
+        return []
+    return [f"the neural voice ({best}) is not installed, so {name} speaks; "
+            "scripts/bootstrap --neural-voice installs it"]
+
+
+def _fall_back(settings: VoiceSettings, failed: str) -> tuple[str, VoiceSettings, str] | None:
+    """The next installed engine after ``failed`` in AUTO_ORDER, its settings, and a note's tail."""
+    order = engines.installed_auto_engines()
+    later = order[order.index(failed) + 1:] if failed in order else []
+    if not later:
+        return None
+    name = later[0]
+    if settings.voice is not None and not engines.get_engine(name).knows_voice(settings.voice):
+        return name, replace(settings, engine=name, voice=None), \
+            f" with its default voice ({settings.voice!r} is not one of its voices)"
+    return name, replace(settings, engine=name), ""
 
 
 class _Monotonic:
@@ -153,7 +181,7 @@ def _render(name: str, settings: VoiceSettings, distinct: list[str], cache: Clip
             progress: Callable[[int, int], None], jobs: int | None, timeout_s: float) -> RenderResult:
     engine = engines.get_engine(name)
     engine.require()
-    keys = _keys(name, settings, distinct)
+    keys = _keys(name, settings, distinct, cache)
     clips: dict[str, Clip] = {}
     missing: list[str] = []
     for t in distinct:
@@ -164,7 +192,10 @@ def _render(name: str, settings: VoiceSettings, distinct: list[str], cache: Clip
             missing.append(t)
     total = len(distinct)
     progress(len(clips), total)
+    # Longest first: the workers then finish together instead of one waiting on a long last clip.
+    missing.sort(key=len, reverse=True)
     if missing:
+        cache.prepare_write()
         n = max(1, min(jobs or default_jobs(), len(missing)))
         synth = _open(engine, settings, n, timeout_s)
         try:
@@ -210,6 +241,7 @@ def _render_missing(synth: Synth, name: str, settings: VoiceSettings, missing: l
 def _render_one(synth: Synth, name: str, settings: VoiceSettings, text: str, key: str,
                 cache: ClipCache, timeout_s: float) -> Clip:
     failure: EngineFailure | None = None
+    what = f"the clip cache {cache.root}"
     for _attempt in range(2):
         temp = cache.temp_path(key)
         try:
@@ -222,8 +254,13 @@ def _render_one(synth: Synth, name: str, settings: VoiceSettings, text: str, key
             failure = EngineFailure(f"{name} wrote no clip for {_quote(text)}", what="wrote no clip")
         except WavProblem as e:
             failure = EngineFailure(f"{name} wrote a bad clip for {_quote(text)}: {e}", what="wrote a bad clip")
+        except OSError as e:   # our own reading or rewriting of the clip (trimming it)
+            raise files.write_fault(e, what) from None
         finally:
             _remove(temp)
+        # an engine writing into a full disk leaves a short clip or an error: say what it is
+        if files.disk_is_full(temp.parent):
+            raise files.full_disk_fault(what, temp.parent)
     assert failure is not None
     raise EngineFailure(f"{failure} (tried twice)", what=failure.what)
 
@@ -232,10 +269,20 @@ def _quote(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
-def _remove(path: Path) -> None:
+def _remove(temp: Path) -> None:
+    """The temp clip, and any file an engine made beside it from its name (pyttsx3's retries)."""
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+        os.unlink(temp)
     except OSError:
-        pass  # a leftover temp file is harmless; prune removes it later
+        pass  # never made, or gone: a leftover of ours is removed by the next run that finds it
+    stem = temp.name + "."
+    try:
+        with os.scandir(temp.parent) as entries:
+            extra = [e.path for e in entries if e.name.startswith(stem)]
+    except OSError:
+        return
+    for path in extra:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -2,6 +2,14 @@
 
 Reading a header must stay cheap (a warm render stats and reads the head of every clip), so
 nothing here imports numpy at module level and the silence check samples a stride.
+
+A cached clip is *sealed*: a digest of everything before it rides in one more RIFF chunk after
+the samples (``vgdg``, 16 bytes of BLAKE2b). The 44-byte header stays the canonical one and
+every WAV reader skips a chunk it does not know (ffmpeg, ffprobe and Python's wave were tried),
+so a clip is still a plain WAV to any tool. BLAKE2b rather than a CRC because the digest also
+names the samples (the mixer keys what it derives from a clip by it): 128 bits never collide,
+and at 0.9 GB/s on this machine a 130 kB clip costs 0.14 ms (SHA-256 is faster only where the
+CPU has SHA instructions).
 """
 
 from __future__ import annotations
@@ -21,6 +29,21 @@ SILENCE_PEAK = 32
 
 #: Canonical header length for a plain PCM WAV with one fmt and one data chunk.
 CANONICAL_HEADER = 44
+
+DIGEST_CHUNK = b"vgdg"
+DIGEST_BYTES = 16
+SEAL_BYTES = 8 + DIGEST_BYTES   # the digest chunk: id, size, digest
+
+# Every engine's clip is trimmed to the same silent margins, so the pauses between cues are the
+# compiler's and not an engine's habit. Measured on the bundled routine's lines: espeak-ng starts
+# within 10 ms but ends with 345-390 ms of digital silence; piper starts after 0-60 ms and ends
+# with 80-190 ms of fading breath. Sound is what rises above EDGE_DB relative to the clip's own
+# peak: low enough to keep the release of a final "s" or "t", high enough to pass over the breath.
+EDGE_DB = -50.0
+LEAD_MS = 10          # silence kept before the first sound
+TAIL_MS = 120         # ... and after the last: a natural stop, never a clipped phoneme
+EDGE_WINDOW_MS = 5    # sound is looked for in windows this long
+FADE_MS = 5           # where a cut lands on non-zero samples, they fade to it (no click)
 
 
 class WavProblem(ValueError):
@@ -48,6 +71,42 @@ class WavInfo:
             and self.bits == 16
             and self.data_offset + self.data_bytes == self.file_bytes
         )
+
+
+def sealed(info: WavInfo) -> bool:
+    """The layout of a cached clip: canonical header, 16-bit mono samples, then the digest chunk."""
+    return (info.channels == 1 and info.bits == 16 and info.data_offset == CANONICAL_HEADER
+            and info.data_offset + info.data_bytes + SEAL_BYTES == info.file_bytes)
+
+
+def clip_digest(body) -> str:
+    """The digest of a sealed clip's bytes before its digest chunk (hex)."""
+    import hashlib
+
+    return hashlib.blake2b(body, digest_size=DIGEST_BYTES).hexdigest()
+
+
+def seal(path: str | os.PathLike, info: WavInfo) -> str:
+    """Append the digest chunk to a canonical clip (fixing the RIFF size first); its digest."""
+    if not (info.canonical or sealed(info)) or info.data_offset != CANONICAL_HEADER or info.data_bytes & 1:
+        raise WavProblem("only a canonical 16-bit mono clip can be sealed")
+    with open(path, "r+b") as f:
+        body = bytearray(f.read(info.data_offset + info.data_bytes))   # an old seal is replaced
+        f.truncate(len(body))
+        struct.pack_into("<I", body, 4, len(body) + SEAL_BYTES - 8)
+        digest = clip_digest(body)
+        f.seek(4)
+        f.write(body[4:8])
+        f.seek(len(body))
+        f.write(DIGEST_CHUNK + struct.pack("<I", DIGEST_BYTES) + bytes.fromhex(digest))
+    return digest
+
+
+def sealed_digest(tail: bytes) -> str | None:
+    """The digest a sealed clip's last SEAL_BYTES bytes hold, None when they are no digest chunk."""
+    if len(tail) != SEAL_BYTES or tail[:4] != DIGEST_CHUNK or struct.unpack_from("<I", tail, 4)[0] != DIGEST_BYTES:
+        return None
+    return tail[8:].hex()
 
 
 def parse_header(head: bytes, file_bytes: int) -> WavInfo:
@@ -149,14 +208,19 @@ def to_canonical(path: Path, info: WavInfo) -> WavInfo:
     return read_info(path)
 
 
-def peak(samples: bytes, stride: int = 5) -> int:
-    """Largest absolute sample among every ``stride``-th one: enough to tell speech from silence."""
+def _samples(raw: bytes) -> array:
     a = array("h")
-    a.frombytes(samples[: len(samples) - len(samples) % 2])
-    if not a:
-        return 0
+    a.frombytes(raw[: len(raw) - len(raw) % 2])
     if array("h", [1]).tobytes() != b"\x01\x00":  # pragma: no cover - big-endian hosts
         a.byteswap()
+    return a
+
+
+def peak(samples: bytes, stride: int = 5) -> int:
+    """Largest absolute sample among every ``stride``-th one: enough to tell speech from silence."""
+    a = _samples(samples)
+    if not a:
+        return 0
     view = a[::stride] if len(a) > stride * 100 else a
     return max(max(view), -min(view))
 
@@ -179,11 +243,73 @@ def plausible_ms(text: str, rate_wpm: int) -> tuple[int, int]:
     return max(low, 40), high
 
 
+def sound_span(samples: array, rate: int) -> tuple[int, int] | None:
+    """(first, end) frames of the part above EDGE_DB relative to the peak; None for silence.
+
+    Scans whole windows in from each end (``max``/``min`` over a slice run in C), so a clip with
+    a short lead and tail costs a few dozen window reads, not a pass over every sample.
+    """
+    if not samples:
+        return None
+    top = max(max(samples), -min(samples))
+    if top == 0:
+        return None
+    floor = top * 10 ** (EDGE_DB / 20)
+    w = max(1, rate * EDGE_WINDOW_MS // 1000)
+    n = len(samples)
+
+    def loud(i: int) -> bool:
+        part = samples[i:i + w]
+        return max(part) > floor or -min(part) > floor
+
+    first = 0
+    while first < n and not loud(first):
+        first += w
+    last = n - w if n > w else 0
+    while last > first and not loud(last):
+        last -= w
+    return first, min(n, last + w)
+
+
+def trim_edges(path: Path, info: WavInfo) -> WavInfo:
+    """Trim a canonical clip's leading and trailing silence to LEAD_MS and TAIL_MS."""
+    raw = read_pcm16(path, info)
+    samples = _samples(raw)
+    span = sound_span(samples, info.sample_rate)
+    if span is None:
+        return info   # silent: check_speech says so
+    lead = info.sample_rate * LEAD_MS // 1000
+    tail = info.sample_rate * TAIL_MS // 1000
+    start, end = max(0, span[0] - lead), min(len(samples), span[1] + tail)
+    # Sound is found to within a window, so an edge within two windows of its margin is left be:
+    # trimming a trimmed clip again then changes nothing.
+    slack = 2 * max(1, info.sample_rate * EDGE_WINDOW_MS // 1000)
+    if start <= slack:
+        start = 0
+    if len(samples) - end <= slack:
+        end = len(samples)
+    if start == 0 and end == len(samples):
+        return info
+    kept = samples[start:end]
+    fade = min(len(kept) // 2, info.sample_rate * FADE_MS // 1000)
+    for k in range(fade):
+        if start:
+            kept[k] = kept[k] * k // fade
+        if end < len(samples):
+            kept[-1 - k] = kept[-1 - k] * k // fade
+    if array("h", [1]).tobytes() != b"\x01\x00":  # pragma: no cover - big-endian hosts
+        kept.byteswap()
+    write_pcm16(path, kept.tobytes(), info.sample_rate)
+    return read_info(path)
+
+
 def check_speech(path: Path, text: str, rate_wpm: int) -> WavInfo:
-    """Check a freshly rendered clip and bring it to the canonical layout; raise WavProblem."""
+    """Check a freshly rendered clip, bring it to the canonical layout and trim its silent
+    edges to the margins every engine shares; raise WavProblem."""
     info = read_info(path)
-    if not info.canonical:
+    if not info.canonical and not sealed(info):   # a sealed clip is checked as it is, not rewritten
         info = to_canonical(path, info)
+    info = trim_edges(path, info)
     ms = info.frames * 1000 // info.sample_rate
     low, high = plausible_ms(text, rate_wpm)
     if ms < low:

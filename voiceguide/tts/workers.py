@@ -33,8 +33,8 @@ from abc import abstractmethod
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from voiceguide.errors import EngineError
-from voiceguide.tts.command import exit_text
+from voiceguide.errors import EngineError, VoiceError
+from voiceguide.tts.command import exit_text, kill_group
 from voiceguide.tts.engine import Engine, EngineFailure, Synth, VoiceSettings
 
 Backend = Callable[[dict], "tuple[Callable[[str, str], None], Any]"]
@@ -54,7 +54,7 @@ _HEADER = struct.Struct("<I")
 
 
 class WorkerConfigError(Exception):
-    """Raised by a backend for a setting the engine does not accept (shown as it is)."""
+    """Raised by a backend for a setting the engine does not accept (shown as it is, exit 2)."""
 
 
 class Channel:
@@ -148,6 +148,9 @@ class Worker:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, json.dumps(sys.path)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                # its own process group, so a kill takes anything it started with it; it still
+                # ends when we do, as its stdin then reaches end of file
+                start_new_session=True,
             )
         except OSError as e:
             raise EngineError(f"cannot start a {name} worker: {e.strerror or e}") from None
@@ -172,7 +175,7 @@ class Worker:
         kind, payload = self._receive(timeout_s, starting=True)
         if kind == "fatal":
             self.kill()
-            raise EngineError(payload)
+            raise VoiceError(payload)
         if kind != "ready":
             self.kill()
             raise EngineFailure(f"{self.name} did not start: {payload}", what="crashed")
@@ -223,7 +226,7 @@ class Worker:
 
     def kill(self) -> None:
         if self.process.poll() is None:
-            self.process.kill()
+            kill_group(self.process)
             try:
                 self.process.wait(5.0)
             except subprocess.TimeoutExpired:  # pragma: no cover - an unkillable process
@@ -299,12 +302,13 @@ class WorkerEngine(Engine):
     backend: Backend
 
     @abstractmethod
-    def worker_config(self, settings: VoiceSettings | None) -> dict:
-        """What the backend needs to know; ``None`` settings means "only describe yourself"."""
+    def worker_config(self, settings: VoiceSettings | None, jobs: int = 1) -> dict:
+        """What the backend needs to know, for ``jobs`` workers at once; ``None`` settings means
+        "only describe yourself"."""
 
     def open(self, settings: VoiceSettings, jobs: int, timeout_s: float) -> Synth:
         self.require()
-        return WorkerSynth(self.name, type(self).backend, self.worker_config(settings), jobs, timeout_s)
+        return WorkerSynth(self.name, type(self).backend, self.worker_config(settings, jobs), jobs, timeout_s)
 
     def describe(self, timeout_s: float = START_TIMEOUT_S) -> Any:
         """Start one worker without settings and return its ``info`` (e.g. to list voices)."""

@@ -1,0 +1,149 @@
+"""The live player's key logic at full speed, everywhere: a fake output whose heard position
+follows the transport, and keys pressed at set points of a virtual clock. The real sound server
+tests (test_player_controller.py) check the same controls by ear; these check the bookkeeping:
+what is shown as said, what ``r`` repeats, where jumps land, what the hints say.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from audio_server import ToneMixer
+from voiceguide.player import PlayerOptions, play_session
+from voiceguide.player import controller
+from voiceguide.timeline import Cue, CueKind, Step, Timeline
+
+RATE = 8000  # a low rate keeps the pulled arrays small
+
+
+class FakeOutput:
+    """Pulls the transport as a device would, ``frames_per_read`` at each key poll; what it has
+    pulled is what is heard (no latency)."""
+
+    name = "fake"
+    latency_s = 0.0
+    underruns = 0
+
+    def __init__(self, frames_per_read: int):
+        self.step = frames_per_read
+        self.heard = 0
+        self.transport = None
+
+    def start(self, transport):
+        self.transport = transport
+
+    def tick(self):
+        self.transport.pull(self.step)
+        self.heard += self.step
+
+    def audible_frame(self):
+        return self.heard
+
+    def check(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class VirtualKeys:
+    """Keys at virtual times (seconds of heard sound); each poll moves the fake output one tick."""
+
+    def __init__(self, out: FakeOutput, script):
+        self.out = out
+        self.script = sorted(script)
+
+    def read_key(self, timeout):
+        self.out.tick()
+        if self.script and self.out.heard >= self.script[0][0] * RATE:
+            return self.script.pop(0)[1]
+        return None
+
+
+class Recorder:
+    def __init__(self):
+        self.cues, self.notes, self.said = [], [], []
+
+    def cue(self, cue, status):
+        self.cues.append(cue.text)
+        self.said.append(status.last_line)
+
+    def note(self, text, status):
+        self.notes.append(text)
+        self.said.append(status.last_line)
+
+    def update(self, status):
+        self.said.append(status.last_line)
+
+    def close(self):
+        pass
+
+
+def timeline() -> Timeline:
+    """An intro of two lines, then two steps of a line each."""
+    cues = (
+        Cue(200, 500, CueKind.SETUP, "Welcome.", None),
+        Cue(900, 1300, CueKind.SAFETY, "Stop if it hurts.", None),
+        Cue(2000, 2200, CueKind.TRANSITION, "", 1),
+        Cue(2400, 2800, CueKind.INSTRUCTION, "Long strokes.", 1),
+        Cue(5000, 5200, CueKind.TRANSITION, "", 2),
+        Cue(5400, 5800, CueKind.INSTRUCTION, "Small circles.", 2),
+    )
+    steps = (Step(1, 1, "Strokes", 2000, 5000), Step(2, 2, "Circles", 5000, 8000))
+    return Timeline("Logic", "logic", 9000, steps, cues)
+
+
+def run(monkeypatch, script, **options):
+    out = FakeOutput(RATE // 50)   # 20 ms of sound per poll
+    monkeypatch.setattr(controller, "open_output", lambda *a, **k: out)
+    shown = Recorder()
+    result = play_session(ToneMixer(timeline(), rate=RATE), options=PlayerOptions(**options), display=shown,
+                          keys=VirtualKeys(out, script), safety_texts=["Stop if it hurts."])
+    return result, shown
+
+
+def test_an_uninterrupted_session_shows_every_cue_as_said(monkeypatch):
+    result, shown = run(monkeypatch, [])
+    assert result.completed and result.underruns == 0
+    assert [c for c in shown.cues if c] == ["Welcome.", "Stop if it hurts.", "Long strokes.", "Small circles."]
+
+
+def test_cues_skipped_by_next_are_never_said_nor_repeated(monkeypatch):
+    # "Welcome." is heard; n 0.6 s in skips "Stop if it hurts." and lands on step 1 (2.0 s); r
+    # 0.3 s later (the session at about 2.3 s, before "Long strokes." at 2.4 s) repeats what was
+    # really said last
+    result, shown = run(monkeypatch, [(0.6, "n"), (0.9, "r")])
+    assert [e.action for e in result.events][:1] == ["next"]
+    assert "Stop if it hurts." not in shown.said
+    assert "Stop if it hurts." not in shown.cues
+    assert "Again: Welcome." in shown.notes
+
+
+def test_repeat_with_nothing_heard_yet_says_so(monkeypatch):
+    _, shown = run(monkeypatch, [(0.1, "r")])
+    assert "Nothing has been said yet" in shown.notes
+
+
+def test_a_cue_a_jump_lands_on_counts_as_heard(monkeypatch):
+    # p in step 1 after its line: back to the step's start, where its chime and line play again
+    _, shown = run(monkeypatch, [(3.5, "p")])
+    assert shown.cues.count("Long strokes.") == 2
+
+
+@pytest.mark.parametrize("keymap, key, hint", [
+    (None, " ", "Paused: press space to go on"),
+    ({"pause": "b"}, "b", "Paused: press b to go on"),
+    ({"pause": "pagedown"}, "pagedown", "Paused: press pagedown to go on"),
+])
+def test_the_pause_hint_names_the_key_as_mapped(monkeypatch, keymap, key, hint):
+    _, shown = run(monkeypatch, [(1.0, key), (1.5, key)], keymap=keymap)
+    assert shown.notes[:2] == [hint, "Playing"]
+
+
+def test_every_action_has_a_handler():
+    from voiceguide.player.keys import ACTIONS, Keymap
+    from voiceguide.player.transport import Transport
+
+    mixer = ToneMixer(timeline(), rate=RATE)
+    live = controller._Live(Transport(mixer), FakeOutput(1), Recorder(), None, Keymap(), None, (), PlayerOptions())
+    assert set(live.actions) == set(ACTIONS)

@@ -1,0 +1,53 @@
+"""Opening the sound output in a thread of its own while the session is being built.
+
+This module imports nothing heavy, so the thread can start before the command has loaded numpy
+and the mixer: the device's own set-up (loading miniaudio, connecting to the sound server) is
+mostly waiting, and overlapped this way it is gone from the time to first sound.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+class OpeningOutput:
+    """``open_output`` in a thread of its own, while the caller builds the session; used as a
+    context manager that ends the thread, and closes the output unless ``result`` handed it over.
+
+    Opening a device costs 30-40 ms (loading miniaudio, connecting to the sound server), most of
+    it waiting; overlapped with the mixer's build it is gone from the time to first sound.
+    """
+
+    def __init__(self, kind: str, rate: int, channels: int, device: str | None = None):
+        self._output: Any = None
+        self._error: BaseException | None = None
+        self._taken = False
+        self._thread = threading.Thread(target=self._open, args=(kind, rate, channels, device),
+                                        name="voiceguide-open-output", daemon=True)
+
+    def _open(self, *args: Any) -> None:
+        try:
+            from voiceguide.player.output import open_output
+
+            self._output = open_output(*args)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller by result()
+            self._error = e
+
+    def __enter__(self) -> "OpeningOutput":
+        self._thread.start()
+        return self
+
+    def result(self) -> Any:
+        """The opened output (the caller now owns it), or the error opening it met."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._output is not None
+        self._taken = True
+        return self._output
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join()
+        if self._output is not None and not self._taken:
+            self._output.close()
