@@ -215,11 +215,30 @@ def _start(cmd: list[str], failed: threading.Event, depth: int) -> _Encoder:
     return _Encoder(proc, err, blocks, thread)
 
 
+def assign_jobs(sizes: Sequence[int], processes: int) -> list[list[int]]:
+    """Which jobs each process encodes, in job order: the largest job first to the process with
+    the least audio so far (ties to the lower one).
+
+    Fixed before anything runs, never by which process happens to be free: a LAME process's
+    frames for a piece depend a little on the audio fed to it before (priming settles the
+    psychoacoustics, not every last bit), so an assignment by timing made two exports of one
+    session decode differently. Fixed, an export is the same bytes every time.
+    """
+    load = [0] * processes
+    out: list[list[int]] = [[] for _ in range(processes)]
+    for n in sorted(range(len(sizes)), key=lambda j: (-sizes[j], j)):
+        k = min(range(processes), key=lambda i: (load[i], i))
+        out[k].append(n)
+        load[k] += sizes[n]
+    return [sorted(js) for js in out]
+
+
 def _run_encoders(mixer: Mixer, cmds: Sequence[list[str]], jobs: Sequence[Callable[[], Iterator[np.ndarray]]],
-                  out: Path, progress: Callable[[int, int], None] | None, work: int,
+                  sizes: Sequence[int], out: Path, progress: Callable[[int, int], None] | None,
                   scale: float = 1.0) -> list[list[tuple[int, int]]]:
-    """Feed ``jobs`` (block iterators, in order) to one ffmpeg process per command, each job to
-    whichever process has the least audio waiting, and wait for them all.
+    """Feed ``jobs`` (block iterators of ``sizes`` frames) to one ffmpeg process per command, as
+    ``assign_jobs`` shares them out, a block at a time to whichever process has the least audio
+    waiting, and wait for them all.
 
     Mixing runs here, in the caller's thread; numpy lets go of the GIL, so it takes whichever
     core the encoders leave free, and the queues let it bank time where the session is sparse.
@@ -233,7 +252,8 @@ def _run_encoders(mixer: Mixer, cmds: Sequence[list[str]], jobs: Sequence[Callab
     try:
         for cmd in cmds:
             encoders.append(_start(cmd, failed, depth))
-        todo = list(range(len(jobs)))[::-1]
+        todo = [js[::-1] for js in assign_jobs(sizes, len(cmds))]
+        work = sum(sizes)
         total = mixer.total_frames
         done = 0
         active = list(range(len(encoders)))
@@ -242,8 +262,8 @@ def _run_encoders(mixer: Mixer, cmds: Sequence[list[str]], jobs: Sequence[Callab
             enc = encoders[k]
             block = next(enc.job, None) if enc.job is not None else None
             if block is None:
-                if todo:
-                    n = todo.pop()
+                if todo[k]:
+                    n = todo[k].pop()
                     placed[k].append((n, enc.fed))
                     enc.job = jobs[n]()
                     continue
@@ -334,7 +354,7 @@ def _encode(mixer: Mixer, tmp: Path, tags: Mapping[str, str], fmt: str, bitrate:
     helpers = _prefetch_openings(mixer, [0])
     try:
         _run_encoders(mixer, [_ffmpeg_cmd(mixer, fmt, bitrate, tags, tmp)],
-                      [_session_blocks(mixer, 0, mixer.total_frames)], out, progress, mixer.total_frames, scale)
+                      [_session_blocks(mixer, 0, mixer.total_frames)], [mixer.total_frames], out, progress, scale)
     finally:
         _join_all(helpers)
 
@@ -346,19 +366,25 @@ def _encode_mp3_pieces(mixer: Mixer, plan: segments.Plan, dst: BinaryIO, bitrate
     frame first) at ``dst``'s position. False when the encodings could not be joined cleanly
     (not seen in practice: the caller then encodes in one pass)."""
     fresh = [i for i, p in enumerate(plan.pieces) if not p.loop]
-    jobs = []
+    jobs, sizes, starts = [], [], []
     if plan.loop is not None:
         jobs.append(_loop_blocks(mixer, plan.loop.start, plan.loop.frames))
-    jobs += [_session_blocks(mixer, plan.pieces[i].feed_start, plan.pieces[i].feed_end) for i in fresh]
-    work = sum(plan.pieces[i].feed_frames for i in fresh) + (plan.loop.frames if plan.loop else 0)
+        sizes.append(plan.loop.frames)
+        starts.append(None)
+    for i in fresh:
+        jobs.append(_session_blocks(mixer, plan.pieces[i].feed_start, plan.pieces[i].feed_end))
+        sizes.append(plan.pieces[i].feed_frames)
+        starts.append(plan.pieces[i].feed_start)
     workers = min(workers, len(jobs))
     files = [temp_beside(out) for _ in range(workers)]
     # the first process writes ffmpeg's own Info frame: it says what delay LAME really added
     cmds = [_ffmpeg_cmd(mixer, "mp3", bitrate, {}, f, xing=(k == 0)) for k, f in enumerate(files)]
     scale = 1.0 / codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache)
-    helpers = _prefetch_openings(mixer, [plan.pieces[i].feed_start for i in fresh[:workers]])
+    # each process's first piece of the session (a loop job has no clips)
+    openings = [next((starts[n] for n in js if starts[n] is not None), None) for js in assign_jobs(sizes, workers)]
+    helpers = _prefetch_openings(mixer, [s for s in openings if s is not None])
     try:
-        placed = _run_encoders(mixer, cmds, jobs, out, progress, work, scale)
+        placed = _run_encoders(mixer, cmds, jobs, sizes, out, progress, scale)
     finally:
         _join_all(helpers)
     spf = plan.spf
