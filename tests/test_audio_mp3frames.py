@@ -184,3 +184,16 @@ def test_two_encodings_joined_decode_as_one(tmp_path, rate, channels):
     err_joined = np.sqrt(np.mean((got[near].astype(float) - pcm[near]) ** 2))
     err_single = np.sqrt(np.mean((single[near].astype(float) - pcm[near]) ** 2))
     assert err_joined <= 1.5 * err_single + 1
+
+
+@pytest.mark.parametrize("bitrate", ["128k", "32k"])
+def test_the_room_a_frame_leaves_is_where_the_next_frames_data_begins(tmp_path, bitrate):
+    """room_after reads where a frame's main data ends from its granules' lengths: never past the
+    start of the next frame's main data, and (LAME stuffs its spare bits into the granules) at
+    that very byte almost everywhere."""
+    idx = mf.index_frames(encode(music(4.0), tmp_path / "a.mp3", bitrate=bitrate))
+    with open(idx.path, "rb") as f:
+        frames = [idx.read(f, i, i + 1) for i in range(len(idx))]
+    gaps = [mf.room_after(a, idx.fmt) - mf.main_data_begin(b, idx.fmt) for a, b in zip(frames, frames[1:])]
+    assert min(gaps) >= 0
+    assert sum(g == 0 for g in gaps) >= 0.9 * len(gaps)
