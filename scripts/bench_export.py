@@ -13,7 +13,7 @@ routine-like timeline from espeak-ng clips and calls the library directly, which
 audio engine from the rest of the start-up.
 
 Prints, last line (measured on 2 cores):
-    export20/bare_ffmpeg=0.42 export20_warm/bare_ffmpeg=0.31 with_stereo_music=0.44 rss20=134MB rsspace3=108MB seam=-1.0dB extra_samples=0
+    export20/bare_ffmpeg=0.37 export20_warm/bare_ffmpeg=0.28 with_stereo_music=0.45 rss20=144MB rsspace3=102MB seam=-0.2dB extra_samples=0
 The bare encode is ``ffmpeg -f lavfi -i anoisesrc=...:c=pink -ac 2 -c:a libmp3lame -b:a 128k`` of the
 same length; wall times include process start-up; RSS is each export process's peak. ``seam`` is
 the acceptance check's join measure, on the stereo-music export: the worst 50 ms window of its
