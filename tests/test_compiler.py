@@ -180,3 +180,86 @@ def test_golden_cases_hold_the_invariants(name):
 def test_bad_pacing(kwargs, needle):
     with pytest.raises(PacingError, match=needle):
         Pacing(**kwargs)
+
+
+# --- placement: the fast _Slot answers exactly what the plain scan over every interval answered ---------
+
+
+class _NaiveSlot:
+    """The placement search as it was first written (quadratic), kept as the reference.
+
+    Cues last at least 1 ms (the compiler makes sure), so intervals never tie.
+    """
+
+    def __init__(self, start, end):
+        self.start, self.end, self.busy = start, end, []
+
+    def fits(self, t, dur, clear):
+        if t < self.start or t + dur > self.end:
+            return False
+        return all(t + dur + clear <= a or t >= b + clear for a, b in self.busy)
+
+    def take(self, t, dur):
+        self.busy.append((t, t + dur))
+        self.busy.sort()
+
+    def first_fit(self, earliest, dur, clear, latest=None):
+        candidates = [earliest] + [b + clear for _, b in self.busy if b + clear > earliest]
+        for t in sorted(candidates):
+            if latest is not None and t > latest:
+                return None
+            if self.fits(t, dur, clear):
+                return t
+        return None
+
+
+_ops = st.lists(st.tuples(st.sampled_from(["fit", "fits"]), st.integers(-50, 1100),
+                          st.one_of(st.integers(1, 4), st.integers(1, 120)),
+                          st.sampled_from([0, 5, 40]), st.one_of(st.none(), st.integers(-50, 1200))),
+                min_size=1, max_size=300)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_ops)
+def test_slot_search_matches_the_plain_scan(ops):
+    from voiceguide.compiler import _Slot
+
+    fast, naive = _Slot(0, 1000), _NaiveSlot(0, 1000)
+    for op, t, dur, clear, latest in ops:
+        if op == "fits":
+            assert fast.fits(t, dur, clear) == naive.fits(t, dur, clear)
+            continue
+        got = fast.first_fit(t, dur, clear, latest)
+        assert got == naive.first_fit(t, dur, clear, latest), (t, dur, clear, latest, naive.busy)
+        if got is not None:
+            fast.take(got, dur)
+            naive.take(got, dur)
+    assert fast.busy == naive.busy
+
+
+def test_slot_refuses_an_overlapping_cue():
+    from voiceguide.compiler import _Slot
+
+    slot = _Slot(0, 1000)
+    slot.take(100, 50)
+    with pytest.raises(ValueError, match="overlaps"):
+        slot.take(120, 10)
+
+
+def test_slot_search_matches_the_plain_scan_with_thousands_of_cues():
+    """Many blocks of the fast search, filled to the brim: same answers, in the same order."""
+    import random
+
+    from voiceguide.compiler import _Slot
+
+    rng = random.Random(11)
+    fast, naive = _Slot(0, 60_000), _NaiveSlot(0, 60_000)
+    for _ in range(1200):
+        t, dur, clear = rng.randrange(0, 60_000), rng.choice([1, 3, 10, 40]), rng.choice([0, 2, 9])
+        latest = rng.choice([None, t + rng.randrange(0, 5000)])
+        got = fast.first_fit(t, dur, clear, latest)
+        assert got == naive.first_fit(t, dur, clear, latest)
+        if got is not None:
+            fast.take(got, dur)
+            naive.take(got, dur)
+    assert len(fast.busy) > 4 * 64 and fast.busy == naive.busy

@@ -99,7 +99,7 @@ BAD = [
     ("title: X\nsteps:\n  - title: A\n    duration: 3-2m\n    instruction: Go.\n", "above the longest", 4),
     ("title: X\nsteps:\n  - title: A\n    duration: -2m\n    instruction: Go.\n", "negative", 4),
     ("title: X\nsteps:\n  - title: A\n    duration: 0s\n    instruction: Go.\n", "longer than zero", 4),
-    ("title: X\nsteps:\n  - title: A\n    duration: 300m\n    instruction: Go.\n", "absurd", 4),
+    ("title: X\nsteps:\n  - title: A\n    duration: 300m\n    instruction: Go.\n", "too long; at most 2h", 4),
     ("title: X\nsteps:\n  - title: A\n    duration: soon\n    instruction: Go.\n", "not a duration", 4),
     ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: '  '\n", "empty", 5),
     ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instrucion: Go.\n", "did you mean 'instruction'", 5),
@@ -132,7 +132,7 @@ def test_bad_routines_name_file_and_line(text, needle, line):
 def test_files_that_are_not_routines(tmp_path):
     with pytest.raises(RoutineError, match="no such file"):
         load_routine(tmp_path / "missing.yaml")
-    with pytest.raises(RoutineError, match="not a file"):
+    with pytest.raises(RoutineError, match="folder, not a routine file"):
         load_routine(tmp_path)
     latin1 = tmp_path / "latin1.yaml"
     latin1.write_bytes("title: Caf\xe9\nsteps: []\n".encode("latin-1"))

@@ -56,8 +56,8 @@ def fakes(monkeypatch):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"rate_wpm": 10}, "between 80 and 450"),
-    ({"rate_wpm": 1000}, "between 80 and 450"),
+    ({"rate_wpm": 10}, "use 80 to 450"),
+    ({"rate_wpm": 1000}, "use 80 to 450"),
     ({"rate_wpm": 150.5}, "whole number"),
     ({"volume": 0}, "above 0"),
     ({"volume": 1.5}, "at most 1"),

@@ -40,13 +40,13 @@ def _on_sigterm(signum, frame):
 # --- shared option groups ----------------------------------------------------------------------------
 
 
-def _duration(flag: str, text: str | None) -> int | None:
-    from voiceguide.durations import parse_duration
+def _duration(flag: str, text: str | None, most_ms: int | None = None) -> int | None:
+    from voiceguide.durations import CEILING_MS, parse_duration
 
     if text is None:
         return None
     try:
-        return parse_duration(text)
+        return parse_duration(text, most_ms=most_ms or CEILING_MS)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint=flag) from None
 
@@ -75,22 +75,26 @@ def pacing_options(f):
 
 
 def make_pacing(length, pace, rate, steps, lead_in, countdown, no_countdown, checkin_every, no_checkins):
-    from voiceguide.compiler import Pacing
+    from voiceguide.compiler import MAX_COUNTDOWN_MS, MAX_LEAD_IN_MS, MAX_SESSION_MS, Pacing
 
     countdowns: tuple[int, ...] = ()
     if not no_countdown and countdown:
-        countdowns = tuple(_duration("--countdown", part.strip()) for part in str(countdown).split(",")
-                           if part.strip())
+        countdowns = tuple(dict.fromkeys(_duration("--countdown", part.strip(), MAX_COUNTDOWN_MS)
+                                         for part in str(countdown).split(",") if part.strip()))
     return Pacing(
-        length_ms=_duration("--length", length),
+        length_ms=_duration("--length", length, MAX_SESSION_MS),
         pace=pace,
         rate_wpm=rate,
         steps=str(steps) if steps is not None else None,
-        lead_in_ms=_duration("--lead-in", lead_in),
+        lead_in_ms=_duration("--lead-in", lead_in, MAX_LEAD_IN_MS),
         countdowns_ms=countdowns,
         checkins=not no_checkins,
-        checkin_every_ms=_duration("--checkin-every", checkin_every),
+        checkin_every_ms=_duration("--checkin-every", checkin_every, MAX_SESSION_MS),
     )
+
+
+PACING_DEFAULTS = {"length": None, "pace": 1.0, "rate": 160, "steps": None, "lead_in": "3s",
+                   "countdown": "30s,10s", "no_countdown": False, "checkin_every": None, "no_checkins": False}
 
 
 PACING_KEYS = ("length", "pace", "rate", "steps", "lead_in", "countdown", "no_countdown", "checkin_every",
@@ -213,13 +217,102 @@ def cli(ctx: click.Context) -> None:
     Personal defaults for any flag go in ~/.config/voiceguide/config.toml (or $VOICEGUIDE_CONFIG).
     """
     from voiceguide.config import config_path, default_map, load_settings
+    from voiceguide.errors import shown_path
 
     path = config_path()
     settings = load_settings(path)
     if settings:
         commands = {name: {p.name for p in cmd.params} | ({"keymap"} if name == "play" else set())
                     for name, cmd in cli.commands.items() if isinstance(cmd, click.Command)}
-        ctx.default_map = default_map(settings, commands, path)
+        ctx.default_map = default_map(settings, commands, path, _setting_value)
+        for (table, key), line in settings.lines.items():
+            if table in (None, ctx.invoked_subcommand) and key not in commands and key != "keys":
+                _SETTINGS_ORIGIN[f"--{key.replace('_', '-')}"] = f"{shown_path(path)}:{line}"
+
+
+#: flag -> "file:line" of the settings that gave it a value, for errors found later (a --length
+#: that does not fit the routine) that would otherwise name a flag the user never typed.
+_SETTINGS_ORIGIN: dict[str, str] = {}
+
+
+def _with_origin(error: VoiceguideError, argv: list[str]) -> str:
+    import re
+
+    from voiceguide.errors import VoiceError
+
+    text = str(error)
+    if error.path is not None:
+        return text
+    flag = "--voice" if isinstance(error, VoiceError) else "--engine" if "speech engine" in text else None
+    found = re.match(r"(--[a-z-]+)", error.message)
+    flag = flag or (found.group(1) if found else None)
+    typed = any(a == flag or a.startswith(f"{flag}=") for a in argv)
+    if flag in _SETTINGS_ORIGIN and not typed:
+        return f"{text} (set as {flag[2:]} in {_SETTINGS_ORIGIN[flag]})"
+    return text
+
+
+def _setting_value(command: str, name: str, value):
+    """A settings-file value for ``command``'s parameter ``name``, held to the flag's own rules.
+
+    Stricter than click, which would turn 150.5 into 150 and fail on inf with OverflowError: a
+    whole number must be one, a number finite, a switch true or false. ValueError says why not;
+    config.default_map adds the file, key and line.
+    """
+    import math
+
+    param = next((p for p in cli.commands[command].params if p.name == name), None)
+    if param is None:
+        return value
+    kind = param.type
+    if isinstance(value, str) and any(not c.isprintable() for c in value):
+        raise ValueError("contains a control character")
+    if getattr(param, "is_flag", False):
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+    if isinstance(kind, click.types.IntParamType):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number (without quotes), like {param.default}")
+    elif isinstance(kind, click.types.FloatParamType):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"must be a number (without quotes), like {param.default or -20:g}")
+    elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError("must be text in quotes")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be text in quotes")
+    elif not isinstance(value, str):
+        value = str(value)  # length = 900, steps = 3: what the flag would have been given
+    try:
+        value = kind.convert(value, param, None)
+    except click.BadParameter as e:
+        raise ValueError(e.message) from None
+    _check_setting(name, value)
+    return value
+
+
+def _check_setting(name: str, value) -> None:
+    """The rules the commands apply later, applied now, so the message can name the setting."""
+    import re
+
+    from voiceguide.errors import VoiceguideError
+
+    try:
+        if name in PACING_DEFAULTS and name != "steps":
+            make_pacing(**{**PACING_DEFAULTS, name: value})
+        elif name == "engine" and value != "auto":
+            from voiceguide.tts import get_engine
+
+            get_engine(value)
+        elif name == "music_volume":
+            from voiceguide.audio.settings import MixSettings
+
+            MixSettings(music_volume_db=value)
+    except click.BadParameter as e:
+        raise ValueError(e.message) from None
+    except VoiceguideError as e:
+        # "--rate 500 is out of range; ..." -> "out of range; ...": the file, not a flag, was written
+        raise ValueError(re.sub(r"^--[a-z-]+(?: \S+ is)? ?", "", e.message)) from None
 
 
 @cli.command()
@@ -272,18 +365,24 @@ def validate(files):
       voiceguide validate routines/*.yaml
     """
     from voiceguide.compiler import compile_timeline
+    from voiceguide.errors import RoutineError, shown_path
     from voiceguide.routine import parse_routine, read_routine_text
 
     failed = 0
     for path in files:
         try:
             routine = parse_routine(read_routine_text(path), source=str(path))
-            compile_timeline(routine)
+            compile_timeline(routine)  # what show, render and export would refuse, refused here first
+        except RoutineError as e:
+            problems = e.problems
         except VoiceguideError as e:
-            failed += 1
-            _err(f"{e}")
+            problems = (RoutineError(e.message, path=path, line=e.line),)
+        else:
+            click.echo(f"{shown_path(path)}: ok ({len(routine.steps)} steps)")
             continue
-        click.echo(f"{path}: ok ({len(routine.steps)} steps)")
+        failed += 1
+        for problem in problems:
+            _err(f"{problem}")
     if failed:
         sys.exit(2)
 
@@ -459,12 +558,13 @@ def cache_prune(cache_dir, older_than):
 def _age_seconds(text: str) -> float:
     from voiceguide.durations import parse_duration
 
+    import re
+
     text = text.strip().lower()
     try:
-        if text.endswith("d") and text[:-1].replace(".", "", 1).isdigit():
-            return float(text[:-1]) * 86400
-        if text.endswith("w") and text[:-1].replace(".", "", 1).isdigit():
-            return float(text[:-1]) * 7 * 86400
+        days = re.fullmatch(r"([0-9]{1,6}(?:\.[0-9]+)?)\s*([dw])", text)
+        if days:
+            return float(days.group(1)) * 86400 * (7 if days.group(2) == "w" else 1)
         return parse_duration(text) / 1000
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--older-than") from None
@@ -586,6 +686,7 @@ def main(argv: list[str] | None = None) -> None:
     global _terminated
     _terminated = False
     debug = bool(os.environ.get("VOICEGUIDE_DEBUG"))
+    _SETTINGS_ORIGIN.clear()
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:   # not the main thread (an embedding program): its own handling stands
@@ -608,18 +709,21 @@ def _run(argv: list[str] | None, debug: bool) -> None:
             # something else: either way the run was stopped from outside
             _err("\nvoiceguide: stopped (terminated)")
             sys.exit(EXIT_TERMINATED)
-        _report(e, debug)
+        _report(e, debug, list(sys.argv[1:] if argv is None else argv))
     sys.exit(0)
 
 
-def _report(e: BaseException, debug: bool) -> None:
+def _report(e: BaseException, debug: bool, args: list[str]) -> None:
     if isinstance(e, VoiceguideError):
-        _err(f"voiceguide: error: {e}")
+        for problem in e.problems:  # a routine with several problems: each on its own line
+            _err(f"voiceguide: error: {_with_origin(problem, args)}")
         sys.exit(e.exit_code)
     if isinstance(e, click.exceptions.Abort):
         _err("voiceguide: stopped")
         sys.exit(EXIT_INTERRUPTED)
     if isinstance(e, click.ClickException):
+        if len(e.message) > 160:  # click repeats the value it refused: a 5,000-digit --rate, say
+            e.message = e.message[:120] + "…"
         e.show()
         sys.exit(e.exit_code)
     if isinstance(e, KeyboardInterrupt):

@@ -6,25 +6,67 @@ never prints and never exits.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 
 class VoiceguideError(Exception):
-    """Base of every error meant for the user. ``exit_code`` is what the CLI exits with."""
+    """Base of every error meant for the user. ``exit_code`` is what the CLI exits with.
+
+    One error may stand for several problems found in one file (``several``): its message and
+    line are the first problem's, so a caller that wants one line still gets one, and
+    ``problems`` holds them all, in file order, for the CLI to print one a line.
+    """
 
     exit_code = 2
 
     def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
         super().__init__(message)
         self.message = message
-        self.path = str(path) if path is not None else None
+        self.path = shown_path(path) if path is not None else None
         self.line = line
+        self._problems: tuple[VoiceguideError, ...] = ()
 
     def __str__(self) -> str:
         where = ""
         if self.path is not None:
             where = f"{self.path}:{self.line}: " if self.line else f"{self.path}: "
         return f"{where}{self.message}"
+
+    @property
+    def problems(self) -> tuple[VoiceguideError, ...]:
+        return self._problems or (self,)
+
+    @classmethod
+    def several(cls, problems: Sequence[VoiceguideError]) -> VoiceguideError:
+        """One error carrying ``problems`` (at least one), which are already in file order."""
+        first = problems[0]
+        error = cls(first.message, path=first.path, line=first.line)
+        error._problems = tuple(problems)
+        return error
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as a message shows it: on one line, printable, whatever bytes its name holds."""
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogateescape")
+    if text.isprintable():
+        return text
+    # undecodable bytes in a name arrive as surrogate escapes: show them as \xNN
+    text = os.fsencode(text).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def excerpt(text: str, limit: int = 30) -> str:
+    """``text`` quoted for a message: at most ``limit`` characters, non-printable ones escaped.
+
+    Messages quote what the user wrote so they can find it, never more than this: the input
+    may be a file that was never meant to be read out (``validate /etc/shadow``).
+    """
+    shown = repr(text[:limit])
+    return shown[:-1] + "…" + shown[-1] if len(text) > limit else shown
 
 
 class RoutineError(VoiceguideError):

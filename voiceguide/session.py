@@ -72,8 +72,10 @@ def prepare(routine_ref: str | Path | None, pacing: Pacing, voice: VoiceSettings
 def _fill(prepared: Prepared, *, render: bool, progress: Progress | None = None) -> None:
     """Give ``prepared`` a clip for every text its timeline speaks, re-timing with each round's
     real lengths (rendering can add texts: a cue that fits only once the clips are measured)."""
-    from voiceguide.tts import ClipCache, lookup_clips, render_clips
+    from voiceguide.tts import ClipCache, check_voice, lookup_clips, render_clips
 
+    if not render:
+        check_voice(prepared.voice)  # what render would refuse (an unknown engine or voice), show refuses too
     cache = ClipCache(prepared.cache_dir)
     clips = prepared.clips
     voice, pacing = prepared.voice, prepared.pacing

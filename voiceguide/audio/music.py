@@ -32,6 +32,7 @@ CROSSFADE_MS = 4000
 # A loop of whole MP3 frames (1152 samples: two of the half-size frames below 32 kHz) is encoded
 # once and reused by an export (segments.py); the last track gives up at most 26 ms of its fade.
 LOOP_MULTIPLE = 1152
+MIN_TRACK_MS = 1000  # shorter is a click, not music (and loudness is measured over 400 ms blocks)
 SILENT_LUFS = -60.0   # quieter than this is not music anyone can hear over a voice
 AUDIO_SUFFIXES = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".wav", ".wave", ".m4a", ".aac",
                             ".mp4", ".wma", ".aif", ".aiff", ".webm", ".mka", ".alac", ".ape", ".wv"})
@@ -210,6 +211,11 @@ def _decode_track(path: Path, rate: int, channels: int, scratch: Path | None) ->
     except BaseException:
         f.close()
         raise
+    if frames < rate * MIN_TRACK_MS // 1000:
+        # a 2-sample WAV decodes to a loop with nothing to crossfade and nothing to map
+        f.close()
+        raise AudioInputError(f"this music lasts only {frames * 1000 // rate} ms; a music bed needs at least "
+                              f"{MIN_TRACK_MS // 1000} s", path=path)
     loudness = lufs(gated_power(block_powers(np.concatenate(segs)))) if segs else float("-inf")
     if loudness < SILENT_LUFS:
         f.close()

@@ -49,7 +49,7 @@ class CommandEngine(Engine):
         """The command that writes ``text`` spoken with ``settings`` as a WAV at ``out``."""
 
     def check_voice(self, settings: VoiceSettings) -> None:
-        """Raise EngineError when ``settings.voice`` is unknown; called once per render."""
+        """Raise VoiceError when ``settings.voice`` is unknown; called once per render."""
 
     def open(self, settings: VoiceSettings, jobs: int, timeout_s: float) -> Synth:
         self.require()

@@ -14,15 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from voiceguide.compiler import check_rate  # the one rate rule, shared with Pacing
 from voiceguide.errors import EngineError, PacingError, VoiceError
 
 #: The order ``auto`` tries engines in: the most natural voice first. When the one it picked
 #: hangs or crashes, a render falls back along the same order (piper, then pyttsx3, then the
 #: espeak-ng command line, which has the fewest moving parts).
 AUTO_ORDER = ("piper", "pyttsx3", "espeak-ng")
-
-MIN_RATE_WPM = 80
-MAX_RATE_WPM = 450
 
 
 @dataclass(frozen=True)
@@ -33,13 +31,7 @@ class VoiceSettings:
     volume: float = 1.0           # above 0, at most 1
 
     def __post_init__(self) -> None:
-        if isinstance(self.rate_wpm, bool) or not isinstance(self.rate_wpm, int):
-            raise PacingError(f"the speech rate must be a whole number of words per minute, not {self.rate_wpm!r}")
-        if not MIN_RATE_WPM <= self.rate_wpm <= MAX_RATE_WPM:
-            raise PacingError(
-                f"the speech rate must be between {MIN_RATE_WPM} and {MAX_RATE_WPM} words per minute, "
-                f"not {self.rate_wpm}"
-            )
+        check_rate(self.rate_wpm)
         # A volume of 0 would make every clip silent, which the clip check rightly rejects.
         if not 0 < float(self.volume) <= 1:
             raise PacingError(f"the volume must be above 0 and at most 1, not {self.volume}")
@@ -211,6 +203,24 @@ def resolve_engine(settings: VoiceSettings) -> str:
             return name
     raise VoiceError(f"no installed speech engine has a voice {settings.voice!r}; "
                      "see `voiceguide voices` for the names --voice takes")
+
+
+def check_voice(settings: VoiceSettings) -> None:
+    """The voice check ``show`` makes without rendering (render makes it when it opens the engine).
+
+    An unknown engine name is a PacingError and an unknown voice a VoiceError (both exit 2); an
+    engine that is not installed has no voices to check against, so it passes here.
+    """
+    if settings.engine != "auto":
+        engine = get_engine(settings.engine)
+        if settings.voice is not None and engine.available() and not engine.knows_voice(settings.voice):
+            raise VoiceError(f"{engine.name} has no voice {settings.voice!r}; "
+                             f"see `voiceguide voices --engine {engine.name}`")
+        return
+    try:
+        resolve_engine(settings)
+    except EngineError:
+        return
 
 
 def list_voices(engine: str | None = None) -> list[Voice]:

@@ -55,6 +55,11 @@ def spoken_form(text: str) -> str:
     spoken = " ".join(text.split())
     if not spoken:
         raise RoutineError("a spoken cue has no text (every cue that is spoken needs words)")
+    from voiceguide.routine import text_problem  # the loader's rule: NUL, control characters, nothing to speak
+
+    problem = text_problem(spoken)
+    if problem:
+        raise RoutineError(f"a spoken cue {problem}: {_quote(spoken)}")
     return spoken
 
 

@@ -226,8 +226,12 @@ def peak(samples: bytes, stride: int = 5) -> int:
 
 
 def word_count(text: str) -> int:
-    """Words as a listener hears them: digits count one per group ("30" is one word)."""
-    return max(1, len(text.split()))
+    """Words as a listener hears them: digits count one per group ("30" is one word).
+
+    A group without a letter or digit ("-", "...") is not spoken: counted, "Go - - - - - -"
+    looked like seven words, and espeak-ng's 0.6 s clip of it was refused as too short.
+    """
+    return max(1, sum(1 for w in text.split() if any(c.isalnum() for c in w)))
 
 
 def plausible_ms(text: str, rate_wpm: int) -> tuple[int, int]:
