@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Export speed and memory, measured against a bare ffmpeg encode in the same run.
+"""Export speed, memory and joins, measured against a bare ffmpeg encode in the same run.
 
     .venv/bin/python scripts/bench_export.py              # 20 minutes, and --pace 3 (57) for memory
     .venv/bin/python scripts/bench_export.py --hand       # a hand-built 20 and 60 minutes, no CLI
@@ -7,14 +7,18 @@
 
 By default the sessions are the bundled routine exported through ``voiceguide export`` (as a user
 would, clips rendered beforehand: the first export after ``render`` also does the mixer's one-off
-work, the second finds it cached). ``--hand`` builds a routine-like timeline from espeak-ng clips
-and calls the library directly, which isolates the audio engine from the rest of the start-up.
+work, the second finds it cached), with the built-in music and with a stereo music file (a
+different moving tone in each ear, 40 s, as the acceptance check makes it). ``--hand`` builds a
+routine-like timeline from espeak-ng clips and calls the library directly, which isolates the
+audio engine from the rest of the start-up.
 
-Prints, last line (measured on 2 cores; the first export does the mixer's one-off work, which
-``voiceguide.audio.prepare_mix`` can do at render time instead):
-    export20/bare_ffmpeg=1.07 export20_warm/bare_ffmpeg=1.05 rss20=131MB rsspace3=105MB
+Prints, last line (measured on 2 cores):
+    export20/bare_ffmpeg=0.37 export20_warm/bare_ffmpeg=0.28 with_stereo_music=0.45 rss20=144MB rsspace3=102MB seam=-0.2dB extra_samples=0
 The bare encode is ``ffmpeg -f lavfi -i anoisesrc=...:c=pink -ac 2 -c:a libmp3lame -b:a 128k`` of the
-same length; wall times include process start-up; RSS is each export process's peak.
+same length; wall times include process start-up; RSS is each export process's peak. ``seam`` is
+the acceptance check's join measure, on the stereo-music export: the worst 50 ms window of its
+error against the WAV export, minus the same for a single-pass encode of that WAV (dB, lower is
+better); ``extra_samples``: decoded length minus the session's.
 """
 
 from __future__ import annotations
@@ -134,6 +138,32 @@ def hand_export(minutes: float, out: Path, clip_dir: Path, cache_dir: Path) -> N
 
 # -- the run ---------------------------------------------------------------------------------------
 
+STEREO_MUSIC = ("aevalsrc=0.2*sin(2*PI*220*t)*(0.6+0.4*sin(2*PI*0.1*t))|"
+                "0.2*sin(2*PI*277*t)*(0.6+0.4*cos(2*PI*0.13*t)):s=44100:d=40")
+
+
+def seam(mp3: Path, wav: Path, scratch: Path) -> tuple[float, int]:
+    """(worst-window dB of mp3 minus that of a single-pass encode of wav, extra decoded samples)."""
+    import numpy as np
+
+    def decode(path: Path) -> "np.ndarray":
+        out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2", "-ar", "44100",
+                              "-"], capture_output=True, check=True).stdout
+        return np.frombuffer(out, np.float32).reshape(-1, 2)
+
+    def worst(decoded: "np.ndarray", truth: "np.ndarray") -> float:
+        n = min(len(decoded), len(truth))
+        err = (decoded[:n] - truth[:n]).mean(axis=1)
+        k = n // 2205
+        return float(20 * np.log10(np.sqrt((err[:k * 2205].reshape(k, 2205) ** 2).mean(axis=1)).max() + 1e-12))
+
+    single = scratch / "single.mp3"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "libmp3lame", "-b:a", "128k", "-y", str(single)],
+                   check=True)
+    truth, ours = decode(wav), decode(mp3)
+    return worst(ours, truth) - worst(decode(single), truth), len(ours) - len(truth)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--run"]:
@@ -142,46 +172,64 @@ def main(argv: list[str] | None = None) -> int:
         minutes, out, clip_dir, cache_dir = argv[1:5]
         hand_export(float(minutes), Path(out), Path(clip_dir), Path(cache_dir))
         return 0
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--minutes", type=float, default=20.0, help="session length; memory is also taken at 3x")
     ap.add_argument("--hand", action="store_true", help="a hand-built session through the library, not the CLI")
     args = ap.parse_args(argv)
     use_cli = not args.hand and VG.exists()
     n = args.minutes
+    tag = f"{n:g}"
     with tempfile.TemporaryDirectory(prefix="voiceguide-bench-") as d:
         d = Path(d)
         cache = d / "cache"
         env = {"VOICEGUIDE_CACHE_DIR": str(cache)}
+        if not use_cli:
+            render_espeak(hand_texts(), d / "clips")
+
+            def export(minutes: float, out: Path) -> tuple[float, float]:
+                return measure([sys.executable, __file__, "--hand-child", str(minutes), str(out), str(d / "clips"),
+                                str(cache)])
+
+            bare, _ = measure(bare_ffmpeg(n, d / "bare.mp3"))
+            cold, rss = export(n, d / "cold.mp3")
+            warm, rss_warm = export(n, d / "warm.mp3")
+            bare2, _ = measure(bare_ffmpeg(n, d / "bare2.mp3"))
+            _, rss_long = export(3 * n, d / "long.mp3")
+            bare = (bare + bare2) / 2
+            print(f"bare ffmpeg {bare:.2f}s, export {cold:.2f}s (first), {warm:.2f}s (warm); via the library "
+                  "(hand-built session)", file=sys.stderr)
+            print(f"export{tag}/bare_ffmpeg={cold / bare:.2f} export{tag}_warm/bare_ffmpeg={warm / bare:.2f} "
+                  f"rss{tag}={max(rss, rss_warm):.0f}MB rss{3 * n:g}={rss_long:.0f}MB")
+            return 0
 
         # the long session: the routine at three times its pace (the routine cannot be fitted to
-        # an arbitrary length), or a hand-built one three times as long
-        def export(minutes: float, out: Path, long: bool = False) -> tuple[float, float]:
-            if use_cli:
-                length = ["--pace", "3"] if long else ["--length", f"{minutes:g}m"]
-                return measure([str(VG), "export", *length, "-o", str(out)], env)
-            return measure([sys.executable, __file__, "--hand-child", str(minutes), str(out), str(d / "clips"),
-                            str(cache)])
+        # an arbitrary length)
+        length = ["--length", f"{n:g}m"]
+        for flags in (length, ["--pace", "3"]):
+            r = subprocess.run([str(VG), "render", *flags], env={**os.environ, **env}, capture_output=True, text=True)
+            if r.returncode:
+                sys.exit(f"bench: voiceguide render {' '.join(flags)} failed: {r.stderr.strip()[-300:]}")
+        music = d / "stereo.ogg"
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", STEREO_MUSIC, "-c:a", "libvorbis", "-y",
+                        str(music)], check=True)
 
-        if use_cli:
-            for length in (["--length", f"{n:g}m"], ["--pace", "3"]):
-                r = subprocess.run([str(VG), "render", *length], env={**os.environ, **env}, capture_output=True,
-                                   text=True)
-                if r.returncode:
-                    sys.exit(f"bench: voiceguide render {' '.join(length)} failed: {r.stderr.strip()[-300:]}")
-        else:
-            render_espeak(hand_texts(), d / "clips")
+        def export(out: Path, *flags: str) -> tuple[float, float]:
+            return measure([str(VG), "export", *flags, "-o", str(out)], env)
+
         bare, _ = measure(bare_ffmpeg(n, d / "bare.mp3"))
-        cold, rss = export(n, d / "cold.mp3")
-        warm, rss_warm = export(n, d / "warm.mp3")
+        cold, rss = export(d / "cold.mp3", *length)
+        warm, rss_warm = export(d / "warm.mp3", *length)
+        stereo, rss_stereo = export(d / "stereo.mp3", *length, "--music", str(music))   # the loop is made here
         bare2, _ = measure(bare_ffmpeg(n, d / "bare2.mp3"))   # the machine's load drifts: average two
-        _, rss_long = export(3 * n, d / "long.mp3", long=True)
+        _, rss_long = export(d / "long.mp3", "--pace", "3")
+        export(d / "stereo.wav", *length, "--music", str(music))
+        seam_db, extra = seam(d / "stereo.mp3", d / "stereo.wav", d)
     bare = (bare + bare2) / 2
-    tag = f"{n:g}"
-    print(f"bare ffmpeg {bare:.2f}s, export {cold:.2f}s (first after render), {warm:.2f}s (warm); "
-          f"via {'voiceguide export' if use_cli else 'the library (hand-built session)'}", file=sys.stderr)
-    long_tag = "pace3" if use_cli else f"{3 * n:g}"
+    print(f"bare ffmpeg {bare:.2f}s, export {cold:.2f}s (first after render), {warm:.2f}s (warm), "
+          f"{stereo:.2f}s (stereo music, first)", file=sys.stderr)
     print(f"export{tag}/bare_ffmpeg={cold / bare:.2f} export{tag}_warm/bare_ffmpeg={warm / bare:.2f} "
-          f"rss{tag}={max(rss, rss_warm):.0f}MB rss{long_tag}={rss_long:.0f}MB")
+          f"with_stereo_music={stereo / bare:.2f} rss{tag}={max(rss, rss_warm, rss_stereo):.0f}MB "
+          f"rsspace3={rss_long:.0f}MB seam={seam_db:+.1f}dB extra_samples={extra}")
     return 0
 
 

@@ -12,7 +12,7 @@ from voiceguide.audio.id3 import id3v2_tag
 def tagged_mp3(tmp_path, tags, chapters):
     audio = tmp_path / "a.mp3"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=3", "-c:a", "libmp3lame",
-                    "-write_id3v2", "0", str(audio)], check=True)
+                    "-id3v2_version", "0", str(audio)], check=True)
     out = tmp_path / "tagged.mp3"
     out.write_bytes(id3v2_tag(tags, chapters) + audio.read_bytes())
     return out

@@ -151,6 +151,35 @@ class Mixer:
         for s in range(0, self.total_frames, block_frames):
             yield self.mix(s, min(block_frames, self.total_frames - s))
 
+    def steady_spans(self) -> list[tuple[int, int]]:
+        """Frame ranges [start, end) where the mix is the bed alone at its full level: no clip or
+        chime sounds, the bed is neither dipped nor fading. There every frame is ``steady`` at
+        the frame's position in the loop, which lets an MP3 export encode the loop once and reuse
+        it (in a routine, about three quarters of the session)."""
+        if self.bed is None:
+            return []
+        env = self.envelope
+        busy = [(p.start, p.start + p.frames) for p in self.placements]
+        busy += [(d.start - env.attack, d.end + env.release) for d in env.dips]
+        busy += [(0, env.fade_in), (self.total_frames - env.fade_out, self.total_frames)]
+        busy.sort()
+        spans = []
+        at = 0
+        for a, b in busy:
+            if a > at:
+                spans.append((at, min(a, self.total_frames)))
+            at = max(at, b)
+        if at < self.total_frames:
+            spans.append((at, self.total_frames))
+        return [(a, b) for a, b in spans if b > a]
+
+    def steady(self, pos: int, frames: int) -> np.ndarray:
+        """The bed at its full level from loop position ``pos``: exactly what ``mix`` makes in a
+        steady span (the same float32 products), shaped as ``mix`` shapes it."""
+        if self.bed is None:
+            raise ValueError("this session has no music bed")
+        return self.bed.read(pos, frames) * np.float32(self.gain * self.music_gain)
+
     def with_timeline(self, timeline: Timeline) -> "Mixer":
         """The same clips, music and gain over a re-timed session (the player's +/- keys)."""
         self.bank.analyse(timeline.spoken_texts())

@@ -29,6 +29,9 @@ from voiceguide.errors import AudioInputError
 from voiceguide.files import is_full, write_fault
 
 CROSSFADE_MS = 4000
+# A loop of whole MP3 frames (1152 samples: two of the half-size frames below 32 kHz) is encoded
+# once and reused by an export (segments.py); the last track gives up at most 26 ms of its fade.
+LOOP_MULTIPLE = 1152
 MIN_TRACK_MS = 1000  # shorter is a click, not music (and loudness is measured over 400 ms blocks)
 SILENT_LUFS = -60.0   # quieter than this is not music anyone can hear over a voice
 AUDIO_SUFFIXES = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".wav", ".wave", ".m4a", ".aac",
@@ -247,18 +250,27 @@ def crossfade(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
 
 
 def _assemble(tracks: list[_Track], rate: int, channels: int, out) -> int:
-    """Write the loop: each track minus its head, crossfaded into the next track's head."""
+    """Write the loop: each track minus its head, crossfaded into the next track's head.
+
+    The last track ends up to LOOP_MULTIPLE - 1 samples early (its crossfade starts that much
+    sooner), so the loop is a whole number of MP3 frames long.
+    """
     x = min(rate * CROSSFADE_MS // 1000, min(t.frames for t in tracks) // 3)
+    ends = [t.frames for t in tracks]
+    short = sum(ends) - len(tracks) * x
+    if ends[-1] - short % LOOP_MULTIPLE >= 2 * x:
+        ends[-1] -= short % LOOP_MULTIPLE
     block = rate * 10
     written = 0
     for i, t in enumerate(tracks):
         nxt = tracks[(i + 1) % len(tracks)]
-        for s in range(x, t.frames - x, block):
-            piece = _read(t, s, min(block, t.frames - x - s), channels)
+        end = ends[i]
+        for s in range(x, end - x, block):
+            piece = _read(t, s, min(block, end - x - s), channels)
             out.write(piece.astype("<f4").tobytes())
             written += len(piece)
         if x:
-            mixed = crossfade(_read(t, t.frames - x, x, channels), _read(nxt, 0, x, channels))
+            mixed = crossfade(_read(t, end - x, x, channels), _read(nxt, 0, x, channels))
             out.write(mixed.astype("<f4").tobytes())
             written += x
     return written
@@ -270,7 +282,7 @@ def file_bed(source: Path, rate: int, channels: int, cache: DerivedCache | None)
         if not os.access(p, os.R_OK):
             raise AudioInputError("cannot read this music file (permission denied)", path=p)
     stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    name = digest("music", stats, rate, channels, CROSSFADE_MS)
+    name = digest("music", stats, rate, channels, CROSSFADE_MS, LOOP_MULTIPLE)
     if cache is not None:
         meta = cache.load_json("music", name)
         arrays = cache.load_arrays("music", name)

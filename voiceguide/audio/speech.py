@@ -258,9 +258,10 @@ class SpeechBank:
             busy.set()
         return x
 
-    def prefetch(self, texts: Iterable[str], *, workers: int = 1) -> None:
+    def prefetch(self, texts: Iterable[str], *, workers: int = 1) -> list[threading.Thread]:
         """Make ``texts`` ready in the background, in order (the order they are spoken), on
-        ``workers`` threads, up to half the resident budget; the rest are made as needed."""
+        ``workers`` threads, up to half the resident budget; the rest are made as needed.
+        Returns the threads (they end by themselves when done), for a caller that must see them end."""
         order = iter([t for t in dict.fromkeys(texts) if t in self._base])
         take = threading.Lock()
 
@@ -278,8 +279,10 @@ class SpeechBank:
                 except Exception:
                     return   # whoever needs the clip will meet the error itself
 
-        for _ in range(workers):
-            threading.Thread(target=run, name="voiceguide-clip-prefetch", daemon=True).start()
+        threads = [threading.Thread(target=run, name="voiceguide-clip-prefetch", daemon=True) for _ in range(workers)]
+        for t in threads:
+            t.start()
+        return threads
 
     def check_sources(self, texts: Iterable[str]) -> None:
         """Before the first block: every clip that will have to be read while mixing (its
