@@ -7,8 +7,8 @@ import time
 
 import numpy as np
 import pytest
-
 from test_files import dead_writer_name
+
 from voiceguide.audio.cache import TRAILER_BYTES, DerivedCache, digest
 from voiceguide.errors import EnvironmentFault
 

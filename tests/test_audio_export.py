@@ -10,8 +10,8 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from test_audio_support import build_session, ebur128, ffprobe, needs_espeak, needs_ffmpeg, read_wav
+
 from voiceguide.audio import MixSettings, build_mixer, export_session
 from voiceguide.audio.export import sidecar_path
 from voiceguide.errors import EnvironmentFault, OutputError
@@ -362,6 +362,7 @@ def test_a_wav_carries_its_chapters_as_cue_points(wav, mixer):
 
 def test_a_killed_exports_temps_are_removed_by_the_next_export(mixer, tmp_path):
     from test_files import dead_writer_name
+
     from voiceguide.files import temp_name
 
     out = tmp_path / "s.mp3"

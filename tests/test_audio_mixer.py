@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from test_audio_support import build_session, needs_espeak
+
 from voiceguide.audio import MixSettings, build_mixer
 from voiceguide.audio.clip import ArrayClip
 from voiceguide.audio.loudness import db, integrated_loudness, true_peak
@@ -165,8 +165,7 @@ def test_negative_ranges_are_refused():
 
 @needs_espeak
 def test_prepare_mix_leaves_nothing_for_the_first_export_to_do(session, tmp_path, monkeypatch):
-    from voiceguide.audio import prepare_mix
-    from voiceguide.audio import codec, speech
+    from voiceguide.audio import codec, prepare_mix, speech
 
     tl, clips = session
     prepare_mix(tl, clips, MixSettings(cache_dir=tmp_path))

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from test_audio_support import espeak_clip, needs_espeak
+
 from voiceguide.audio.cache import DerivedCache
 from voiceguide.audio.clip import ArrayClip
 from voiceguide.audio.loudness import db, integrated_loudness, true_peak
@@ -120,6 +120,7 @@ def test_what_is_derived_is_keyed_by_the_clips_samples_not_its_key(tmp_path):
 
 def test_check_sources_finds_a_damaged_clip_before_the_first_block(tmp_path):
     from test_tts_cache import put
+
     from voiceguide.errors import DamagedClip
     from voiceguide.tts.cache import ClipCache
 

@@ -7,9 +7,9 @@ import os
 import time
 
 import pytest
-
 from test_files import dead_writer_name
 from test_tts_cache import KEY_A, KEY_B, put
+
 from voiceguide import files
 from voiceguide.cachedir import CacheDir
 from voiceguide.errors import CacheDirError

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from audio_server import RATE, audio_server_fixture, offset_of
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]

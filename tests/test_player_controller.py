@@ -14,11 +14,17 @@ import time
 
 import numpy as np
 import pytest
-
 from audio_server import (
-    RATE, AudioServer, ToneMixer, audio_server_fixture, offset_of, onsets, require_audio_server,
+    RATE,
+    AudioServer,
+    ToneMixer,
+    audio_server_fixture,
+    offset_of,
+    onsets,
+    require_audio_server,
     tone_timeline,
 )
+
 from voiceguide.errors import DeviceChoiceError, DeviceError
 from voiceguide.player import PlainDisplay, PlayerOptions, play_session
 from voiceguide.player.buffer_output import BufferOutput

@@ -6,8 +6,8 @@ import io
 import re
 
 import pytest
-
 from audio_server import tone_timeline
+
 from voiceguide.player.display import PlainDisplay, Status, TerminalDisplay, clock
 from voiceguide.player.keys import Keymap
 

@@ -7,10 +7,9 @@ what is shown as said, what ``r`` repeats, where jumps land, what the hints say.
 from __future__ import annotations
 
 import pytest
-
 from audio_server import ToneMixer
-from voiceguide.player import PlayerOptions, play_session
-from voiceguide.player import controller
+
+from voiceguide.player import PlayerOptions, controller, play_session
 from voiceguide.timeline import Cue, CueKind, Step, Timeline
 
 RATE = 8000  # a low rate keeps the pulled arrays small

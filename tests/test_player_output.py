@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from audio_server import audio_server_fixture
+
 from voiceguide.errors import ConfigError, DeviceChoiceError, DeviceError
 from voiceguide.player import output
 

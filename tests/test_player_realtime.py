@@ -17,8 +17,16 @@ import wave
 
 import numpy as np
 import pytest
+from audio_server import (
+    RATE,
+    AudioServer,
+    ToneMixer,
+    audio_server_fixture,
+    offset_of,
+    require_audio_server,
+    tone_timeline,
+)
 
-from audio_server import RATE, AudioServer, ToneMixer, audio_server_fixture, offset_of, require_audio_server, tone_timeline
 from voiceguide.player import PlainDisplay, PlayerOptions, play_session
 from voiceguide.player.output import to_pcm16
 

@@ -6,11 +6,11 @@ import time
 
 import numpy as np
 import pytest
-
 from audio_server import ToneMixer, audio_server_fixture, tone_timeline
+
 from voiceguide.errors import DeviceError
-from voiceguide.player.output import BUSY, NO_DEVICE
 from voiceguide.player.miniaudio_device import MiniaudioError, lib
+from voiceguide.player.output import BUSY, NO_DEVICE
 from voiceguide.player.stream_output import StreamOutput, device_error
 from voiceguide.player.transport import Transport
 

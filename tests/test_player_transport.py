@@ -6,12 +6,23 @@ import threading
 
 import numpy as np
 import pytest
+from audio_server import ToneMixer, onsets, tone_timeline
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audio_server import ToneMixer, onsets, tone_timeline
 from voiceguide.player.transport import (
-    ENDED, PAUSED, PLAYING, REPEATING, STOPPED, Fades, Pause, Say, Seek, Stop, Swap, Transport,
+    ENDED,
+    PAUSED,
+    PLAYING,
+    REPEATING,
+    STOPPED,
+    Fades,
+    Pause,
+    Say,
+    Seek,
+    Stop,
+    Swap,
+    Transport,
     remap,
 )
 from voiceguide.timeline import Step, Timeline

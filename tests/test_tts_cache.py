@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_files import dead_writer_name
+
 from voiceguide.errors import DamagedClip, EnvironmentFault
 from voiceguide.tts.cache import CacheInfo, Clip, ClipCache, default_cache_dir
 from voiceguide.tts.wav import SEAL_BYTES, read_info, write_pcm16

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from voiceguide.errors import EngineError, PacingError
-from voiceguide.tts import engine as engines
 from voiceguide.tts import (
     Engine,
     Synth,
@@ -19,6 +17,7 @@ from voiceguide.tts import (
     resolve_engine,
     unregister_engine,
 )
+from voiceguide.tts import engine as engines
 
 
 class Listed(Engine):

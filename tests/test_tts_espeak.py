@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from voiceguide.errors import EngineError, VoiceError
-from voiceguide.tts.espeak import EspeakEngine, amplitude, parse_voices
 from voiceguide.tts.engine import VoiceSettings
+from voiceguide.tts.espeak import EspeakEngine, amplitude, parse_voices
 from voiceguide.tts.wav import check_speech
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")

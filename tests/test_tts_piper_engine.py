@@ -21,7 +21,14 @@ from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts import ClipCache, VoiceSettings, get_engine, render_clips
 from voiceguide.tts.piper_engine import NATURAL_WPM, PiperEngine, find_voice_files, length_scale
 from voiceguide.tts.wav import (
-    EDGE_WINDOW_MS, LEAD_MS, TAIL_MS, _samples, check_speech, read_pcm16, sound_span, word_count,
+    EDGE_WINDOW_MS,
+    LEAD_MS,
+    TAIL_MS,
+    _samples,
+    check_speech,
+    read_pcm16,
+    sound_span,
+    word_count,
 )
 
 
@@ -255,9 +262,8 @@ def test_an_unknown_piper_voice_is_bad_input(tmp_path):
 def test_an_export_with_the_neural_voice_meets_the_loudness_targets(rendered, tmp_path):
     from test_audio_support import ebur128
 
-    from voiceguide.audio import MixSettings
+    from voiceguide.audio import MixSettings, export_session
     from voiceguide.session import build_mixer, prepare
-    from voiceguide.audio import export_session
 
     cache, _, _ = rendered
     prepared = prepare("back-massage", Pacing(steps="1-2"), VoiceSettings(), cache.root, render=True)

@@ -556,9 +556,9 @@ def cache_prune(cache_dir, older_than):
 
 
 def _age_seconds(text: str) -> float:
-    from voiceguide.durations import parse_duration
-
     import re
+
+    from voiceguide.durations import parse_duration
 
     text = text.strip().lower()
     try:
@@ -650,7 +650,7 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
       voiceguide play --length 20m --music ~/Music/calm.mp3
       voiceguide play my-routine.yaml --steps 2-4 --pace 1.5
     """
-    from voiceguide.player.opening import OpeningOutput   # first: it starts before numpy loads
+    from voiceguide.player.opening import OpeningOutput  # first: it starts before numpy loads
 
     keymap = (ctx.default_map or {}).get("keymap")
     channels = 1 if kwargs["mono"] else 2

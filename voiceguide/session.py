@@ -18,7 +18,7 @@ from voiceguide.routine import Routine, load_routine
 from voiceguide.timeline import Timeline
 
 if TYPE_CHECKING:  # pragma: no cover
-    from voiceguide.audio import MixSettings, Mixer
+    from voiceguide.audio import Mixer, MixSettings
     from voiceguide.tts import Clip, VoiceSettings
 
 Progress = Callable[[int, int], None]

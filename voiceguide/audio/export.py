@@ -31,9 +31,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from voiceguide.audio.codec import codec_gain
-from voiceguide.audio.chapters import Chapter, podcast_json, session_chapters, webvtt
 from voiceguide import files
+from voiceguide.audio.chapters import Chapter, podcast_json, session_chapters, webvtt
+from voiceguide.audio.codec import codec_gain
 from voiceguide.audio.ffmpeg import ffmpeg_path, file_arg, last_line
 from voiceguide.audio.id3 import id3v2_tag
 from voiceguide.audio.mixer import Mixer

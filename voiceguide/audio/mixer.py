@@ -30,8 +30,16 @@ from voiceguide.audio.cache import DerivedCache, digest
 from voiceguide.audio.chime import synthesize_chime
 from voiceguide.audio.envelope import MusicEnvelope
 from voiceguide.audio.loudness import (
-    SEGMENT_MS, block_powers, db, gated_power, k_weight, lufs, power_of, segment_bounds,
-    segment_powers, true_peak,
+    SEGMENT_MS,
+    block_powers,
+    db,
+    gated_power,
+    k_weight,
+    lufs,
+    power_of,
+    segment_bounds,
+    segment_powers,
+    true_peak,
 )
 from voiceguide.audio.music import Bed, prepare_bed
 from voiceguide.audio.settings import MixSettings

@@ -22,7 +22,14 @@ import numpy as np
 from voiceguide.audio import ffmpeg
 from voiceguide.audio.cache import DerivedCache, digest
 from voiceguide.audio.loudness import (
-    block_powers, gated_power, k_response, k_weight, lufs, segment_bounds, segment_powers, segment_sums,
+    block_powers,
+    gated_power,
+    k_response,
+    k_weight,
+    lufs,
+    segment_bounds,
+    segment_powers,
+    segment_sums,
     true_peak,
 )
 from voiceguide.errors import AudioInputError

@@ -26,7 +26,13 @@ import numpy as np
 from voiceguide.audio.cache import DerivedCache, digest
 from voiceguide.audio.limiter import Limiter
 from voiceguide.audio.loudness import (
-    block_powers, gated_power, integrated_loudness, k_weight, lufs, segment_powers, segment_powers_sq,
+    block_powers,
+    gated_power,
+    integrated_loudness,
+    k_weight,
+    lufs,
+    segment_powers,
+    segment_powers_sq,
     true_peak,
 )
 from voiceguide.audio.resampler import resample, resampled_length

@@ -27,7 +27,19 @@ from voiceguide.player.display import Display, Status, clock
 from voiceguide.player.keys import Keymap, KeySource, key_label
 from voiceguide.player.output import Output, open_output
 from voiceguide.player.transport import (
-    ENDED, PAUSED, REPEATING, Event, Fades, Pause, Position, Say, Seek, Stop, Swap, Transport, remap,
+    ENDED,
+    PAUSED,
+    REPEATING,
+    Event,
+    Fades,
+    Pause,
+    Position,
+    Say,
+    Seek,
+    Stop,
+    Swap,
+    Transport,
+    remap,
 )
 from voiceguide.timeline import Cue, Timeline
 
