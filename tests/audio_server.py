@@ -69,7 +69,7 @@ class AudioServer:
         self.dir: str | None = None
 
     # --- lifetime -----------------------------------------------------------------------
-    def __enter__(self) -> "AudioServer":
+    def __enter__(self) -> AudioServer:
         try:
             self._start()
         except BaseException:
@@ -274,7 +274,7 @@ class ToneMixer:
     def frame_of_ms(self, ms: int) -> int:
         return (ms * self.rate + 500) // 1000
 
-    def with_timeline(self, timeline) -> "ToneMixer":
+    def with_timeline(self, timeline) -> ToneMixer:
         return ToneMixer(timeline, self.rate, self.channels, self.gain_db)
 
     def music(self, start_frame: int, frames: int, ducked: bool = False) -> np.ndarray:

@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from voiceguide import files
 from voiceguide.errors import EnvironmentFault
 

@@ -120,7 +120,7 @@ def test_length_scale_follows_the_rate():
     slow, default, fast = (length_scale(1.0, r) for r in (120, 160, 220))
     assert slow > default > 1.0 > fast > 0
     assert length_scale(1.2, 160) == pytest.approx(1.2 * default)   # relative to the voice's own
-    assert 0 < length_scale(1.0, 450) and length_scale(1.0, 60) <= 4.0  # the whole --rate range
+    assert length_scale(1.0, 450) > 0 and length_scale(1.0, 60) <= 4.0  # the whole --rate range
 
 
 def test_absence_is_reported_with_the_install_line(monkeypatch):

@@ -621,7 +621,7 @@ def _read_steps(r: _Reader, top: _Map) -> tuple[RoutineStep, ...] | None:
     if raw_steps is UNREADABLE:
         return None
     if "steps" not in top or raw_steps is None:
-        if r.missing(top, "steps") or raw_steps is None and "steps" in top:
+        if r.missing(top, "steps") or (raw_steps is None and "steps" in top):
             r.fail("the routine has no steps", sline or 1)
         return None
     if not isinstance(raw_steps, list):

@@ -21,8 +21,8 @@ leads again (``Mixer.music_volume_db`` says where it ended up).
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -159,7 +159,7 @@ class Mixer:
         for s in range(0, self.total_frames, block_frames):
             yield self.mix(s, min(block_frames, self.total_frames - s))
 
-    def with_timeline(self, timeline: Timeline) -> "Mixer":
+    def with_timeline(self, timeline: Timeline) -> Mixer:
         """The same clips, music and gain over a re-timed session (the player's +/- keys)."""
         self.bank.analyse(timeline.spoken_texts())
         m = Mixer(timeline, rate=self.rate, channels=self.channels, bank=self.bank, bed=self.bed,

@@ -94,7 +94,7 @@ class Clip:
             raise self._damaged("its digest is missing")
         return digest
 
-    def read(self) -> "np.ndarray":
+    def read(self) -> np.ndarray:
         """The samples as float32 mono in [-1, 1], shape (frames,), checked against the digest."""
         import numpy as np
 
