@@ -84,7 +84,7 @@ def test_samples_that_do_not_match_the_digest_are_found_and_removed(tmp_path):
         f.write(np.random.default_rng(1).integers(0, 256, size - 64 - SEAL_BYTES, dtype=np.uint8).tobytes())
     found = cache.get(KEY_A)
     assert found is not None            # the header is whole: only reading the samples tells
-    with pytest.raises(DamagedClip, match="damaged .*do not match its digest") as err:
+    with pytest.raises(DamagedClip, match=r"damaged .*do not match its digest") as err:
         found.read()
     assert err.value.keys == (KEY_A,) and err.value.exit_code == 1
     assert not clip.path.exists()       # taken out of the cache, so the next render makes it again
@@ -97,7 +97,7 @@ def test_a_damaged_seal_is_found_when_the_digest_is_asked_for(tmp_path):
         f.seek(-SEAL_BYTES, os.SEEK_END)
         f.write(b"\0" * SEAL_BYTES)
     with pytest.raises(DamagedClip, match="digest is missing"):
-        cache.get(KEY_A).digest
+        _ = cache.get(KEY_A).digest
     assert not clip.path.exists()
 
 

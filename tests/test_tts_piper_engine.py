@@ -130,7 +130,7 @@ def test_absence_is_reported_with_the_install_line(monkeypatch):
     with pytest.raises(EngineError, match=r"the piper speech engine is not installed; install it with: "
                                           r"scripts/bootstrap --neural-voice \(or pip install 'voiceguide\[piper\]'\)"):
         engine.require()
-    with pytest.raises(EngineError, match="pip install 'voiceguide.piper.'"):
+    with pytest.raises(EngineError, match=r"pip install 'voiceguide\[piper\]'"):
         engine.voices()
 
 

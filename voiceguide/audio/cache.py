@@ -241,7 +241,7 @@ class DerivedCache:
             return None
         temp = folder / files.temp_name(name)
         try:
-            f = open(temp, "x+b")
+            f = open(temp, "x+b")  # noqa: SIM115 - handed to the caller with the entry, closed by commit
         except OSError as e:
             self._failed_write(e)
             return None

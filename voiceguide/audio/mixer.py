@@ -309,7 +309,7 @@ def _check_digests(clips: Mapping[str, ClipLike]) -> None:
     damaged: list[DamagedClip] = []
     for clip in {id(c): c for c in clips.values()}.values():
         try:
-            clip.digest
+            _ = clip.digest   # reading it checks the clip's seal
         except DamagedClip as e:
             damaged.append(e)
     DamagedClip.raise_all(damaged)
@@ -442,6 +442,6 @@ def prepare_mix(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
 
         try:
             codec.codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure here is met again, and reported, by export
             pass   # no ffmpeg: export will say so itself
     return mixer

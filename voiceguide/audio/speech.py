@@ -236,7 +236,7 @@ class SpeechBank:
                         return
                 try:
                     self.samples(text)
-                except Exception:
+                except Exception:  # noqa: BLE001 - prefetch only; the real request raises it again
                     return   # whoever needs the clip will meet the error itself
 
         for _ in range(workers):

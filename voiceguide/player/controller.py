@@ -97,7 +97,7 @@ def play_session(mixer: Any, *, options: PlayerOptions, display: Display, keys: 
         except KeyboardInterrupt:
             try:
                 live.fade_out(transport.fades.stop_ms)
-            except BaseException:  # a second Ctrl-C, or the device failing: stop waiting for the fade
+            except BaseException:  # noqa: BLE001 - a second Ctrl-C, or the device failing: stop waiting for the fade
                 pass
             raise
         finally:
@@ -182,7 +182,7 @@ class _Live:
             self.output.check()
             time.sleep(0.01)
 
-    def result(self, *, quit: bool) -> PlayResult:
+    def result(self, *, quit: bool) -> PlayResult:  # noqa: A002 - the action's name, only as a keyword
         heard = self.transport.at(self.output.audible_frame())
         return PlayResult(completed=heard.mode == ENDED, quit=quit, position_ms=heard.session_ms,
                           output=self.output.name, events=tuple(self.transport.events),

@@ -70,7 +70,7 @@ class Synth(ABC):
         Must give up after ``timeout_s`` seconds (killing whatever it started).
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a synth that starts nothing keeps this
         """Stop whatever the synth started."""
 
     def __enter__(self) -> Synth:
