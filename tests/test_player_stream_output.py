@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
-import numpy as np
 import pytest
 from audio_server import ToneMixer, audio_server_fixture, tone_timeline
 
@@ -90,7 +90,15 @@ def test_an_error_in_the_audio_thread_surfaces_in_the_caller(pulse):
 
 
 def test_closing_twice_is_harmless(pulse):
-    out = StreamOutput(44100, 2)
+    before = set(threading.enumerate())
+    mixer = ToneMixer(tone_timeline(steps=1, step_ms=3000))
+    out = StreamOutput(mixer.rate, mixer.channels)
+    out.start(Transport(mixer))
+    deadline = time.monotonic() + 5
+    while out.audible_frame() == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert out.audible_frame() > 0
     out.close()
     out.close()
-    assert np.isscalar(out.audible_frame())
+    # the producer thread has ended with the first close, and nothing else was left running
+    assert [t for t in set(threading.enumerate()) - before if t.is_alive()] == []

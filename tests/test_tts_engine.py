@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from voiceguide.cli import cli
 from voiceguide.errors import EngineError, PacingError
 from voiceguide.tts import (
     Engine,
@@ -67,9 +68,13 @@ def test_settings_refuse_impossible_values(kwargs, match):
         VoiceSettings(**kwargs)
 
 
-def test_settings_defaults():
+@pytest.mark.parametrize("command", ["play", "export"])
+def test_the_command_line_defaults_are_the_librarys(command):
+    """One place for each default: the voice options a command shows are VoiceSettings' own."""
+    shown = {p.name: p.default for p in cli.commands[command].params}
     s = VoiceSettings()
-    assert (s.engine, s.voice, s.rate_wpm, s.volume) == ("auto", None, 160, 1.0)
+    assert (shown["engine"], shown["rate"], shown["volume"]) == (s.engine, s.rate_wpm, s.volume)
+    assert s.voice is None   # the engine's own default voice unless --voice names one
 
 
 def test_builtins_are_registered():
