@@ -146,3 +146,54 @@ def test_every_action_has_a_handler():
     mixer = ToneMixer(timeline(), rate=RATE)
     live = controller._Live(Transport(mixer), FakeOutput(1), Recorder(), None, Keymap(), None, (), PlayerOptions())
     assert set(live.actions) == set(ACTIONS)
+
+
+def test_safety_says_the_routine_safety_lines_over_the_session(monkeypatch):
+    result, shown = run(monkeypatch, [(3.0, "s")])
+    assert "Safety: Stop if it hurts." in shown.notes
+    safety = [e for e in result.events if e.action == "safety"]
+    assert len(safety) == 1 and safety[0].before == safety[0].after   # said over the session, no jump
+    assert result.completed
+
+
+def test_safety_without_safety_lines_says_so(monkeypatch):
+    out = FakeOutput(RATE // 50)
+    monkeypatch.setattr(controller, "open_output", lambda *a, **k: out)
+    shown = Recorder()
+    play_session(ToneMixer(timeline(), rate=RATE), options=PlayerOptions(), display=shown,
+                 keys=VirtualKeys(out, [(1.0, "s")]))
+    assert "This routine has no safety lines" in shown.notes
+
+
+def test_extend_and_shorten_say_why_they_cannot_without_a_retimer_or_outside_a_step(monkeypatch):
+    _, shown = run(monkeypatch, [(1.0, "+"), (3.0, "-")])
+    assert shown.notes == ["Steps cannot be made longer here", "Steps cannot be made shorter here"]
+
+
+def test_extend_asks_the_retimer_for_the_step_heard_and_swaps_in_its_session(monkeypatch):
+    asked = []
+    longer = ToneMixer(timeline(), rate=RATE).with_timeline(
+        Timeline("Logic", "logic", 12000, (Step(1, 1, "Strokes", 2000, 8000), Step(2, 2, "Circles", 8000, 11000)),
+                 timeline().cues))
+
+    def retime(step, delta_ms):
+        asked.append((step, delta_ms))
+        return longer if delta_ms > 0 else None
+
+    out = FakeOutput(RATE // 50)
+    monkeypatch.setattr(controller, "open_output", lambda *a, **k: out)
+    shown = Recorder()
+    result = play_session(ToneMixer(timeline(), rate=RATE), options=PlayerOptions(step_adjust_ms=3000),
+                          display=shown, keys=VirtualKeys(out, [(0.5, "+"), (3.0, "+"), (3.5, "-")]),
+                          retime=retime)
+    assert asked == [(1, 3000), (1, -3000)]          # none in the intro; the step heard, by the set amount
+    assert shown.notes == ["Only a step can be made longer",
+                           "Step 1 is 3 s longer; the session now ends at 00:12",
+                           "Step 1 cannot be made shorter"]
+    assert result.completed and result.position_ms >= 12000   # the longer session was played to its end
+
+
+def test_quit_stops_where_it_is_heard(monkeypatch):
+    result, _ = run(monkeypatch, [(2.5, "q")])
+    assert result.quit and not result.completed
+    assert 2500 <= result.position_ms < 4000
