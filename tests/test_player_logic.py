@@ -6,9 +6,16 @@ what is shown as said, what ``r`` repeats, where jumps land, what the hints say.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import sys
+from pathlib import Path
+
 import pytest
 from audio_server import ToneMixer
 
+from voiceguide.cli import main
+from voiceguide.durations import format_clock
 from voiceguide.player import PlayerOptions, controller, play_session
 from voiceguide.timeline import Cue, CueKind, Step, Timeline
 
@@ -197,3 +204,52 @@ def test_quit_stops_where_it_is_heard(monkeypatch):
     result, _ = run(monkeypatch, [(2.5, "q")])
     assert result.quit and not result.completed
     assert 2500 <= result.position_ms < 4000
+
+
+class InStepKeys:
+    """Presses ``key`` once, when what is heard is ``into_ms`` into the first step, and notes the
+    session's length just before."""
+
+    def __init__(self, out: FakeOutput, key: str, into_ms: int = 2000):
+        self.out, self.key, self.into_ms = out, key, into_ms
+        self.total_before: int | None = None
+
+    def read_key(self, timeout):
+        self.out.tick()
+        heard = self.out.transport.at(self.out.heard)
+        step = heard.mixer.timeline.step_at(heard.session_ms)
+        if self.total_before is None and step is not None and heard.session_ms >= step.start_ms + self.into_ms:
+            self.total_before = heard.mixer.timeline.total_ms
+            return self.key
+        return None
+
+
+class _Terminal:
+    def isatty(self):
+        return True
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_a_key_from_the_settings_file_drives_the_real_retimer_end_to_end(tmp_path, monkeypatch, capsys):
+    """`voiceguide play` as wired: [keys] from the settings file, real clips, the real mixer and
+    session.retimer; only the sound card and the keyboard are fakes."""
+    settings = tmp_path / "settings.toml"
+    settings.write_text('[keys]\nextend = "]"\n')
+    monkeypatch.setenv("VOICEGUIDE_CONFIG", str(settings))
+    monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path / "cache"))
+    rate = 8000
+    out = FakeOutput(rate // 10)
+    keys = InStepKeys(out, "]")
+    monkeypatch.setattr("voiceguide.player.output.open_output", lambda *a, **k: out)
+    monkeypatch.setattr("voiceguide.player.TerminalKeys", lambda: contextlib.nullcontext(keys), raising=False)
+    monkeypatch.setattr(sys, "stdin", _Terminal())
+    routine = Path(__file__).parent / "routines" / "stretch.yaml"
+    with pytest.raises(SystemExit) as end:
+        main(["play", str(routine), "--steps", "2", "--engine", "espeak-ng", "--sample-rate", str(rate), "--mono",
+              "--music", "none", "--no-checkins"])
+    assert end.value.code == 0
+    shown = capsys.readouterr().out
+    assert keys.total_before is not None, shown
+    longer = keys.total_before + 30_000
+    assert f"(Step 1 is 30 s longer; the session now ends at {format_clock(longer)})" in shown
+    assert out.heard >= longer * rate // 1000   # and the longer session was played to its new end
