@@ -42,15 +42,7 @@ def test_frame_of_ms_rounds_half_up_in_integers():
     assert m.total_frames == m.frame_of_ms(tl.total_ms)
 
 
-@pytest.fixture(scope="module")
-def session():
-    return build_session(1.0, steps=2)
-
-
-@pytest.fixture(scope="module")
-def mixer(session):
-    tl, clips = session
-    return build_mixer(tl, clips, MixSettings())
+SESSION = (1.0, 2)   # minutes, steps of the conftest's session fixture
 
 
 @needs_espeak

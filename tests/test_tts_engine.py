@@ -16,7 +16,6 @@ from voiceguide.tts import (
     list_voices,
     register_engine,
     resolve_engine,
-    unregister_engine,
 )
 from voiceguide.tts import engine as engines
 
@@ -43,16 +42,11 @@ class Listed(Engine):
 
 
 @pytest.fixture
-def fakes(monkeypatch):
-    names = []
-
+def fakes(fake_engines):
     def add(name: str, installed: bool) -> None:
-        register_engine(name, lambda: Listed(name, installed))
-        names.append(name)
+        fake_engines(name, lambda: Listed(name, installed))
 
-    yield add
-    for name in names:
-        unregister_engine(name)
+    return add
 
 
 @pytest.mark.parametrize("kwargs, match", [
