@@ -46,10 +46,14 @@ RESIDENT_BYTES = 24 << 20    # processed clips kept in memory (about 40 at 44.1 
 
 
 class ClipLike(Protocol):
-    key: str
-    digest: str        # names the samples: what is derived from a clip is cached under it
-    sample_rate: int
-    frames: int
+    @property
+    def key(self) -> str: ...
+    @property
+    def digest(self) -> str: ...        # names the samples: what is derived from a clip is cached under it
+    @property
+    def sample_rate(self) -> int: ...
+    @property
+    def frames(self) -> int: ...
 
     def read(self) -> np.ndarray: ...
 
