@@ -150,7 +150,8 @@ BAD = [
 
 def test_checkins_with_every_and_lines_are_read():
     """The near neighbour of the bad check-in entries above, read as meant."""
-    text = "title: X\ncheckins:\n  every: 2s\n  lines: [Hi.]\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n"
+    text = ("title: X\ncheckins:\n  every: 2s\n  lines: [Hi.]\n"
+            "steps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n")
     r = parse_routine(text, source="r.yaml")
     assert (r.checkins, r.checkin_every_ms) == (("Hi.",), 2000)
     assert [(s.title, s.instruction, s.min_ms, s.line) for s in r.steps] == [("A", "Go.", 60_000, 6)]
