@@ -657,6 +657,7 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
     with OpeningOutput(output_kind, kwargs["sample_rate"], channels, device) as opening:
         from voiceguide.player import PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session
         from voiceguide.session import retimer
+        from voiceguide.timeline import CueKind
 
         prepared, mixer = _session_mixer(routine, kwargs)
         output = opening.result()
@@ -664,7 +665,7 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
     options = PlayerOptions(output=output_kind, device=device, keymap=keymap)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not quiet
     display = TerminalDisplay(sys.stdout) if interactive else PlainDisplay(sys.stdout)
-    safety = [c.text for c in prepared.timeline.cues if c.kind.value == "safety"]
+    safety = [c.text for c in prepared.timeline.cues if c.kind is CueKind.SAFETY]
     def report(result) -> None:
         if os.environ.get("VOICEGUIDE_DEBUG"):
             _err(f"voiceguide: debug: played with {result.output}, {result.underruns} underruns, "
