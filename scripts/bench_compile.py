@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from voiceguide.compiler import compile_timeline  # noqa: E402
-from voiceguide.routine import Routine, RoutineStep, StepCue  # noqa: E402
+from voiceguide.compiler import compile_timeline
+from voiceguide.routine import Routine, RoutineStep, StepCue
 
 STEP_MS = 2 * 3_600_000
 COUNTS = (100, 1_000, 10_000)

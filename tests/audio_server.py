@@ -69,7 +69,7 @@ class AudioServer:
         self.dir: str | None = None
 
     # --- lifetime -----------------------------------------------------------------------
-    def __enter__(self) -> "AudioServer":
+    def __enter__(self) -> AudioServer:
         try:
             self._start()
         except BaseException:
@@ -246,6 +246,20 @@ def tone_timeline(steps: int = 3, step_ms: int = 4000, intro_ms: int = 1000, out
     return Timeline(title, "tones", t + outro_ms, tuple(step_list), tuple(cues))
 
 
+def stretched(tl, index: int, delta_ms: int):
+    """``tl`` with step ``index`` ``delta_ms`` longer and everything after it moved (the cues stay):
+    what a retimer hands the player, without compiling."""
+    from voiceguide.timeline import Step, Timeline
+
+    steps, shift = [], 0
+    for s in tl.steps:
+        start = s.start_ms + shift
+        end = s.end_ms + shift + (delta_ms if s.index == index else 0)
+        shift = end - s.end_ms
+        steps.append(Step(s.index, s.number, s.title, start, end))
+    return Timeline(tl.title, tl.routine, tl.total_ms + delta_ms, tuple(steps), tl.cues)
+
+
 class ToneMixer:
     """A stand-in for voiceguide.audio.Mixer whose output is known sample for sample.
 
@@ -274,7 +288,7 @@ class ToneMixer:
     def frame_of_ms(self, ms: int) -> int:
         return (ms * self.rate + 500) // 1000
 
-    def with_timeline(self, timeline) -> "ToneMixer":
+    def with_timeline(self, timeline) -> ToneMixer:
         return ToneMixer(timeline, self.rate, self.channels, self.gain_db)
 
     def music(self, start_frame: int, frames: int, ducked: bool = False) -> np.ndarray:

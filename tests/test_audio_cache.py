@@ -8,7 +8,6 @@ import time
 import numpy as np
 import pytest
 
-from test_files import dead_writer_name
 from voiceguide.audio.cache import TRAILER_BYTES, DerivedCache, digest
 from voiceguide.errors import EnvironmentFault
 
@@ -132,7 +131,7 @@ def test_a_full_tmpfs_is_reported_as_full(tmp_path):
         assert [p.name for p in (disk / "mix" / "k").iterdir()] == [NAME + ".json"]   # no temp left
 
 
-def test_dead_writers_temps_are_removed_when_the_folder_is_next_written(tmp_path):
+def test_dead_writers_temps_are_removed_when_the_folder_is_next_written(tmp_path, dead_writer_name):
     folder = tmp_path / "speech"
     folder.mkdir()
     dead = folder / dead_writer_name(NAME + ".npz")

@@ -10,8 +10,8 @@ import subprocess
 
 import numpy as np
 import pytest
+from test_audio_support import ebur128, ffprobe, needs_espeak, needs_ffmpeg, read_wav
 
-from test_audio_support import build_session, ebur128, ffprobe, needs_espeak, needs_ffmpeg, read_wav
 from voiceguide.audio import MixSettings, build_mixer, export_session
 from voiceguide.audio.export import sidecar_path
 from voiceguide.errors import EnvironmentFault, OutputError
@@ -19,15 +19,7 @@ from voiceguide.errors import EnvironmentFault, OutputError
 pytestmark = [needs_espeak, needs_ffmpeg]
 
 
-@pytest.fixture(scope="module")
-def session():
-    return build_session(1.5, steps=3)
-
-
-@pytest.fixture(scope="module")
-def mixer(session):
-    tl, clips = session
-    return build_mixer(tl, clips, MixSettings())
+SESSION = (1.5, 3)   # minutes, steps of the conftest's session fixture
 
 
 @pytest.fixture(scope="module")
@@ -360,8 +352,7 @@ def test_a_wav_carries_its_chapters_as_cue_points(wav, mixer):
     assert read_wav(wav).shape == (mixer.total_frames, mixer.channels)
 
 
-def test_a_killed_exports_temps_are_removed_by_the_next_export(mixer, tmp_path):
-    from test_files import dead_writer_name
+def test_a_killed_exports_temps_are_removed_by_the_next_export(mixer, tmp_path, dead_writer_name):
     from voiceguide.files import temp_name
 
     out = tmp_path / "s.mp3"

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from test_audio_support import make_audio, needs_ffmpeg
+
 from voiceguide.audio.ffmpeg import decode, last_line
 from voiceguide.errors import AudioInputError
 

@@ -3,8 +3,8 @@
 import subprocess
 
 import pytest
-
 from test_audio_support import ffprobe, needs_ffmpeg
+
 from voiceguide.audio.chapters import Chapter
 from voiceguide.audio.id3 import id3v2_tag
 

@@ -1,7 +1,8 @@
 """The look-ahead limiter and its O(n) building blocks."""
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from voiceguide.audio.limiter import Limiter, limit, moving_average, sliding_max, sliding_min
 from voiceguide.audio.loudness import true_peak

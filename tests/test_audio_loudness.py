@@ -4,12 +4,22 @@ import wave
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_audio_support import ebur128, needs_ffmpeg
+
 from voiceguide.audio.loudness import (
-    block_powers, db, fast_length, gated_power, integrated_loudness, k_weight, lufs, power_of,
-    segment_bounds, segment_powers, true_peak,
+    block_powers,
+    db,
+    fast_length,
+    gated_power,
+    integrated_loudness,
+    k_weight,
+    lufs,
+    power_of,
+    segment_bounds,
+    segment_powers,
+    true_peak,
 )
 
 

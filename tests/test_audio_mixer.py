@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from test_audio_support import build_session, needs_espeak
+
 from voiceguide.audio import MixSettings, build_mixer
 from voiceguide.audio.clip import ArrayClip
 from voiceguide.audio.loudness import db, integrated_loudness, true_peak
@@ -42,15 +42,7 @@ def test_frame_of_ms_rounds_half_up_in_integers():
     assert m.total_frames == m.frame_of_ms(tl.total_ms)
 
 
-@pytest.fixture(scope="module")
-def session():
-    return build_session(1.0, steps=2)
-
-
-@pytest.fixture(scope="module")
-def mixer(session):
-    tl, clips = session
-    return build_mixer(tl, clips, MixSettings())
+SESSION = (1.0, 2)   # minutes, steps of the conftest's session fixture
 
 
 @needs_espeak
@@ -165,8 +157,7 @@ def test_negative_ranges_are_refused():
 
 @needs_espeak
 def test_prepare_mix_leaves_nothing_for_the_first_export_to_do(session, tmp_path, monkeypatch):
-    from voiceguide.audio import prepare_mix
-    from voiceguide.audio import codec, speech
+    from voiceguide.audio import codec, prepare_mix, speech
 
     tl, clips = session
     prepare_mix(tl, clips, MixSettings(cache_dir=tmp_path))

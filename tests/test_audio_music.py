@@ -6,13 +6,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from test_audio_support import make_audio, needs_ffmpeg
+
 from voiceguide.audio import ffmpeg as ffmpeg_mod
 from voiceguide.audio.cache import DerivedCache
 from voiceguide.audio.loudness import lufs
 from voiceguide.audio.music import (
-    CROSSFADE_MS, builtin_bed, crossfade, file_bed, loop_analysis, music_files, prepare_bed,
+    CROSSFADE_MS,
+    builtin_bed,
+    crossfade,
+    file_bed,
+    loop_analysis,
+    music_files,
+    prepare_bed,
 )
 from voiceguide.errors import AudioInputError
 

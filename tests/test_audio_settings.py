@@ -5,13 +5,21 @@ from pathlib import Path
 import pytest
 
 from voiceguide.audio import MixSettings
+from voiceguide.cli import cli
 from voiceguide.errors import ConfigError
 
 
-def test_defaults():
+@pytest.mark.parametrize("command", ["play", "export"])
+def test_the_command_line_defaults_are_the_librarys(command):
+    """One place for each default: the options a command shows are MixSettings' own."""
+    shown = {p.name: p.default for p in cli.commands[command].params}
     s = MixSettings()
-    assert (s.sample_rate, s.channels, s.music, s.chime, s.duck_db) == (44100, 2, "builtin", "soft", 13.0)
-    assert -30 < s.music_volume_db < -10 and s.cache_dir is None
+    assert (shown["sample_rate"], shown["music"], shown["chime"]) == (s.sample_rate, s.music, s.chime)
+    assert s.channels == 2 and s.cache_dir is None   # --mono and --cache-dir change them only when given
+    assert -30 < s.music_volume_db < -10             # music under the voice, still heard
+
+
+def test_a_cache_dir_becomes_a_path():
     assert MixSettings(cache_dir="/tmp/x").cache_dir == Path("/tmp/x")
 
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from test_audio_support import espeak_clip, needs_espeak
+
 from voiceguide.audio.cache import DerivedCache
 from voiceguide.audio.clip import ArrayClip
 from voiceguide.audio.loudness import db, integrated_loudness, true_peak
@@ -118,13 +118,12 @@ def test_what_is_derived_is_keyed_by_the_clips_samples_not_its_key(tmp_path):
     assert len(two.samples("x")) == two.out_frames("x")
 
 
-def test_check_sources_finds_a_damaged_clip_before_the_first_block(tmp_path):
-    from test_tts_cache import put
+def test_check_sources_finds_a_damaged_clip_before_the_first_block(tmp_path, put_clip):
     from voiceguide.errors import DamagedClip
     from voiceguide.tts.cache import ClipCache
 
     clips = ClipCache(tmp_path / "clips")
-    clip = put(clips, "ab" + "0" * 62, ms=800)
+    clip = put_clip(clips, "ab" + "0" * 62, ms=800)
     bank = SpeechBank({"x": clip}, 44100, DerivedCache(tmp_path / "mix"))
     bank.analyse(["x"])
     bank.check_sources(["x"])          # sound: nothing to say

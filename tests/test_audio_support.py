@@ -29,7 +29,7 @@ needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="esp
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def espeak_clip(text: str) -> ArrayClip:
     """``text`` spoken by espeak-ng (22.05 kHz mono), as a clip the mixer takes."""
     path = _CLIP_DIR / f"{abs(hash(text))}.wav"

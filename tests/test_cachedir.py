@@ -8,12 +8,14 @@ import time
 
 import pytest
 
-from test_files import dead_writer_name
-from test_tts_cache import KEY_A, KEY_B, put
 from voiceguide import files
 from voiceguide.cachedir import CacheDir
 from voiceguide.errors import CacheDirError
 from voiceguide.tts.cache import ClipCache
+
+# clip keys in two fan-out folders of the cache, as in test_tts_cache
+KEY_A = "ab" + "0" * 62
+KEY_B = "cd" + "1" * 62
 
 OLD = time.time() - 90 * 86400
 
@@ -24,10 +26,10 @@ def aged(path, t=OLD):
 
 
 @pytest.fixture
-def shared(tmp_path):
+def shared(tmp_path, put_clip):
     """A cache folder that also holds the user's own files, all of them old."""
     cache = ClipCache(tmp_path)
-    clips = [put(cache, KEY_A), put(cache, KEY_B)]
+    clips = [put_clip(cache, KEY_A), put_clip(cache, KEY_B)]
     derived = tmp_path / "mix" / "speech" / ("a" * 32 + ".npz")
     derived.parent.mkdir(parents=True)
     derived.write_bytes(b"x" * 100)
@@ -47,7 +49,7 @@ def shared(tmp_path):
     return tmp_path, clips, derived, foreign
 
 
-def test_prune_and_clear_remove_only_voiceguides_files(shared):
+def test_prune_and_clear_remove_only_voiceguides_files(shared, put_clip):
     root, clips, derived, foreign = shared
     pruned = CacheDir(root).prune(30 * 86400)
     assert pruned.files == 3 and pruned.bytes == sum(c.size for c in clips) + 100
@@ -56,7 +58,7 @@ def test_prune_and_clear_remove_only_voiceguides_files(shared):
     assert not derived.exists() and not any(c.path.exists() for c in clips)
     assert "left 7 files or folders that voiceguide did not make" in pruned.describe()
 
-    put(ClipCache(root), KEY_A)
+    put_clip(ClipCache(root), KEY_A)
     cleared = CacheDir(root).clear()
     assert (cleared.files, cleared.kept_foreign) == (1, 7)
     assert all(f.exists() for f in foreign)
@@ -78,8 +80,8 @@ def test_clear_refuses_a_folder_that_is_no_cache(tmp_path):
         CacheDir(plain / "notes.txt").clear()
 
 
-def test_a_cache_from_before_the_tag_is_still_recognised(tmp_path):
-    put(ClipCache(tmp_path), KEY_A)
+def test_a_cache_from_before_the_tag_is_still_recognised(tmp_path, put_clip):
+    put_clip(ClipCache(tmp_path), KEY_A)
     (tmp_path / "CACHEDIR.TAG").unlink()
     assert CacheDir(tmp_path).is_cache()
     assert CacheDir(tmp_path).clear().files == 1
@@ -90,9 +92,9 @@ def test_a_missing_folder_has_nothing_to_remove(tmp_path):
     assert not (tmp_path / "never-made").exists()
 
 
-def test_temps_go_when_their_writer_is_gone_whatever_their_age(tmp_path):
+def test_temps_go_when_their_writer_is_gone_whatever_their_age(tmp_path, dead_writer_name, put_clip):
     cache = ClipCache(tmp_path)
-    put(cache, KEY_A)
+    put_clip(cache, KEY_A)
     folder = tmp_path / "clips" / "ab"
     dead = folder / dead_writer_name(KEY_A + ".wav")
     live = folder / files.temp_name(KEY_A + ".wav")
@@ -123,13 +125,13 @@ def test_info_counts_what_is_not_ours(shared):
     assert info.describe()["not voiceguide's (left alone)"] == "7 files or folders"
 
 
-def test_the_voice_digest_memos_are_the_caches_and_go_with_it(tmp_path):
+def test_the_voice_digest_memos_are_the_caches_and_go_with_it(tmp_path, put_clip):
     from voiceguide.tts.piper_engine import content_digest
 
     model = tmp_path / "model.onnx"
     model.write_bytes(b"not really a model")
     cache_root = tmp_path / "cache"
-    put(ClipCache(cache_root), KEY_A)
+    put_clip(ClipCache(cache_root), KEY_A)
     content_digest(model, cache_root)
     memos = list((cache_root / "voices").iterdir())
     assert len(memos) == 1 and memos[0].suffix == ".json"

@@ -27,11 +27,7 @@ def run(capsys, *args):
     return code, out, err
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("VOICEGUIDE_CONFIG", str(tmp_path / "absent-is-fine.toml"))
-    (tmp_path / "absent-is-fine.toml").write_text("")
+pytestmark = pytest.mark.usefixtures("isolated_settings")
 
 
 def _commands():

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from fs_support import fill, read_only_view, tmpfs
 
 ROOT = Path(__file__).resolve().parents[1]

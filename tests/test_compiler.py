@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voiceguide.compiler import CLEAR_MS, Pacing, compile_timeline, estimate_speech_ms, select_steps
+from voiceguide.durations import parse_duration
 from voiceguide.errors import PacingError
 from voiceguide.routine import Routine, RoutineStep, StepCue, load_routine, parse_routine
 from voiceguide.timeline import CueKind
@@ -39,6 +41,8 @@ def test_golden(name):
     path = GOLDEN / f"{name}.json"
     if os.environ.get("VOICEGUIDE_UPDATE_GOLDEN"):
         path.write_text(got, encoding="utf-8")
+        # comparing the file just written with itself would pass whatever changed
+        pytest.fail(f"golden files rewritten, review the diff: git diff {path}")
     assert got == path.read_text(encoding="utf-8"), f"timeline changed; diff it against {path}"
 
 
@@ -65,7 +69,16 @@ def test_length_fits_exactly(minutes):
 def test_impossible_length_names_the_feasible_range():
     with pytest.raises(PacingError) as e:
         compile_timeline(load_routine(), Pacing(length_ms=2 * 60_000))
-    assert "can last from" in e.value.message and "to" in e.value.message
+    found = re.search(r"can last from (\S+) to (\S+) ", e.value.message)
+    assert found, e.value.message
+    shortest, longest = (parse_duration(t) for t in found.groups())
+    assert 2 * 60_000 < shortest < longest < 3 * 3_600_000
+    # the range named is the one the compiler keeps to: inside it fits, a minute outside it does not
+    middle = (shortest + longest) // 2 // 1000 * 1000
+    assert compile_timeline(load_routine(), Pacing(length_ms=middle)).total_ms == middle
+    for outside in (shortest - 60_000, longest + 60_000):
+        with pytest.raises(PacingError, match="can last from"):
+            compile_timeline(load_routine(), Pacing(length_ms=outside))
     with pytest.raises(PacingError, match="can last from"):
         compile_timeline(load_routine(), Pacing(length_ms=3 * 3_600_000))
 

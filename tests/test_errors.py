@@ -1,7 +1,14 @@
 """Errors carry where they happened and how the CLI should exit."""
 
-from voiceguide.errors import (AudioInputError, DeviceError, EngineError, EnvironmentFault, PacingError, RoutineError,
-                               VoiceguideError)
+from voiceguide.errors import (
+    AudioInputError,
+    DeviceError,
+    EngineError,
+    EnvironmentFault,
+    PacingError,
+    RoutineError,
+    VoiceguideError,
+)
 
 
 def test_message_names_file_and_line():

@@ -5,25 +5,10 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
-
-import pytest
 
 from voiceguide import files
 from voiceguide.errors import EnvironmentFault
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def dead_writer_name(target: str, suffix: str = ".tmp") -> str:
-    """A temp name made by a process that has exited since."""
-    code = f"from voiceguide.files import temp_name; print(temp_name({target!r}, {suffix!r}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
-    return out.stdout.strip()
 
 
 def test_a_temp_name_says_what_it_becomes_and_who_writes_it():
@@ -38,7 +23,7 @@ def test_a_temp_name_says_what_it_becomes_and_who_writes_it():
         assert files.temp_target(foreign) is None
 
 
-def test_a_live_writer_is_alive_and_an_exited_one_is_not():
+def test_a_live_writer_is_alive_and_an_exited_one_is_not(dead_writer_name):
     mine = files.temp_name("x.json")
     assert files.writer_alive(mine)
     assert files.writer_alive(mine, time.time() - 10 * 86400)   # however old: its writer runs
@@ -61,7 +46,7 @@ def test_a_temp_from_another_host_or_boot_goes_by_its_age():
     assert not files.writer_alive(name, time.time() - 2 * files.FOREIGN_STALE_S)
 
 
-def test_remove_leftovers_takes_only_dead_writers_temps_it_is_asked_for(tmp_path):
+def test_remove_leftovers_takes_only_dead_writers_temps_it_is_asked_for(tmp_path, dead_writer_name):
     dead = tmp_path / dead_writer_name("a.mp3", ".part")
     dead_retry = tmp_path / (dead_writer_name("b.wav") + ".2.tmp")
     live = tmp_path / files.temp_name("c.mp3", ".part")

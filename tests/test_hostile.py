@@ -11,8 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "hostile"))
 
-from corpus import all_cases  # noqa: E402
-from run import base_env, run_case, run_subprocess, warm  # noqa: E402
+from corpus import all_cases
+from run import base_env, run_case, run_subprocess, warm
 
 CASES = all_cases()
 

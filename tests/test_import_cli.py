@@ -16,11 +16,7 @@ SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "back-massage-
 needs_seed = pytest.mark.skipif(not SEED.exists(), reason="the seed guide is not beside the checkout")
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("VOICEGUIDE_CONFIG", str(tmp_path / "settings.toml"))
-    (tmp_path / "settings.toml").write_text("")
+pytestmark = pytest.mark.usefixtures("isolated_settings")
 
 
 def run(capsys, *args):

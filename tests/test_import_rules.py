@@ -10,7 +10,6 @@ from voiceguide.importer.steps import FoundStep, _clean_titles, sentence_case, s
 from voiceguide.importer.webpage import _iso_ms, parse_html
 from voiceguide.importer.writer import duration_text
 
-
 # --- times ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sentence, lo_s, hi_s", [

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from audio_server import ToneMixer, tone_timeline
+
 from voiceguide.errors import DeviceError
 from voiceguide.player.buffer_output import BufferOutput, device_error
 from voiceguide.player.output import BUSY, NO_DEVICE, to_pcm16

@@ -17,18 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from audio_server import RATE, audio_server_fixture, offset_of
+from audio_server import RATE, offset_of
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTINE = ROOT / "tests" / "routines" / "stretch.yaml"
-
-
-@pytest.fixture(scope="module")
-def server():
-    yield from audio_server_fixture()
 
 
 def voiceguide(*args, env, **kw):

@@ -14,11 +14,17 @@ import time
 
 import numpy as np
 import pytest
-
 from audio_server import (
-    RATE, AudioServer, ToneMixer, audio_server_fixture, offset_of, onsets, require_audio_server,
+    RATE,
+    AudioServer,
+    ToneMixer,
+    offset_of,
+    onsets,
+    require_audio_server,
+    stretched,
     tone_timeline,
 )
+
 from voiceguide.errors import DeviceChoiceError, DeviceError
 from voiceguide.player import PlainDisplay, PlayerOptions, play_session
 from voiceguide.player.buffer_output import BufferOutput
@@ -28,19 +34,6 @@ from voiceguide.player.transport import Fades
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 TOLERANCE = 20 * RATE // 1000  # onsets within 20 ms of the schedule
-
-
-@pytest.fixture(scope="module")
-def server():
-    yield from audio_server_fixture()
-
-
-@pytest.fixture
-def pulse_env(server, monkeypatch):
-    """This process's audio goes to the private server."""
-    for k, v in server.env.items():
-        monkeypatch.setenv(k, v)
-    return server
 
 
 @pytest.fixture(params=["stream", "simpleaudio"])
@@ -218,8 +211,6 @@ def test_repeat_says_the_last_line_again_over_the_ducked_bed(pulse_env):
 
 
 def test_extend_swaps_in_the_retimed_session(pulse_env):
-    from test_player_transport import stretched
-
     tl = tone_timeline(steps=2, step_ms=2000)
     mixer = ToneMixer(tl)
     asked = []

@@ -6,8 +6,8 @@ import io
 import re
 
 import pytest
-
 from audio_server import tone_timeline
+
 from voiceguide.player.display import PlainDisplay, Status, TerminalDisplay, clock
 from voiceguide.player.keys import Keymap
 
@@ -49,17 +49,30 @@ def test_plain_display_writes_one_line_per_spoken_cue_and_one_per_note():
 
 
 class Broken(io.StringIO):
+    """A pipe whose reader has gone: every write fails, and each attempt is counted."""
+
+    def __init__(self):
+        super().__init__()
+        self.attempts = 0
+
     def write(self, s):
+        self.attempts += 1
         raise BrokenPipeError
 
 
 def test_a_closed_pipe_silences_the_display_not_the_session():
-    d = PlainDisplay(Broken())
-    d.cue(TL.cues[0], status(0))
+    pipe = Broken()
+    d = PlainDisplay(pipe)
+    d.cue(TL.cues[0], status(0))   # raises nothing: the session goes on
     d.note("Paused", status(0))
-    t = TerminalDisplay(Broken(), size=(80, 24))
+    d.cue(TL.cues[1], status(1))
+    assert pipe.attempts == 1      # after the first failure the display stops writing
+    screen = Broken()
+    t = TerminalDisplay(screen, size=(80, 24))
     t.update(status(0))
+    t.update(status(1))
     t.close()
+    assert screen.attempts == 1
 
 
 def visible(line):

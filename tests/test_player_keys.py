@@ -91,9 +91,8 @@ def test_terminal_keys_reads_single_keys_without_enter_and_restores_the_terminal
 def test_the_terminal_is_restored_when_the_session_fails(pty):
     _, tty = pty
     before = termios.tcgetattr(tty.fileno())
-    with pytest.raises(KeyboardInterrupt):
-        with TerminalKeys(tty):
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), TerminalKeys(tty):
+        raise KeyboardInterrupt
     assert termios.tcgetattr(tty.fileno()) == before
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio_server import audio_server_fixture
 from voiceguide.errors import ConfigError, DeviceChoiceError, DeviceError
 from voiceguide.player import output
 
@@ -41,14 +40,7 @@ def test_alsa_chatter_is_silenced_once():
     assert output._alsa_handler is first
 
 
-@pytest.fixture(scope="module")
-def server():
-    yield from audio_server_fixture()
-
-
-def test_devices_are_found_by_name_by_system_name_or_by_a_unique_part(server, monkeypatch):
-    for k, v in server.env.items():
-        monkeypatch.setenv(k, v)
+def test_devices_are_found_by_name_by_system_name_or_by_a_unique_part(pulse_env):
     devices = output.playback_devices()
     assert [(d["name"], d["ident"]) for d in devices] == [("Null Output", "vg")]
     assert output.list_devices() == ["Null Output"]

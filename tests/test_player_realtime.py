@@ -17,24 +17,19 @@ import wave
 
 import numpy as np
 import pytest
+from audio_server import (
+    RATE,
+    AudioServer,
+    ToneMixer,
+    offset_of,
+    require_audio_server,
+    tone_timeline,
+)
 
-from audio_server import RATE, AudioServer, ToneMixer, audio_server_fixture, offset_of, require_audio_server, tone_timeline
 from voiceguide.player import PlainDisplay, PlayerOptions, play_session
 from voiceguide.player.output import to_pcm16
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def server():
-    yield from audio_server_fixture()
-
-
-@pytest.fixture
-def pulse_env(server, monkeypatch):
-    for k, v in server.env.items():
-        monkeypatch.setenv(k, v)
-    return server
 
 
 def heard(x: np.ndarray) -> np.ndarray:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
-import numpy as np
 import pytest
+from audio_server import ToneMixer, tone_timeline
 
-from audio_server import ToneMixer, audio_server_fixture, tone_timeline
 from voiceguide.errors import DeviceError
-from voiceguide.player.output import BUSY, NO_DEVICE
 from voiceguide.player.miniaudio_device import MiniaudioError, lib
+from voiceguide.player.output import BUSY, NO_DEVICE
 from voiceguide.player.stream_output import StreamOutput, device_error
 from voiceguide.player.transport import Transport
 
@@ -33,19 +33,7 @@ def test_an_odd_failure_names_its_code_and_the_way_out():
     assert "-12345" in str(e) and "--device" in str(e) and "voiceguide export" in str(e)
 
 
-@pytest.fixture(scope="module")
-def server():
-    yield from audio_server_fixture()
-
-
-@pytest.fixture
-def pulse(server, monkeypatch):
-    for k, v in server.env.items():
-        monkeypatch.setenv(k, v)
-    return server
-
-
-def test_the_device_clock_counts_frames_as_they_play(pulse):
+def test_the_device_clock_counts_frames_as_they_play(pulse_env):
     mixer = ToneMixer(tone_timeline(steps=1, step_ms=3000))
     out = StreamOutput(mixer.rate, mixer.channels)
     assert out.name == "stream (PulseAudio)"
@@ -74,7 +62,7 @@ class Exploding(ToneMixer):
         return super().render(start_frame, frames)
 
 
-def test_an_error_in_the_audio_thread_surfaces_in_the_caller(pulse):
+def test_an_error_in_the_audio_thread_surfaces_in_the_caller(pulse_env):
     mixer = Exploding(tone_timeline(steps=1, step_ms=3000))
     out = StreamOutput(mixer.rate, mixer.channels)
     try:
@@ -89,8 +77,16 @@ def test_an_error_in_the_audio_thread_surfaces_in_the_caller(pulse):
         out.close()
 
 
-def test_closing_twice_is_harmless(pulse):
-    out = StreamOutput(44100, 2)
+def test_closing_twice_is_harmless(pulse_env):
+    before = set(threading.enumerate())
+    mixer = ToneMixer(tone_timeline(steps=1, step_ms=3000))
+    out = StreamOutput(mixer.rate, mixer.channels)
+    out.start(Transport(mixer))
+    deadline = time.monotonic() + 5
+    while out.audible_frame() == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert out.audible_frame() > 0
     out.close()
     out.close()
-    assert np.isscalar(out.audible_frame())
+    # the producer thread has ended with the first close, and nothing else was left running
+    assert [t for t in set(threading.enumerate()) - before if t.is_alive()] == []

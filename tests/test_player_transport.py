@@ -6,15 +6,25 @@ import threading
 
 import numpy as np
 import pytest
+from audio_server import ToneMixer, onsets, stretched, tone_timeline
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audio_server import ToneMixer, onsets, tone_timeline
 from voiceguide.player.transport import (
-    ENDED, PAUSED, PLAYING, REPEATING, STOPPED, Fades, Pause, Say, Seek, Stop, Swap, Transport,
+    ENDED,
+    PAUSED,
+    PLAYING,
+    REPEATING,
+    STOPPED,
+    Fades,
+    Pause,
+    Say,
+    Seek,
+    Stop,
+    Swap,
+    Transport,
     remap,
 )
-from voiceguide.timeline import Step, Timeline
 
 RATE = 44100
 
@@ -185,16 +195,6 @@ def test_swap_keeps_the_offset_in_the_current_step(mixer):
     j = ms(Fades().jump_ms)
     start = new.frame_of_ms(longer.steps[1].start_ms + 1500)
     np.testing.assert_array_equal(out[j:], new.render(start + j, len(out) - j))
-
-
-def stretched(tl: Timeline, index: int, delta_ms: int) -> Timeline:
-    steps, shift = [], 0
-    for s in tl.steps:
-        start = s.start_ms + shift
-        end = s.end_ms + shift + (delta_ms if s.index == index else 0)
-        shift = end - s.end_ms
-        steps.append(Step(s.index, s.number, s.title, start, end))
-    return Timeline(tl.title, tl.routine, tl.total_ms + delta_ms, tuple(steps), tl.cues)
 
 
 def test_remap_moves_positions_between_timelines():

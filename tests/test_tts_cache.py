@@ -10,41 +10,32 @@ import struct
 import subprocess
 import time
 import wave
-from array import array
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from test_files import dead_writer_name
 from voiceguide.errors import DamagedClip, EnvironmentFault
 from voiceguide.tts.cache import CacheInfo, Clip, ClipCache, default_cache_dir
-from voiceguide.tts.wav import SEAL_BYTES, read_info, write_pcm16
+from voiceguide.tts.wav import SEAL_BYTES, write_pcm16
 
 KEY_A = "ab" + "0" * 62
 KEY_B = "cd" + "1" * 62
 
 
-def put(cache: ClipCache, key: str, ms: int = 300, rate: int = 22050, phase: int = 0) -> Clip:
-    n = rate * ms // 1000
-    pcm = array("h", (int(8000 * math.sin((i + phase) / 5)) for i in range(n))).tobytes()
-    tmp = cache.temp_path(key)
-    write_pcm16(tmp, pcm, rate)
-    return cache.commit(tmp, key, read_info(tmp))
 
-
-def test_layout_and_atomic_commit(tmp_path):
+def test_layout_and_atomic_commit(tmp_path, put_clip):
     cache = ClipCache(tmp_path)
     tmp = cache.temp_path(KEY_A)
     assert tmp.parent == tmp_path / "clips" / "ab" and tmp.name.startswith(f".{KEY_A}.wav.")
     assert tmp.name.endswith(".tmp")
-    clip = put(cache, KEY_A)
+    clip = put_clip(cache, KEY_A)
     assert clip.path == tmp_path / "clips" / "ab" / f"{KEY_A}.wav"
     assert sorted(p.name for p in clip.path.parent.iterdir()) == [f"{KEY_A}.wav"]  # no temp left
 
 
-def test_a_sealed_clip_is_still_a_plain_wav(tmp_path):
-    clip = put(ClipCache(tmp_path), KEY_A, ms=500)
+def test_a_sealed_clip_is_still_a_plain_wav(tmp_path, put_clip):
+    clip = put_clip(ClipCache(tmp_path), KEY_A, ms=500)
     data = clip.path.read_bytes()
     # the canonical 44-byte header, the samples, then one chunk holding the digest
     assert data[:4] == b"RIFF" and struct.unpack_from("<I", data, 4)[0] == len(data) - 8
@@ -60,10 +51,10 @@ def test_a_sealed_clip_is_still_a_plain_wav(tmp_path):
         assert decoded == data[44:44 + n]
 
 
-def test_get_returns_whole_sealed_clips_only(tmp_path):
+def test_get_returns_whole_sealed_clips_only(tmp_path, put_clip):
     cache = ClipCache(tmp_path)
     assert cache.get(KEY_A) is None
-    clip = put(cache, KEY_A, ms=500)
+    clip = put_clip(cache, KEY_A, ms=500)
     got = cache.get(KEY_A)
     assert got == clip and got.frames == 22050 // 2 and got.sample_rate == 22050
     assert got.digest == clip.digest and len(got.digest) == 32
@@ -75,37 +66,37 @@ def test_get_returns_whole_sealed_clips_only(tmp_path):
     assert cache.get(KEY_A) is None
 
 
-def test_samples_that_do_not_match_the_digest_are_found_and_removed(tmp_path):
+def test_samples_that_do_not_match_the_digest_are_found_and_removed(tmp_path, put_clip):
     cache = ClipCache(tmp_path)
-    clip = put(cache, KEY_A, ms=500)
+    clip = put_clip(cache, KEY_A, ms=500)
     size = clip.path.stat().st_size
     with open(clip.path, "r+b") as f:   # garbage of the same size after the header, seal kept
         f.seek(64)
         f.write(np.random.default_rng(1).integers(0, 256, size - 64 - SEAL_BYTES, dtype=np.uint8).tobytes())
     found = cache.get(KEY_A)
     assert found is not None            # the header is whole: only reading the samples tells
-    with pytest.raises(DamagedClip, match="damaged .*do not match its digest") as err:
+    with pytest.raises(DamagedClip, match=r"damaged .*do not match its digest") as err:
         found.read()
     assert err.value.keys == (KEY_A,) and err.value.exit_code == 1
     assert not clip.path.exists()       # taken out of the cache, so the next render makes it again
 
 
-def test_a_damaged_seal_is_found_when_the_digest_is_asked_for(tmp_path):
+def test_a_damaged_seal_is_found_when_the_digest_is_asked_for(tmp_path, put_clip):
     cache = ClipCache(tmp_path)
-    clip = put(cache, KEY_A)
+    clip = put_clip(cache, KEY_A)
     with open(clip.path, "r+b") as f:
         f.seek(-SEAL_BYTES, os.SEEK_END)
         f.write(b"\0" * SEAL_BYTES)
     with pytest.raises(DamagedClip, match="digest is missing"):
-        cache.get(KEY_A).digest
+        _ = cache.get(KEY_A).digest
     assert not clip.path.exists()
 
 
-def test_a_clip_replaced_while_in_use_is_reported_not_removed(tmp_path):
+def test_a_clip_replaced_while_in_use_is_reported_not_removed(tmp_path, put_clip):
     cache = ClipCache(tmp_path)
-    clip = put(cache, KEY_A)
+    clip = put_clip(cache, KEY_A)
     clip.path.unlink()
-    other = put(cache, KEY_A, phase=3)      # another recording under the same key
+    other = put_clip(cache, KEY_A, phase=3)      # another recording under the same key
     with pytest.raises(DamagedClip, match="changed while this session used it"):
         clip.read()
     assert other.path.exists() and cache.get(KEY_A) == other
@@ -114,8 +105,8 @@ def test_a_clip_replaced_while_in_use_is_reported_not_removed(tmp_path):
         other.read()
 
 
-def test_clip_duration_and_samples(tmp_path):
-    clip = put(ClipCache(tmp_path), KEY_A, ms=1000, rate=16000)
+def test_clip_duration_and_samples(tmp_path, put_clip):
+    clip = put_clip(ClipCache(tmp_path), KEY_A, ms=1000, rate=16000)
     assert clip.duration_ms == 1000
     odd = Clip(clip.key, clip.path, 22050, 1)
     assert odd.duration_ms == 1  # rounded up: a slot of this length holds the whole clip
@@ -125,16 +116,16 @@ def test_clip_duration_and_samples(tmp_path):
     assert abs(float(x[5]) - 8000 * math.sin(1) / 32768) < 1e-4
 
 
-def test_the_first_whole_clip_stays(tmp_path):
+def test_the_first_whole_clip_stays(tmp_path, put_clip):
     cache = ClipCache(tmp_path)
-    first = put(cache, KEY_A)
-    second = put(cache, KEY_A, phase=7)   # a later rendering that differs
+    first = put_clip(cache, KEY_A)
+    second = put_clip(cache, KEY_A, phase=7)   # a later rendering that differs
     assert second == first and second.digest == first.digest
     assert cache.get(KEY_A).read().tobytes() == first.read().tobytes()
 
 
 @pytest.mark.parametrize("damage", ["folder", "symlink", "garbage", "truncated"])
-def test_whatever_holds_a_clips_name_is_moved_aside_and_the_clip_made_again(tmp_path, damage):
+def test_whatever_holds_a_clips_name_is_moved_aside_and_the_clip_made_again(tmp_path, damage, put_clip):
     cache = ClipCache(tmp_path)
     final = cache.path_for(KEY_A)
     final.parent.mkdir(parents=True)
@@ -148,9 +139,9 @@ def test_whatever_holds_a_clips_name_is_moved_aside_and_the_clip_made_again(tmp_
     elif damage == "garbage":
         final.write_bytes(b"RIFF" + os.urandom(500))
     else:
-        final.write_bytes(put(ClipCache(tmp_path / "other"), KEY_A).path.read_bytes()[:300])
+        final.write_bytes(put_clip(ClipCache(tmp_path / "other"), KEY_A).path.read_bytes()[:300])
     assert cache.get(KEY_A) is None
-    clip = put(cache, KEY_A)
+    clip = put_clip(cache, KEY_A)
     assert cache.get(KEY_A) == clip and final.is_file() and not final.is_symlink()
     assert outside.stat().st_size == 44 + 10000       # a symlink's target is never touched
     if damage == "folder":
@@ -158,9 +149,9 @@ def test_whatever_holds_a_clips_name_is_moved_aside_and_the_clip_made_again(tmp_
         assert len(aside) == 1 and (aside[0] / "inside.txt").read_text() == "kept"
 
 
-def test_get_touches_for_prune(tmp_path):
+def test_get_touches_for_prune(tmp_path, put_clip):
     cache = ClipCache(tmp_path)
-    clip = put(cache, KEY_A)
+    clip = put_clip(cache, KEY_A)
     old = time.time() - 10 * 86400
     os.utime(clip.path, (old, old))
     assert cache.get(KEY_A, touch=False) is not None
@@ -169,7 +160,7 @@ def test_get_touches_for_prune(tmp_path):
     assert clip.path.stat().st_mtime > time.time() - 60
 
 
-def test_a_render_that_died_leaves_temps_the_next_writer_removes(tmp_path):
+def test_a_render_that_died_leaves_temps_the_next_writer_removes(tmp_path, dead_writer_name, put_clip):
     cache = ClipCache(tmp_path)
     folder = tmp_path / "clips" / "ab"
     folder.mkdir(parents=True)
@@ -180,16 +171,16 @@ def test_a_render_that_died_leaves_temps_the_next_writer_removes(tmp_path):
     other_process = ClipCache(tmp_path)
     live = other_process.temp_path(KEY_A)      # being written right now (by this process)
     live.write_bytes(b"being written")
-    put(cache, "ab" + "2" * 62)
+    put_clip(cache, "ab" + "2" * 62)
     assert not dead.exists() and not retry.exists() and live.exists()
 
 
-def test_info_clear_prune(tmp_path):
+def test_info_clear_prune(tmp_path, dead_writer_name, put_clip):
     cache = ClipCache(tmp_path)
     empty = cache.info()
     assert (empty.count, empty.bytes, empty.oldest, empty.newest) == (0, 0, None, None)
-    a = put(cache, KEY_A)
-    b = put(cache, KEY_B, ms=600)
+    a = put_clip(cache, KEY_A)
+    b = put_clip(cache, KEY_B, ms=600)
     old = time.time() - 40 * 86400
     os.utime(a.path, (old, old))
     dead_temp = b.path.parent / dead_writer_name(f"{KEY_B}.wav")
@@ -263,9 +254,9 @@ def test_prepare_write_says_when_the_disk_is_full(tmp_path, monkeypatch):
         ClipCache(tmp_path).prepare_write()
 
 
-def test_clear_and_prune_also_manage_the_mixers_derived_audio(tmp_path):
+def test_clear_and_prune_also_manage_the_mixers_derived_audio(tmp_path, put_clip):
     cache = ClipCache(tmp_path)
-    put(cache, KEY_A)
+    put_clip(cache, KEY_A)
     old = tmp_path / "mix" / "speech" / ("1" * 32 + ".npz")
     new = tmp_path / "mix" / "music" / ("2" * 32 + ".f32")
     for f in (old, new):

@@ -126,9 +126,15 @@ def test_stopping_the_synth_ends_each_running_command_with_its_children(tmp_path
             return [str(wrapper), str(out), text]
 
     synth = Wrapped("").open(VoiceSettings(), 1, 5)
-    errors = []
-    worker = threading.Thread(target=lambda: errors.append(pytest.raises(Exception, synth.render, "hi",
-                                                                          tmp_path / "o.wav", 60)))
+    errors: list[BaseException] = []
+
+    def render() -> None:
+        try:
+            synth.render("hi", tmp_path / "o.wav", 60)
+        except EngineFailure as e:
+            errors.append(e)
+
+    worker = threading.Thread(target=render)
     worker.start()
     deadline = time.monotonic() + 5
     while not pid_file.exists() or not pid_file.read_text().strip():
@@ -138,6 +144,7 @@ def test_stopping_the_synth_ends_each_running_command_with_its_children(tmp_path
     synth.close()
     worker.join(10)
     assert not worker.is_alive() and time.monotonic() - t < 5
+    assert [type(e) for e in errors] == [EngineFailure], errors   # the render stopped by close() says so
     with pytest.raises(ProcessLookupError):
         for _ in range(100):
             os.kill(int(pid_file.read_text()), 0)

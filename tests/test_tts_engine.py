@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 import pytest
 
+from voiceguide.cli import cli
 from voiceguide.errors import EngineError, PacingError
-from voiceguide.tts import engine as engines
 from voiceguide.tts import (
     Engine,
     Synth,
@@ -17,8 +16,8 @@ from voiceguide.tts import (
     list_voices,
     register_engine,
     resolve_engine,
-    unregister_engine,
 )
+from voiceguide.tts import engine as engines
 
 
 class Listed(Engine):
@@ -43,16 +42,11 @@ class Listed(Engine):
 
 
 @pytest.fixture
-def fakes(monkeypatch):
-    names = []
-
+def fakes(fake_engines):
     def add(name: str, installed: bool) -> None:
-        register_engine(name, lambda: Listed(name, installed))
-        names.append(name)
+        fake_engines(name, lambda: Listed(name, installed))
 
-    yield add
-    for name in names:
-        unregister_engine(name)
+    return add
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -68,9 +62,13 @@ def test_settings_refuse_impossible_values(kwargs, match):
         VoiceSettings(**kwargs)
 
 
-def test_settings_defaults():
+@pytest.mark.parametrize("command", ["play", "export"])
+def test_the_command_line_defaults_are_the_librarys(command):
+    """One place for each default: the voice options a command shows are VoiceSettings' own."""
+    shown = {p.name: p.default for p in cli.commands[command].params}
     s = VoiceSettings()
-    assert (s.engine, s.voice, s.rate_wpm, s.volume) == ("auto", None, 160, 1.0)
+    assert (shown["engine"], shown["rate"], shown["volume"]) == (s.engine, s.rate_wpm, s.volume)
+    assert s.voice is None   # the engine's own default voice unless --voice names one
 
 
 def test_builtins_are_registered():

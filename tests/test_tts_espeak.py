@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from voiceguide.errors import EngineError, VoiceError
-from voiceguide.tts.espeak import EspeakEngine, amplitude, parse_voices
 from voiceguide.tts.engine import VoiceSettings
+from voiceguide.tts.espeak import EspeakEngine, amplitude, parse_voices
 from voiceguide.tts.wav import check_speech
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
@@ -98,5 +98,9 @@ def test_naming_the_default_voice_file_sounds_the_same_as_no_voice(tmp_path):
     engine.open(VoiceSettings(), 1, 10).render(text, ours, 10)
     plain = tmp_path / "plain.wav"
     subprocess.run(["espeak-ng", "-b", "1", "-s", "160", "-a", "100", "-w", str(plain), "--", text], check=True)
-    assert "-v" in engine.argv(text, ours, VoiceSettings()) or engine.default_voice_arg() == ""
+    voice = engine.default_voice_arg()
+    if not voice:
+        pytest.skip("this espeak-ng has no gmw/en voice file to name")
+    argv = engine.argv(text, ours, VoiceSettings())
+    assert argv[argv.index("-v") + 1] == voice
     assert ours.read_bytes() == plain.read_bytes()

@@ -21,7 +21,14 @@ from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts import ClipCache, VoiceSettings, get_engine, render_clips
 from voiceguide.tts.piper_engine import NATURAL_WPM, PiperEngine, find_voice_files, length_scale
 from voiceguide.tts.wav import (
-    EDGE_WINDOW_MS, LEAD_MS, TAIL_MS, _samples, check_speech, read_pcm16, sound_span, word_count,
+    EDGE_WINDOW_MS,
+    LEAD_MS,
+    TAIL_MS,
+    _samples,
+    check_speech,
+    read_pcm16,
+    sound_span,
+    word_count,
 )
 
 
@@ -113,7 +120,7 @@ def test_length_scale_follows_the_rate():
     slow, default, fast = (length_scale(1.0, r) for r in (120, 160, 220))
     assert slow > default > 1.0 > fast > 0
     assert length_scale(1.2, 160) == pytest.approx(1.2 * default)   # relative to the voice's own
-    assert 0 < length_scale(1.0, 450) and length_scale(1.0, 60) <= 4.0  # the whole --rate range
+    assert length_scale(1.0, 450) > 0 and length_scale(1.0, 60) <= 4.0  # the whole --rate range
 
 
 def test_absence_is_reported_with_the_install_line(monkeypatch):
@@ -123,7 +130,7 @@ def test_absence_is_reported_with_the_install_line(monkeypatch):
     with pytest.raises(EngineError, match=r"the piper speech engine is not installed; install it with: "
                                           r"scripts/bootstrap --neural-voice \(or pip install 'voiceguide\[piper\]'\)"):
         engine.require()
-    with pytest.raises(EngineError, match="pip install 'voiceguide.piper.'"):
+    with pytest.raises(EngineError, match=r"pip install 'voiceguide\[piper\]'"):
         engine.voices()
 
 
@@ -255,9 +262,8 @@ def test_an_unknown_piper_voice_is_bad_input(tmp_path):
 def test_an_export_with_the_neural_voice_meets_the_loudness_targets(rendered, tmp_path):
     from test_audio_support import ebur128
 
-    from voiceguide.audio import MixSettings
+    from voiceguide.audio import MixSettings, export_session
     from voiceguide.session import build_mixer, prepare
-    from voiceguide.audio import export_session
 
     cache, _, _ = rendered
     prepared = prepare("back-massage", Pacing(steps="1-2"), VoiceSettings(), cache.root, render=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.errors import EngineError, VoiceError
+from voiceguide.errors import VoiceError
 from voiceguide.tts import ClipCache, VoiceSettings, get_engine, render_clips
 from voiceguide.tts.pyttsx3_engine import match_voice
 from voiceguide.tts.wav import check_speech

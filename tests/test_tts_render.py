@@ -19,11 +19,8 @@ from voiceguide.tts import (
     ClipCache,
     VoiceSettings,
     lookup_clips,
-    register_engine,
     render_clips,
-    unregister_engine,
 )
-from voiceguide.tts import engine as engines
 from voiceguide.tts.command import CommandEngine
 from voiceguide.tts.engine import EngineFailure, Voice
 from voiceguide.tts.render import clip_key, spoken_form
@@ -71,20 +68,13 @@ class Script(CommandEngine):
 
 
 @pytest.fixture
-def fake(tmp_path, monkeypatch):
-    made = []
-
+def fake(tmp_path, fake_engines):
     def make(name: str, code: str, *, first_in_auto: bool = False) -> Script:
         engine = Script(name, code, tmp_path / f"{name}.calls")
-        register_engine(name, lambda: engine)
-        made.append(name)
-        if first_in_auto:
-            monkeypatch.setattr(engines, "AUTO_ORDER", (name, "espeak-ng"))
+        fake_engines(name, lambda: engine, first_in_auto=first_in_auto)
         return engine
 
-    yield make
-    for name in made:
-        unregister_engine(name)
+    return make
 
 
 def espeak(**kw) -> VoiceSettings:

@@ -16,8 +16,7 @@ import wave
 import pytest
 
 from voiceguide.errors import EngineError, VoiceError
-from voiceguide.tts import ClipCache, VoiceSettings, register_engine, render_clips, unregister_engine
-from voiceguide.tts import engine as engines
+from voiceguide.tts import ClipCache, VoiceSettings, render_clips
 from voiceguide.tts.engine import EngineFailure, Voice
 from voiceguide.tts.workers import WorkerConfigError, WorkerEngine, WorkerSynth
 
@@ -156,18 +155,14 @@ class HangingWorkers(WorkerEngine):
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
-def test_hung_workers_under_auto_fall_back_to_espeak(tmp_path, monkeypatch):
-    register_engine(HangingWorkers.name, HangingWorkers)
-    monkeypatch.setattr(engines, "AUTO_ORDER", (HangingWorkers.name, "espeak-ng"))
-    try:
-        t = time.monotonic()
-        result = render_clips(["Slow circles.", "Now faster."], VoiceSettings(), ClipCache(tmp_path),
-                              timeout_s=1.0)
-        assert time.monotonic() - t < 15
-        assert result.engine == "espeak-ng" and result.rendered == 2
-        assert result.notes == ["fake-worker-hang gave no clip within 1 s (tried twice); fell back to espeak-ng"]
-        with pytest.raises(EngineError, match=r"^fake-worker-hang gave no clip within 1 s \(tried twice\)$"):
-            render_clips(["Slow circles."], VoiceSettings(engine=HangingWorkers.name), ClipCache(tmp_path / "b"),
-                         timeout_s=1.0)
-    finally:
-        unregister_engine(HangingWorkers.name)
+def test_hung_workers_under_auto_fall_back_to_espeak(tmp_path, fake_engines):
+    fake_engines(HangingWorkers.name, HangingWorkers, first_in_auto=True)
+    t = time.monotonic()
+    result = render_clips(["Slow circles.", "Now faster."], VoiceSettings(), ClipCache(tmp_path),
+                          timeout_s=1.0)
+    assert time.monotonic() - t < 15
+    assert result.engine == "espeak-ng" and result.rendered == 2
+    assert result.notes == ["fake-worker-hang gave no clip within 1 s (tried twice); fell back to espeak-ng"]
+    with pytest.raises(EngineError, match=r"^fake-worker-hang gave no clip within 1 s \(tried twice\)$"):
+        render_clips(["Slow circles."], VoiceSettings(engine=HangingWorkers.name), ClipCache(tmp_path / "b"),
+                     timeout_s=1.0)

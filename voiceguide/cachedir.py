@@ -17,9 +17,9 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from voiceguide import files
 from voiceguide.errors import CacheDirError, EnvironmentFault

@@ -556,9 +556,9 @@ def cache_prune(cache_dir, older_than):
 
 
 def _age_seconds(text: str) -> float:
-    from voiceguide.durations import parse_duration
-
     import re
+
+    from voiceguide.durations import parse_duration
 
     text = text.strip().lower()
     try:
@@ -650,13 +650,14 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
       voiceguide play --length 20m --music ~/Music/calm.mp3
       voiceguide play my-routine.yaml --steps 2-4 --pace 1.5
     """
-    from voiceguide.player.opening import OpeningOutput   # first: it starts before numpy loads
+    from voiceguide.player.opening import OpeningOutput  # first: it starts before numpy loads
 
     keymap = (ctx.default_map or {}).get("keymap")
     channels = 1 if kwargs["mono"] else 2
     with OpeningOutput(output_kind, kwargs["sample_rate"], channels, device) as opening:
         from voiceguide.player import PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session
         from voiceguide.session import retimer
+        from voiceguide.timeline import CueKind
 
         prepared, mixer = _session_mixer(routine, kwargs)
         output = opening.result()
@@ -664,7 +665,7 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
     options = PlayerOptions(output=output_kind, device=device, keymap=keymap)
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not quiet
     display = TerminalDisplay(sys.stdout) if interactive else PlainDisplay(sys.stdout)
-    safety = [c.text for c in prepared.timeline.cues if c.kind.value == "safety"]
+    safety = [c.text for c in prepared.timeline.cues if c.kind is CueKind.SAFETY]
     def report(result) -> None:
         if os.environ.get("VOICEGUIDE_DEBUG"):
             _err(f"voiceguide: debug: played with {result.output}, {result.underruns} underruns, "

@@ -21,6 +21,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from voiceguide.durations import format_ms
 from voiceguide.errors import PacingError, excerpt
@@ -87,7 +88,7 @@ class Pacing:
             raise PacingError(f"--checkin-every must be between {format_ms(MIN_CHECKIN_MS)} and "
                               f"{format_ms(MAX_SESSION_MS)}")
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "length_s": None if self.length_ms is None else self.length_ms / 1000,
             "pace": self.pace,
@@ -395,7 +396,7 @@ def _fit(builders: list[_StepBuilder], routine: Routine, pacing: Pacing, fixed_m
 
 
 def _place_step(b: _StepBuilder, start: int, dur: int, pacing: Pacing, routine: Routine,
-                checkin_every: int | None, checkin_state: dict) -> list[_Placed]:
+                checkin_every: int | None, checkin_state: dict[str, Any]) -> list[_Placed]:
     slot = _Slot(start, start + dur)
     placed: list[_Placed] = []
 

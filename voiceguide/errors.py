@@ -133,7 +133,7 @@ class DamagedClip(EnvironmentFault):
         self.reason = reason or message   # what was wrong, for a note once it has been repaired
 
     @classmethod
-    def raise_all(cls, found: "list[DamagedClip]") -> None:
+    def raise_all(cls, found: list[DamagedClip]) -> None:
         """Raise the one found, or one naming them all; nothing when the list is empty."""
         if len(found) == 1:
             raise found[0]

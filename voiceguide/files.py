@@ -18,8 +18,8 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from voiceguide.errors import EnvironmentFault
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from voiceguide.durations import format_ms, parse_duration, parse_range
 from voiceguide.errors import RoutineError, excerpt, shown_path
@@ -153,14 +154,14 @@ class _Located:
     """Mixin: ``line`` of the node itself and ``lines`` of its keys or items (1-based)."""
 
     line: int
-    lines: dict
+    lines: dict[Any, int]
 
 
-class _Map(dict, _Located):
+class _Map(dict[Any, Any], _Located):
     pass
 
 
-class _Seq(list, _Located):
+class _Seq(list[Any], _Located):
     pass
 
 
@@ -180,7 +181,7 @@ _TAG_WHAT = {"int": "a whole number", "float": "a number", "bool": "true or fals
 _loader_cache: list[type] = []
 
 
-def _loader_class() -> type:
+def _loader_class() -> Any:
     if _loader_cache:
         return _loader_cache[0]
     import yaml
@@ -191,11 +192,16 @@ def _loader_class() -> type:
     try:
         # libyaml's parser hands over the events five times faster than PyYAML's own (0.27 s
         # against 1.3-1.7 s for 256 kB, measured); composing stays in Python, for the depth limit.
-        from yaml._yaml import CParser as Events
+        from yaml._yaml import CParser
+
+        Events: Any = CParser
     except ImportError:  # pragma: no cover - a PyYAML built without libyaml
         Events = None
+    # The loader's parts come together only below (libyaml's parser or PyYAML's own), so to a type
+    # checker this mixin's base is unknown: PyYAML's methods and attributes are Any here.
+    mixin_base: Any = object
 
-    class Lines:
+    class Lines(mixin_base):  # type: ignore[misc]
         """Keeps lines, types only null and merge keys, and reports problems instead of crashing."""
 
         def __init__(self, stream: str, problems: Problems):
@@ -209,7 +215,7 @@ def _loader_class() -> type:
             self.problems = problems
             self.depth = 0
 
-        def compose_node(self, parent, index):
+        def compose_node(self, parent: Any, index: Any) -> Any:
             # PyYAML composes and constructs by recursion; nesting a few hundred deep would end
             # in RecursionError. A routine needs 5 levels.
             # only a mapping or a list is a level: a scalar key inside the 20th is not the 21st
@@ -224,11 +230,11 @@ def _loader_class() -> type:
             finally:
                 self.depth -= level
 
-        def construct_document(self, node):
+        def construct_document(self, node: Any) -> Any:
             _check_expansion(node, self.problems.source)
             return super().construct_document(node)
 
-        def construct_object(self, node, deep=False):
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
             # PyYAML's own constructors fail on some values with plain Python errors
             # ("!!int" alone: IndexError; "!!bool": KeyError ''): each becomes a problem at its line.
             saved_deep = self.deep_construct
@@ -250,28 +256,29 @@ def _loader_class() -> type:
                                  node.start_mark.line + 1, saved_deep)
             return UNREADABLE
 
-        def _unreadable(self, node, message: str, line: int, saved_deep: bool) -> None:
+        def _unreadable(self, node: Any, message: str, line: int, saved_deep: bool) -> None:
             self.problems.add(message, line)
             self.recursive_objects.pop(node, None)
             self.constructed_objects[node] = UNREADABLE
             self.deep_construct = saved_deep
 
     bases = (Lines, Composer, Events, SafeConstructor, Resolver) if Events is not None else (Lines, yaml.SafeLoader)
-    LineLoader = type("LineLoader", bases, {})
+    LineLoader: Any = type("LineLoader", bases, {})
     # Plain scalars resolve to null (empty, ~, null) and merge (<<) only: everything else is text.
     LineLoader.yaml_implicit_resolvers = {
         first: [(tag, rx) for tag, rx in rules if tag in ("tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")]
         for first, rules in Resolver.yaml_implicit_resolvers.items()
     }
 
-    def construct_map(loader, node):
+    def construct_map(loader: Any, node: Any) -> Iterator[_Map]:
         data = _Map()
         data.line, data.lines = node.start_mark.line + 1, {}
         yield data
         try:
             loader.flatten_mapping(node)
         except (yaml.YAMLError, RecursionError) as e:
-            line = e.problem_mark.line + 1 if getattr(e, "problem_mark", None) else node.start_mark.line + 1
+            mark = getattr(e, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else node.start_mark.line + 1
             loader.problems.add(f"cannot merge (<<) here: {_yaml_problem(e)}", line)
             node.value = [(k, v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"]
         for key_node, value_node in node.value:
@@ -288,7 +295,7 @@ def _loader_class() -> type:
             data[key] = loader.construct_object(value_node, deep=True)
             data.lines[key] = line
 
-    def construct_seq(loader, node):
+    def construct_seq(loader: Any, node: Any) -> Iterator[_Seq]:
         data = _Seq()
         data.line = node.start_mark.line + 1
         data.lines = {}
@@ -303,7 +310,7 @@ def _loader_class() -> type:
     return LineLoader
 
 
-def _check_expansion(root, source: str) -> None:
+def _check_expansion(root: Any, source: str) -> None:
     """Refuse a document whose aliases expand it past MAX_EXPANDED, or make it contain itself.
 
     Aliases share nodes, so ``&a [x, x]`` nested nine deep is small to hold and a billion values
@@ -392,8 +399,8 @@ def _parse_yaml(text: str, problems: Problems) -> Any:
     except RoutineError:
         raise
     except yaml.MarkedYAMLError as e:
-        message, line = _malformed(e, text)
-        raise fatal(f"malformed YAML: {message}", source, line) from None
+        message, where = _malformed(e, text)
+        raise fatal(f"malformed YAML: {message}", source, where) from None
     except yaml.YAMLError as e:
         raise fatal(f"malformed YAML: {excerpt(str(e), 80)}", source) from None
     except RecursionError:
@@ -463,8 +470,10 @@ class _Reader:
     def line_of(self, container: Any, key: Any, fallback: int | None = None) -> int | None:
         lines = getattr(container, "lines", None)
         if lines and key in lines:
-            return lines[key]
-        return getattr(container, "line", None) or fallback
+            found: int = lines[key]
+            return found
+        own: int | None = getattr(container, "line", None)
+        return own or fallback
 
     def mapping(self, value: Any, what: str, allowed: tuple[str, ...], line: int | None) -> _Map | None:
         """``value`` if it is a mapping; unknown keys are reported (and left out)."""
@@ -480,7 +489,7 @@ class _Reader:
                 if hint:
                     self.suggested.setdefault(id(value), set()).add(hint[0])
                 self.fail(f"unknown key {_shown_key(key)} in {what}{also}", self.line_of(value, key, line))
-        return value
+        return cast(_Map, value)   # every mapping the loader makes is a _Map
 
     def text(self, value: Any, what: str, line: int | None) -> str | None:
         if value is UNREADABLE:
@@ -642,7 +651,7 @@ def _read_steps(r: _Reader, top: _Map) -> tuple[RoutineStep, ...] | None:
     if raw_steps is UNREADABLE:
         return None
     if "steps" not in top or raw_steps is None:
-        if r.missing(top, "steps") or raw_steps is None and "steps" in top:
+        if r.missing(top, "steps") or (raw_steps is None and "steps" in top):
             r.fail("the routine has no steps", sline or 1)
         return None
     if not isinstance(raw_steps, list):
@@ -654,15 +663,16 @@ def _read_steps(r: _Reader, top: _Map) -> tuple[RoutineStep, ...] | None:
     if len(raw_steps) > MAX_STEPS:
         r.fail(f"{len(raw_steps)} steps; at most {MAX_STEPS}", sline)
         return None
-    steps = [_read_step(r, s, i, r.line_of(raw_steps, i, sline)) for i, s in enumerate(raw_steps)]
-    if any(s is None for s in steps):
+    read = [_read_step(r, s, i, r.line_of(raw_steps, i, sline)) for i, s in enumerate(raw_steps)]
+    steps = [s for s in read if s is not None]
+    if len(steps) < len(read):
         return None
-    shortest = sum(s.min_ms for s in steps)  # type: ignore[union-attr]
+    shortest = sum(s.min_ms for s in steps)
     if shortest > MAX_SESSION_MS:
         r.fail(f"the steps last {format_ms(shortest)} at their shortest; a session lasts at most "
                f"{format_ms(MAX_SESSION_MS)}", sline)
         return None
-    return tuple(steps)  # type: ignore[arg-type]
+    return tuple(steps)
 
 
 def _read_step(r: _Reader, raw: Any, i: int, line: int | None) -> RoutineStep | None:

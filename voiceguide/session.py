@@ -18,7 +18,7 @@ from voiceguide.routine import Routine, load_routine
 from voiceguide.timeline import Timeline
 
 if TYPE_CHECKING:  # pragma: no cover
-    from voiceguide.audio import MixSettings, Mixer
+    from voiceguide.audio import Mixer, MixSettings
     from voiceguide.tts import Clip, VoiceSettings
 
 Progress = Callable[[int, int], None]
@@ -42,7 +42,7 @@ class Prepared:
     cache_dir: Path | None = None          # a damaged clip is rendered again from these
 
 
-def _timer(clips: Mapping[str, Clip], rate_wpm: int):
+def _timer(clips: Mapping[str, Clip], rate_wpm: int) -> Callable[[str], tuple[int, bool]]:
     def timer(text: str) -> tuple[int, bool]:
         clip = clips.get(text)
         if clip is not None:
@@ -74,11 +74,12 @@ def _fill(prepared: Prepared, *, render: bool, progress: Progress | None = None)
     real lengths (rendering can add texts: a cue that fits only once the clips are measured)."""
     from voiceguide.tts import ClipCache, check_voice, lookup_clips, render_clips
 
+    voice, pacing = prepared.voice, prepared.pacing
+    assert voice is not None, "prepare() fills only a session it has a voice for"
     if not render:
-        check_voice(prepared.voice)  # what render would refuse (an unknown engine or voice), show refuses too
+        check_voice(voice)  # what render would refuse (an unknown engine or voice), show refuses too
     cache = ClipCache(prepared.cache_dir)
     clips = prepared.clips
-    voice, pacing = prepared.voice, prepared.pacing
     timeline = prepared.timeline
     for _ in range(MAX_RENDER_ROUNDS):
         missing = [t for t in timeline.spoken_texts() if t not in clips]
@@ -150,7 +151,7 @@ def retimer(prepared: Prepared, mixer_holder: dict[str, Any]) -> Callable[[int, 
             return None
         fixed.clear()
         fixed.update(want)
-        mixer = mixer_holder["mixer"].with_timeline(timeline)
+        mixer: Mixer = mixer_holder["mixer"].with_timeline(timeline)
         mixer_holder["mixer"] = mixer
         return mixer
 

@@ -15,9 +15,9 @@ import math
 import os
 import struct
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 TIME_LIMIT_S = 5.0
 

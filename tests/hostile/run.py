@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import TIME_LIMIT_S, Case, all_cases  # noqa: E402
+from corpus import TIME_LIMIT_S, Case, all_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 VG = ROOT / ".venv" / "bin" / "voiceguide"

@@ -33,12 +33,12 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from voiceguide.audio.chapters import Chapter, session_chapters
-    from voiceguide.audio.chime import chime_duration_ms
-    from voiceguide.audio.clip import ArrayClip
-    from voiceguide.audio.export import ExportResult, export_session, sidecar_path
-    from voiceguide.audio.mixer import CEILING_DBTP, TARGET_LUFS, Mixer, build_mixer, prepare_mix
-    from voiceguide.audio.settings import CHIME_STYLES, DEFAULT_MUSIC_VOLUME_DB, MixSettings
+    from voiceguide.audio.chapters import Chapter, session_chapters  # noqa: F401 - for type checkers; __getattr__ imports on first use
+    from voiceguide.audio.chime import chime_duration_ms  # noqa: F401 - for type checkers; __getattr__ imports on first use
+    from voiceguide.audio.clip import ArrayClip  # noqa: F401 - for type checkers; __getattr__ imports on first use
+    from voiceguide.audio.export import ExportResult, export_session, sidecar_path  # noqa: F401 - for type checkers; __getattr__ imports on first use
+    from voiceguide.audio.mixer import CEILING_DBTP, TARGET_LUFS, Mixer, build_mixer, prepare_mix  # noqa: F401 - for type checkers; __getattr__ imports on first use
+    from voiceguide.audio.settings import CHIME_STYLES, DEFAULT_MUSIC_VOLUME_DB, MixSettings  # noqa: F401 - for type checkers; __getattr__ imports on first use
 
 
 def __getattr__(name: str) -> Any:

@@ -9,9 +9,9 @@ high sparkle frame it.
 The loop is built directly as a spectrum and turned into samples with one inverse FFT (at a low
 rate, then interpolated): every partial's frequency sits on a bin of the loop's length and every
 envelope is periodic over the loop, so the last sample flows into the first with no seam at all,
-and the same samples come out on every run (live play is compared with the export). It is dual mono on purpose: LAME encodes
-a stereo signal with any side content about 30 % slower, and export speed is held to a bare
-ffmpeg encode.
+and the same samples come out on every run (live play is compared with the export). It is dual
+mono on purpose: LAME encodes a stereo signal with any side content about 30 % slower, and export
+speed is held to a bare ffmpeg encode.
 """
 
 from __future__ import annotations

@@ -23,8 +23,9 @@ import os
 import stat
 import struct
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +52,7 @@ class RawEntry:
 
     ``file`` is the open temp file, readable too (a music loop is analysed from it)."""
 
-    def __init__(self, cache: "DerivedCache", target: Path, temp: Path, f):
+    def __init__(self, cache: DerivedCache, target: Path, temp: Path, f):
         self.cache, self.target, self.temp, self.file = cache, target, temp, f
         self.crc = 0
         self.bytes = 0
@@ -243,7 +244,7 @@ class DerivedCache:
             return None
         temp = folder / files.temp_name(name)
         try:
-            f = open(temp, "x+b")
+            f = open(temp, "x+b")  # noqa: SIM115 - handed to the caller with the entry, closed by commit
         except OSError as e:
             self._failed_write(e)
             return None

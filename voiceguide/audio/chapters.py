@@ -7,8 +7,8 @@ podcast apps: WebVTT chapters and the Podcasting 2.0 JSON chapters format.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from voiceguide.timeline import Timeline
 

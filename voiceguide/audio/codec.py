@@ -121,7 +121,7 @@ def warm_up(rate: int, channels: int, cache: DerivedCache | None, bitrate: str =
     lowest CPU priority, so it takes only what other work leaves idle."""
     try:
         exe = ffmpeg_path()
-    except Exception:
+    except Exception:  # noqa: BLE001 - a background measurement: export reports the real error
         return   # no ffmpeg: export will say so when it is asked for
     key = _key(exe, bitrate, rate, channels)
     with _lock:
@@ -136,7 +136,7 @@ def warm_up(rate: int, channels: int, cache: DerivedCache | None, bitrate: str =
 def _safe_measure(exe, key, bitrate, rate, channels, cache, nice) -> None:
     try:
         _compute(exe, key, bitrate, rate, channels, cache, nice)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a background measurement: export reports the real error
         pass   # export measures again (and reports) if it comes to that
     finally:
         with _lock:

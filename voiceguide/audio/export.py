@@ -30,16 +30,17 @@ import struct
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Mapping, Sequence
+from typing import BinaryIO
 
 import numpy as np
 
-from voiceguide.audio import mp3frames, segments
-from voiceguide.audio.codec import codec_gain
-from voiceguide.audio.chapters import Chapter, podcast_json, session_chapters, webvtt
 from voiceguide import files
+from voiceguide.audio import mp3frames, segments
+from voiceguide.audio.chapters import Chapter, podcast_json, session_chapters, webvtt
+from voiceguide.audio.codec import codec_gain
 from voiceguide.audio.ffmpeg import ffmpeg_path, file_arg, last_line
 from voiceguide.audio.id3 import id3v2_tag
 from voiceguide.audio.mixer import Mixer

@@ -10,7 +10,7 @@ which is the order ffprobe and players list them in.
 from __future__ import annotations
 
 import struct
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from voiceguide.audio.chapters import Chapter
 

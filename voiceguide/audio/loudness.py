@@ -231,7 +231,7 @@ def true_peak(x: np.ndarray, *, periodic: bool = False, chunk: int = 1 << 18) ->
     half = _TP_TAPS // 2
     peak = 0.0
     for c in range(x.shape[1]):
-        def span(a: int, b: int) -> np.ndarray:
+        def span(a: int, b: int, c: int = c) -> np.ndarray:
             """x[a:b, c] as float64, wrapping round the loop or zero-padded outside it."""
             idx = np.arange(a, b)
             if periodic:

@@ -21,8 +21,9 @@ leads again (``Mixer.music_volume_db`` says where it ended up).
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +31,16 @@ from voiceguide.audio.cache import DerivedCache, digest
 from voiceguide.audio.chime import synthesize_chime
 from voiceguide.audio.envelope import MusicEnvelope
 from voiceguide.audio.loudness import (
-    SEGMENT_MS, block_powers, db, gated_power, k_weight, lufs, power_of, segment_bounds,
-    segment_powers, true_peak,
+    SEGMENT_MS,
+    block_powers,
+    db,
+    gated_power,
+    k_weight,
+    lufs,
+    power_of,
+    segment_bounds,
+    segment_powers,
+    true_peak,
 )
 from voiceguide.audio.music import Bed, prepare_bed
 from voiceguide.audio.settings import MixSettings
@@ -358,7 +367,7 @@ def _check_digests(clips: Mapping[str, ClipLike]) -> None:
     damaged: list[DamagedClip] = []
     for clip in {id(c): c for c in clips.values()}.values():
         try:
-            clip.digest
+            _ = clip.digest   # reading it checks the clip's seal
         except DamagedClip as e:
             damaged.append(e)
     DamagedClip.raise_all(damaged)
@@ -493,6 +502,6 @@ def prepare_mix(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
 
         try:
             codec.codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure here is met again, and reported, by export
             pass   # no ffmpeg: export will say so itself
     return mixer

@@ -22,7 +22,14 @@ import numpy as np
 from voiceguide.audio import ffmpeg
 from voiceguide.audio.cache import DerivedCache, digest
 from voiceguide.audio.loudness import (
-    block_powers, gated_power, k_response, k_weight, lufs, segment_bounds, segment_powers, segment_sums,
+    block_powers,
+    gated_power,
+    k_response,
+    k_weight,
+    lufs,
+    segment_bounds,
+    segment_powers,
+    segment_sums,
     true_peak,
 )
 from voiceguide.errors import AudioInputError
@@ -188,7 +195,7 @@ class _Track:
 
 def _decode_track(path: Path, rate: int, channels: int, scratch: Path | None) -> _Track:
     """Decode to a raw temp file while measuring the track's loudness (one pass, flat memory)."""
-    f = tempfile.TemporaryFile(dir=scratch)
+    f = tempfile.TemporaryFile(dir=scratch)  # noqa: SIM115 - lives in the returned _Track
     segs = []
     history = None
     frames = 0
@@ -302,7 +309,7 @@ def _make_file_bed(paths: list[Path], name: str, stats: list, rate: int, channel
                    cache: DerivedCache | None) -> FileBed:
     scratch = cache.scratch("music") if cache is not None else None
     entry = cache.raw_entry("music", name + ".f32") if cache is not None else None
-    out = entry.file if entry is not None else tempfile.TemporaryFile()
+    out = entry.file if entry is not None else tempfile.TemporaryFile()  # noqa: SIM115 - closed below
     tracks: list[_Track] = []
     try:
         for p in paths:

@@ -18,15 +18,22 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from voiceguide.audio.cache import DerivedCache, digest
 from voiceguide.audio.limiter import Limiter
 from voiceguide.audio.loudness import (
-    block_powers, gated_power, integrated_loudness, k_weight, lufs, segment_powers, segment_powers_sq,
+    block_powers,
+    gated_power,
+    integrated_loudness,
+    k_weight,
+    lufs,
+    segment_powers,
+    segment_powers_sq,
     true_peak,
 )
 from voiceguide.audio.resampler import resample, resampled_length
@@ -39,10 +46,14 @@ RESIDENT_BYTES = 24 << 20    # processed clips kept in memory (about 40 at 44.1 
 
 
 class ClipLike(Protocol):
-    key: str
-    digest: str        # names the samples: what is derived from a clip is cached under it
-    sample_rate: int
-    frames: int
+    @property
+    def key(self) -> str: ...
+    @property
+    def digest(self) -> str: ...        # names the samples: what is derived from a clip is cached under it
+    @property
+    def sample_rate(self) -> int: ...
+    @property
+    def frames(self) -> int: ...
 
     def read(self) -> np.ndarray: ...
 
@@ -276,7 +287,7 @@ class SpeechBank:
                         return
                 try:
                     self.samples(text)
-                except Exception:
+                except Exception:  # noqa: BLE001 - prefetch only; the real request raises it again
                     return   # whoever needs the clip will meet the error itself
 
         threads = [threading.Thread(target=run, name="voiceguide-clip-prefetch", daemon=True) for _ in range(workers)]

@@ -57,8 +57,8 @@ def import_article(path: str | Path, *, length_ms: int | None = None) -> Draft:
 def draft_text(draft: Draft) -> str:
     """The draft as routine YAML, checked by loading and compiling it as ``voiceguide validate`` does."""
     from voiceguide.compiler import compile_timeline
-    from voiceguide.routine import parse_routine
     from voiceguide.importer.writer import render_yaml
+    from voiceguide.routine import parse_routine
 
     text = render_yaml(draft)
     compile_timeline(parse_routine(text, source=f"the draft of {draft.source}"))

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from voiceguide.errors import ArticleError
-from voiceguide.importer import boilerplate
+from voiceguide.importer import boilerplate, timing
 from voiceguide.importer import sections as kinds
 from voiceguide.importer import sentences as sent
-from voiceguide.importer import timing
 from voiceguide.importer.blocks import Article, Block
 from voiceguide.importer.steps import Found, FoundStep, find_steps
 

@@ -31,8 +31,9 @@ _BULLET = re.compile(r"^(\s*)([-*+\u2022\u00b7\u25aa\u25e6\u2023\u2013\u25cb\u25
 _NUMBERED = re.compile(r"^(\s*)(\d{1,2})[.)]\s+(\S.*)$")
 _NUMBER_WORDS = {w: i + 1 for i, w in enumerate(
     "one two three four five six seven eight nine ten eleven twelve".split())}
-_STEP_LABEL = re.compile(r"^(?:step|stage)\s+(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\b\s*[:.)\-\u2013\u2014]?\s*(.*)$",
-                         re.I)
+_STEP_LABEL = re.compile(
+    r"^(?:step|stage)\s+(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\b\s*[:.)\-\u2013\u2014]?\s*(.*)$", re.I
+)
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\[[^\]]*\]")
 _LINK_DEF = re.compile(r"^\s*\[[^\]]+\]:\s*\S+")

@@ -36,7 +36,8 @@ KINDS: tuple[tuple[str, re.Pattern], ...] = tuple((kind, re.compile(pattern, re.
             r"the sequence|the (exercises|stretches|moves|strokes|techniques)\b|^techniques$|^the massage$"),
     # the closing words
     (CLOSING, r"final (thoughts|words|notes|step)|conclusion|wrapping up|wrap[- ]up|^to (finish|end)|"
-              r"^finish(ing)?( up| off)?$|^the end$|^closing|^summary$|aftercare|after the (massage|session)|^afterwards?$|"
+              r"^finish(ing)?( up| off)?$|^the end$|^closing|^summary$|aftercare|"
+              r"after the (massage|session)|^afterwards?$|"
               r"^cool(ing)?[ -]?down$"),
     # background the session does not need
     (ABOUT, r"^(why|what|who|when|where)\b|benefits|practice makes|history|\btools\b|types of|overview|"

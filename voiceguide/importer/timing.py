@@ -37,7 +37,8 @@ UNIT = r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?)"
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000}
 
 _PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("unit-range", re.compile(rf"\b(?P<a>{NUM})\s*(?P<ua>{UNIT})\s*(?:to|-|\u2013|\u2014|or)\s*(?P<b>{NUM})\s*(?P<ub>{UNIT})\b", re.I)),
+    ("unit-range", re.compile(rf"\b(?P<a>{NUM})\s*(?P<ua>{UNIT})\s*(?:to|-|\u2013|\u2014|or)\s*"
+                              rf"(?P<b>{NUM})\s*(?P<ub>{UNIT})\b", re.I)),
     ("range", re.compile(rf"\b(?P<a>{NUM})\s*(?:to|-|\u2013|\u2014|or)\s*(?P<b>{NUM})\s*(?P<ub>{UNIT})\b", re.I)),
     ("or-two", re.compile(rf"\b(?P<a>a|an|one)\s+(?P<ub>{UNIT})\s+or\s+(?P<b>two|three|so)\b", re.I)),
     ("and-a-half", re.compile(rf"\b(?P<a>{NUM})\s+and\s+a\s+half\s+(?P<ub>{UNIT})\b"
@@ -46,8 +47,9 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("vague", re.compile(rf"\b(?P<q>a\s+few|several|a\s+couple\s+of)\s+(?P<ub>{UNIT})\b", re.I)),
     ("single", re.compile(rf"\b(?P<a>{NUM})\s*(?:-\s*)?(?P<ub>{UNIT})\b", re.I)),
 ]
-_PER_SIDE = re.compile(r"^\W*(?:on|for|with)?\s*(?:each|every|per|either)\s+(?:side|leg|foot|arm|hand|shoulder|knee|hip)\b",
-                       re.I)
+_PER_SIDE = re.compile(
+    r"^\W*(?:on|for|with)?\s*(?:each|every|per|either)\s+(?:side|leg|foot|arm|hand|shoulder|knee|hip)\b", re.I
+)
 _QUALIFIER = re.compile(r"\b(?:about|around|roughly|approximately|approx\.|some|up to|at least|no more than|"
                         r"no less than|a good|at most)\s+$", re.I)
 _EVERY_BEFORE = re.compile(r"\b(?:every|each|per)\s*$", re.I)

@@ -43,7 +43,7 @@ def parse_html(html: str, *, source: str) -> Article:
     title = name or (_clean_title(doc.title, doc.sitename) if doc is not None else None)
     for k, b in enumerate(blocks):
         if b.kind == "heading":
-            if title is None or b.level == 1 and _same(b.text, title):
+            if title is None or (b.level == 1 and _same(b.text, title)):
                 title = title or b.text
                 blocks[k] = Block("heading", b.text, 1, index=b.index)
             break

@@ -73,7 +73,7 @@ class BufferOutput:
     def _run(self, transport: Any) -> None:
         try:
             self._schedule(transport)
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001 - handed to the control thread by check()
             self.error = e
 
     def _schedule(self, transport: Any) -> None:

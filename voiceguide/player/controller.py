@@ -17,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,19 @@ from voiceguide.player.display import Display, Status, clock
 from voiceguide.player.keys import Keymap, KeySource, key_label
 from voiceguide.player.output import Output, open_output
 from voiceguide.player.transport import (
-    ENDED, PAUSED, REPEATING, Event, Fades, Pause, Position, Say, Seek, Stop, Swap, Transport, remap,
+    ENDED,
+    PAUSED,
+    REPEATING,
+    Event,
+    Fades,
+    Pause,
+    Position,
+    Say,
+    Seek,
+    Stop,
+    Swap,
+    Transport,
+    remap,
 )
 from voiceguide.timeline import Cue, Timeline
 
@@ -84,7 +97,7 @@ def play_session(mixer: Any, *, options: PlayerOptions, display: Display, keys: 
         except KeyboardInterrupt:
             try:
                 live.fade_out(transport.fades.stop_ms)
-            except BaseException:  # a second Ctrl-C, or the device failing: stop waiting for the fade
+            except BaseException:  # noqa: BLE001 - a second Ctrl-C, or the device failing: stop waiting for the fade
                 pass
             raise
         finally:
@@ -169,7 +182,7 @@ class _Live:
             self.output.check()
             time.sleep(0.01)
 
-    def result(self, *, quit: bool) -> PlayResult:
+    def result(self, *, quit: bool) -> PlayResult:  # noqa: A002 - the action's name, only as a keyword
         heard = self.transport.at(self.output.audible_frame())
         return PlayResult(completed=heard.mode == ENDED, quit=quit, position_ms=heard.session_ms,
                           output=self.output.name, events=tuple(self.transport.events),

@@ -11,15 +11,11 @@ import shutil
 from dataclasses import dataclass
 from typing import IO, Protocol
 
+from voiceguide.durations import format_clock
 from voiceguide.player import font
 from voiceguide.timeline import Cue, Step, Timeline
 
-
-def clock(ms: int) -> str:
-    """m:ss, or h:mm:ss from an hour on."""
-    s = max(0, ms) // 1000
-    h, rest = divmod(s, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60:02d}:{rest % 60:02d}"
+clock = format_clock   # mm:ss, or h:mm:ss from an hour on: the one rule, in durations.py
 
 
 @dataclass(frozen=True)

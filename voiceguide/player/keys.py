@@ -11,7 +11,8 @@ import os
 import select
 import sys
 import time
-from typing import IO, Mapping, Protocol
+from collections.abc import Mapping
+from typing import IO, Protocol
 
 from voiceguide.errors import ConfigError
 
@@ -172,7 +173,7 @@ class TerminalKeys:
         except (AttributeError, ValueError):
             return False
 
-    def __enter__(self) -> "TerminalKeys":
+    def __enter__(self) -> TerminalKeys:
         if not self.available(self.stream):
             self._closed_input = True
             return self

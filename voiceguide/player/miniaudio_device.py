@@ -16,7 +16,8 @@ fails when a new release of the package changes any of this.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from _miniaudio import ffi, lib
 
@@ -88,7 +89,7 @@ class Context:
             lib.ma_context_uninit(self.ptr)
             self.ptr = None
 
-    def __enter__(self) -> "Context":
+    def __enter__(self) -> Context:
         return self
 
     def __exit__(self, *exc: object) -> None:

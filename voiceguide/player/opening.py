@@ -34,7 +34,7 @@ class OpeningOutput:
         except BaseException as e:  # noqa: BLE001 - handed to the caller by result()
             self._error = e
 
-    def __enter__(self) -> "OpeningOutput":
+    def __enter__(self) -> OpeningOutput:
         self._thread.start()
         return self
 

@@ -31,7 +31,14 @@ from typing import Any
 
 from voiceguide.errors import DeviceError
 from voiceguide.player.output import (
-    BUSY, GONE, NO_DEVICE, find_device, playback_devices, preferred_backends, quiet_alsa, to_pcm16,
+    BUSY,
+    GONE,
+    NO_DEVICE,
+    find_device,
+    playback_devices,
+    preferred_backends,
+    quiet_alsa,
+    to_pcm16,
 )
 from voiceguide.player.ring import PcmRing
 

@@ -89,10 +89,10 @@ class Play:
     def render(self, n: int) -> np.ndarray:
         return np.asarray(self.mixer.render(self.pos, n), dtype=np.float32)
 
-    def advance(self, n: int) -> "Play":
+    def advance(self, n: int) -> Play:
         return Play(self.mixer, self.pos + n)
 
-    def on_event(self) -> "Hold":
+    def on_event(self) -> Hold:
         return Hold(self.mixer, self.mixer.total_frames, ENDED)
 
 
@@ -114,10 +114,10 @@ class Hold:
     def render(self, n: int) -> np.ndarray:
         return np.zeros((n, self.mixer.channels), np.float32)
 
-    def advance(self, n: int) -> "Hold":
+    def advance(self, n: int) -> Hold:
         return self
 
-    def on_event(self) -> "Hold":  # pragma: no cover - never reached
+    def on_event(self) -> Hold:  # pragma: no cover - never reached
         return self
 
 
@@ -147,10 +147,10 @@ class Insert:
         out[: len(part)] += part
         return out
 
-    def advance(self, n: int) -> "Insert":
+    def advance(self, n: int) -> Insert:
         return replace(self, k=self.k + n)
 
-    def on_event(self) -> "Fade":
+    def on_event(self) -> Fade:
         if self.then == PAUSED:
             back: Any = Hold(self.mixer, self.pos, PAUSED)
         else:
@@ -189,7 +189,7 @@ class Fade:
             return new * g
         return self.old.render(n) * (1.0 - g) + new * g
 
-    def advance(self, n: int) -> "Fade":
+    def advance(self, n: int) -> Fade:
         return Fade(self.old.advance(n), self.new.advance(n), self.done + n, self.length)
 
     def on_event(self) -> Any:

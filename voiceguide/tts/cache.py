@@ -29,7 +29,15 @@ from voiceguide import cachedir, files
 from voiceguide.cachedir import CacheDir, CacheInfo, Removal
 from voiceguide.errors import DamagedClip, EnvironmentFault
 from voiceguide.tts.wav import (
-    HEAD_BYTES, SEAL_BYTES, WavInfo, WavProblem, clip_digest, parse_header, seal, sealed, sealed_digest,
+    HEAD_BYTES,
+    SEAL_BYTES,
+    WavInfo,
+    WavProblem,
+    clip_digest,
+    parse_header,
+    seal,
+    sealed,
+    sealed_digest,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,7 +94,7 @@ class Clip:
             raise self._damaged("its digest is missing")
         return digest
 
-    def read(self) -> "np.ndarray":
+    def read(self) -> np.ndarray:
         """The samples as float32 mono in [-1, 1], shape (frames,), checked against the digest."""
         import numpy as np
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from voiceguide.compiler import check_rate  # the one rate rule, shared with Pacing
 from voiceguide.errors import EngineError, PacingError, VoiceError
@@ -70,10 +70,10 @@ class Synth(ABC):
         Must give up after ``timeout_s`` seconds (killing whatever it started).
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a synth that starts nothing keeps this
         """Stop whatever the synth started."""
 
-    def __enter__(self) -> "Synth":
+    def __enter__(self) -> Synth:
         return self
 
     def __exit__(self, *exc: object) -> None:

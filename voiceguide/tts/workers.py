@@ -30,8 +30,9 @@ import subprocess
 import sys
 import threading
 from abc import abstractmethod
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts.command import exit_text, kill_group
