@@ -146,12 +146,12 @@ def seam(mp3: Path, wav: Path, scratch: Path) -> tuple[float, int]:
     """(worst-window dB of mp3 minus that of a single-pass encode of wav, extra decoded samples)."""
     import numpy as np
 
-    def decode(path: Path) -> "np.ndarray":
+    def decode(path: Path) -> np.ndarray:
         out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2", "-ar", "44100",
                               "-"], capture_output=True, check=True).stdout
         return np.frombuffer(out, np.float32).reshape(-1, 2)
 
-    def worst(decoded: "np.ndarray", truth: "np.ndarray") -> float:
+    def worst(decoded: np.ndarray, truth: np.ndarray) -> float:
         n = min(len(decoded), len(truth))
         err = (decoded[:n] - truth[:n]).mean(axis=1)
         k = n // 2205

@@ -16,11 +16,10 @@ import time
 
 import numpy as np
 import pytest
-
 from test_audio_support import build_session, ebur128, espeak_clip, ffprobe, make_audio, needs_espeak, needs_ffmpeg
-from voiceguide.audio import MixSettings, build_mixer, export_session
+
+from voiceguide.audio import MixSettings, build_mixer, export_session, mp3frames, segments
 from voiceguide.audio import export as export_mod
-from voiceguide.audio import mp3frames, segments
 from voiceguide.errors import EnvironmentFault
 from voiceguide.timeline import Cue, CueKind, Step, Timeline
 
@@ -327,7 +326,7 @@ def test_jobs_are_shared_out_by_size_alone():
     assert export_mod.assign_jobs([5, 5, 5], 3) == [[0], [1], [2]]
     assert export_mod.assign_jobs([7], 2) == [[0], []]
     shared = export_mod.assign_jobs([30, 90, 10, 60, 60, 45, 20], 2)
-    assert sorted(sum(shared, [])) == list(range(7)) and all(js == sorted(js) for js in shared)
+    assert sorted(j for js in shared for j in js) == list(range(7)) and all(js == sorted(js) for js in shared)
     loads = [sum([30, 90, 10, 60, 60, 45, 20][j] for j in js) for js in shared]
     assert abs(loads[0] - loads[1]) <= 10
 

@@ -6,8 +6,8 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from test_audio_support import needs_ffmpeg
+
 from voiceguide.audio import mp3frames as mf
 
 pytestmark = needs_ffmpeg
@@ -161,8 +161,8 @@ def test_two_encodings_joined_decode_as_one(tmp_path, rate, channels):
     g = 3 * rate // spf                                         # join about half way
     a = mf.index_frames(encode(pcm[:(g + 20) * spf], tmp_path / "a.mp3", rate=rate))
     b = mf.index_frames(encode(pcm[(g - 8) * spf:], tmp_path / "b.mp3", rate=rate, xing=False))
-    fa, fb = open(a.path, "rb"), open(b.path, "rb")
-    at = lambda idx, f, i: idx.read(f, i, i + 1)                # noqa: E731
+    fa, fb = open(a.path, "rb"), open(b.path, "rb")  # noqa: SIM115 - closed once the frames are read
+    at = lambda idx, f, i: idx.read(f, i, i + 1)
     off = g - 8                                                 # b's frame i is the session's frame i + off
     j = next(j for j in range(g, g + 16)
              if mf.join_ok(at(a, fa, j - 1), at(a, fa, j), at(b, fb, j - 1 - off), at(b, fb, j - off), a.fmt))
@@ -170,6 +170,8 @@ def test_two_encodings_joined_decode_as_one(tmp_path, rate, channels):
     need = mf.main_data_begin(at(b, fb, j - off), b.fmt)
     mf.patch_tail(head, mf.reservoir(b.read(fb, 0, j - off), need, b.fmt), a.fmt)
     tail = b.read(fb, j - off, len(b))
+    fa.close()
+    fb.close()
     frames = j + len(b) - (j - off)
     info = mf.info_frame(a.header, frames=frames, audio_bytes=len(head) + len(tail), toc=bytes(100), delay=576,
                          padding=frames * spf - 576 - len(pcm), music_crc=0)

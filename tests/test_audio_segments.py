@@ -59,7 +59,7 @@ def test_steady_stretches_are_copied_from_the_loop():
     plan = sg.plan_session(total, RATE, 2, steady=steady, loop_samples=loop)
     assert plan.loop is not None
     check_feeds(plan)
-    spf, lf = plan.spf, loop // plan.spf
+    spf = plan.spf
     copied = sum(p.end - p.first for p in plan.pieces if p.loop)
     assert copied > 0.6 * total / spf                   # 25 s of every 30
     assert plan.encoded_frames < 0.45 * total / spf
@@ -73,7 +73,7 @@ def test_steady_stretches_are_copied_from_the_loop():
         # loop position loop.start + j * spf, the session's frame g at g * spf
         for g in (p.first - 1, p.first, p.end + sg.WINDOW - 1):
             j = g - p.loop_offset
-            assert 0 <= j and (j + sg.TAIL) * spf < plan.loop.frames
+            assert j >= 0 and (j + sg.TAIL) * spf < plan.loop.frames
             assert (plan.loop.start + j * spf) % loop == (g * spf) % loop
 
 
@@ -107,7 +107,7 @@ def test_steady_runs_starting_or_ending_near_a_wrap_leave_no_stub(off):
         for p in loops:
             for g in (p.first - 1, p.end + sg.WINDOW - 1):
                 j = g - p.loop_offset
-                assert 0 <= j and (j + sg.TAIL) * 1152 < plan.loop.frames, (u, v, p)
+                assert j >= 0 and (j + sg.TAIL) * 1152 < plan.loop.frames, (u, v, p)
 
 
 def test_a_loop_off_the_frame_grid_or_too_long_is_not_reused():

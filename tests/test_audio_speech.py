@@ -1,5 +1,7 @@
 """Clips for the mix, on real espeak-ng speech: even loudness, held peaks, cached work."""
 
+import typing
+
 import numpy as np
 import pytest
 from test_audio_support import espeak_clip, needs_espeak
@@ -158,7 +160,7 @@ def test_a_sessions_analyses_are_read_back_as_one_entry(tmp_path):
     assert (tmp_path / "speech" / f"{bundle}.npz").exists()
 
     class OneEntry(DerivedCache):
-        loads: list[str] = []
+        loads: typing.ClassVar[list[str]] = []
 
         def load_arrays(self, kind, name):
             self.loads.append(name)

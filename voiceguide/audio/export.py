@@ -183,7 +183,7 @@ class _Encoder:
 
 
 def _start(cmd: list[str], failed: threading.Event, depth: int) -> _Encoder:
-    err = tempfile.TemporaryFile()
+    err = tempfile.TemporaryFile()  # noqa: SIM115 - the encoder owns it and closes it when ffmpeg ends
     # its own session: a Ctrl-C at the terminal reaches us, and we stop ffmpeg ourselves
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
                             start_new_session=True)

@@ -189,7 +189,7 @@ class Mixer:
             raise ValueError("this session has no music bed")
         return self.bed.read(pos, frames) * np.float32(self.gain * self.music_gain)
 
-    def with_timeline(self, timeline: Timeline) -> "Mixer":
+    def with_timeline(self, timeline: Timeline) -> Mixer:
         """The same clips, music and gain over a re-timed session (the player's +/- keys)."""
         self.bank.analyse(timeline.spoken_texts())
         m = Mixer(timeline, rate=self.rate, channels=self.channels, bank=self.bank, bed=self.bed,

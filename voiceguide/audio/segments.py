@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, Sequence
+from typing import BinaryIO
 
 from voiceguide.audio import mp3frames as mf
 
