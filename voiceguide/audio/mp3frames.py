@@ -272,7 +272,7 @@ def join_ok(a_prev: bytes, a_next: bytes, b_prev: bytes, b_next: bytes, fmt: Str
             and ends_short(a_prev, fmt) == ends_short(b_prev, fmt))
 
 
-def _slots(frames: bytes, fmt: StreamFormat) -> list[tuple[int, int]]:
+def _slots(frames: bytes | bytearray, fmt: StreamFormat) -> list[tuple[int, int]]:
     """(start, end) of each frame's main data slots within ``frames`` (whole frames, in order)."""
     out = []
     pos = 0

@@ -163,6 +163,7 @@ class SpeechBank:
         return digest("speech-analysis-set", sorted({self.clips[t].digest for t in texts}))
 
     def _load_bundle(self, name: str, texts: list[str]) -> dict[str, ClipAnalysis] | None:
+        assert self.cache is not None   # _bundle_name gives no name without a cache
         z = self.cache.load_arrays("speech", name)
         if z is None:
             return None
@@ -172,7 +173,7 @@ class SpeechBank:
                 or ends.shape != (len(order),) or (len(ends) and int(ends[-1]) != len(powers)):
             return None
         starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
-        by_digest = {}
+        by_digest: dict[str, ClipAnalysis] = {}
         for i, d in enumerate(order):
             rate, frames, gain, peak = meta[i]
             by_digest[d] = ClipAnalysis(int(rate), int(frames), float(gain), float(peak),
@@ -180,7 +181,8 @@ class SpeechBank:
         return {t: by_digest[self.clips[t].digest] for t in texts}
 
     def _save_bundle(self, name: str, texts: list[str]) -> None:
-        first = {}
+        assert self.cache is not None
+        first: dict[str, ClipAnalysis] = {}
         for t in texts:
             first.setdefault(self.clips[t].digest, self._base[t])
         order = sorted(first)
