@@ -33,7 +33,7 @@ from voiceguide.audio.loudness import (
     SEGMENT_MS, block_powers, db, gated_power, k_weight, lufs, power_of, segment_bounds,
     segment_powers, true_peak,
 )
-from voiceguide.audio.music import Bed, prepare_bed
+from voiceguide.audio.music import Bed, bed_position, prepare_bed
 from voiceguide.audio.settings import MixSettings
 from voiceguide.audio.speech import REFERENCE_LUFS, ClipLike, SpeechBank
 from voiceguide.timeline import CueKind, Timeline
@@ -234,7 +234,7 @@ class Mixer:
         """The bed's power (all channels, at its own level) at each 10 ms segment's loop position."""
         if self.bed is None:
             return np.zeros(len(bounds) - 1)
-        pos = bounds[:-1] % self.bed.frames
+        pos = bed_position(bounds[:-1], self.bed.frames, self.bed.loop_start)
         idx = np.minimum(pos * 1000 // (self.rate * SEGMENT_MS), len(self.bed.powers) - 1)
         return self.bed.powers[idx]
 
