@@ -52,7 +52,8 @@ def _duration(flag: str, text: str | None, most_ms: int | None = None) -> int | 
 
 
 def pacing_options(f):
-    """--length, --pace, --rate, --steps, --lead-in, --countdown, --no-countdown, --checkin-every, --no-checkins."""
+    """--length, --pace, --rate, --steps, --lead-in, --countdown, --no-countdown, --checkin-every,
+    --no-checkins, --no-tips."""
     options = [
         click.option("--length", metavar="DURATION", help="Fit the whole session to this length, e.g. 15m."),
         click.option("--pace", type=float, default=1.0, show_default=True, metavar="FACTOR",
@@ -66,17 +67,34 @@ def pacing_options(f):
                      help="Countdowns before each step ends."),
         click.option("--no-countdown", is_flag=True, help="No countdowns."),
         click.option("--checkin-every", metavar="DURATION",
-                     help="How often to speak a check-in line (default: the routine's, else 90s)."),
+                     help="How often to speak a check-in line, e.g. 90s or a range 60-90s "
+                          "(default: the routine's, else 90s)."),
         click.option("--no-checkins", is_flag=True, help="No check-in lines."),
+        click.option("--no-tips", is_flag=True, help="No tips (the steps' reminders); check-ins stay."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def make_pacing(length, pace, rate, steps, lead_in, countdown, no_countdown, checkin_every, no_checkins):
+def _duration_range(flag: str, text: str | None, most_ms: int) -> tuple[int | None, int | None]:
+    """(least, most) for a flag that takes ``90s`` or ``60-90s``; most is None for one value."""
+    from voiceguide.durations import parse_range
+
+    if text is None:
+        return None, None
+    try:
+        lo, hi = parse_range(str(text), most_ms=most_ms)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=flag) from None
+    return lo, (hi if hi != lo else None)
+
+
+def make_pacing(length, pace, rate, steps, lead_in, countdown, no_countdown, checkin_every, no_checkins,
+                no_tips=False):
     from voiceguide.compiler import MAX_COUNTDOWN_MS, MAX_LEAD_IN_MS, MAX_SESSION_MS, Pacing
 
+    every_ms, every_most_ms = _duration_range("--checkin-every", checkin_every, MAX_SESSION_MS)
     countdowns: tuple[int, ...] = ()
     if not no_countdown and countdown:
         countdowns = tuple(dict.fromkeys(_duration("--countdown", part.strip(), MAX_COUNTDOWN_MS)
@@ -89,16 +107,19 @@ def make_pacing(length, pace, rate, steps, lead_in, countdown, no_countdown, che
         lead_in_ms=_duration("--lead-in", lead_in, MAX_LEAD_IN_MS),
         countdowns_ms=countdowns,
         checkins=not no_checkins,
-        checkin_every_ms=_duration("--checkin-every", checkin_every, MAX_SESSION_MS),
+        checkin_every_ms=every_ms,
+        checkin_every_most_ms=every_most_ms,
+        tips=not no_tips,
     )
 
 
 PACING_DEFAULTS = {"length": None, "pace": 1.0, "rate": 160, "steps": None, "lead_in": "3s",
-                   "countdown": "30s,10s", "no_countdown": False, "checkin_every": None, "no_checkins": False}
+                   "countdown": "30s,10s", "no_countdown": False, "checkin_every": None, "no_checkins": False,
+                   "no_tips": False}
 
 
 PACING_KEYS = ("length", "pace", "rate", "steps", "lead_in", "countdown", "no_countdown", "checkin_every",
-               "no_checkins")
+               "no_checkins", "no_tips")
 
 
 def pop_pacing(kwargs: dict):
@@ -166,6 +187,11 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 step``, ``7 steps``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 class _Bar:
     """A progress bar on stderr when it is a terminal; silent otherwise (CI logs stay readable)."""
 
@@ -175,6 +201,8 @@ class _Bar:
     def __call__(self, done: int, total: int) -> None:
         if not sys.stderr.isatty() or total <= 0:
             return
+        if self.bar is None and done >= total:
+            return   # everything was ready (all cached): a bar that opens at 100% says nothing
         if self.bar is None:
             self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
             self.bar.__enter__()
@@ -344,11 +372,16 @@ def show(routine, as_json, **kwargs):
     from voiceguide.durations import format_clock
 
     est = " (~ marks estimated speech lengths; `voiceguide render` makes them exact)" if tl.estimated else ""
-    click.echo(f"{tl.title}: {len(tl.steps)} steps, {format_clock(tl.total_ms)}{est}")
+    from voiceguide.durations import format_ms
+
+    click.echo(f"{tl.title}: {_count(len(tl.steps), 'step')}, {format_clock(tl.total_ms)}{est}")
     click.echo(f"{'time':>8}  {'step':<4}  {'kind':<11}  text")
+    waits = {w.start_ms: w.waited_ms for w in tl.checkin_waits}
     for cue in tl.cues:
         mark = "~" if cue.estimated else " "
         text = cue.text or "(chime)"
+        if cue.kind.value == "checkin" and cue.start_ms in waits:
+            text += f"  (waited {format_ms(waits[cue.start_ms])} for room)"
         step = str(cue.step) if cue.step is not None else "-"
         click.echo(f"{format_clock(cue.start_ms):>7}{mark}  {step:<4}  {cue.kind.value:<11}  {text}")
     click.echo(f"{format_clock(tl.total_ms):>7}   end")
@@ -378,7 +411,7 @@ def validate(files):
         except VoiceguideError as e:
             problems = (RoutineError(e.message, path=path, line=e.line),)
         else:
-            click.echo(f"{shown_path(path)}: ok ({len(routine.steps)} steps)")
+            click.echo(f"{shown_path(path)}: ok ({_count(len(routine.steps), 'step')})")
             continue
         failed += 1
         for problem in problems:
@@ -415,8 +448,9 @@ def import_(article, out, length, force):
         return
     write_draft(out, text, force=force, article=article)
     defaulted = f"; {draft.defaulted} without a time in the article, marked" if draft.defaulted else ""
-    _err(f"voiceguide: wrote {out} ({len(draft.steps)} steps{defaulted}; {len(draft.safety)} safety lines, "
-         f"{len(draft.checkins)} check-ins). Check it with: voiceguide show {out}")
+    _err(f"voiceguide: wrote {out} ({_count(len(draft.steps), 'step')}{defaulted}; "
+         f"{_count(len(draft.safety), 'safety line')}, {_count(len(draft.checkins), 'check-in')}). "
+         f"Check it with: voiceguide show {out}")
 
 
 @cli.command()
@@ -434,7 +468,7 @@ def routines():
     for name in bundled_routines():
         r = load_routine(name)
         tl = compile_timeline(r)
-        click.echo(f"{name:<20} {format_clock(tl.total_ms):>6}  {len(r.steps)} steps  {r.title}")
+        click.echo(f"{name:<20} {format_clock(tl.total_ms):>6}  {_count(len(r.steps), 'step'):<8}  {r.title}")
 
 
 @cli.command()
@@ -560,6 +594,9 @@ def _age_seconds(text: str) -> float:
 
     import re
 
+    from voiceguide.errors import excerpt
+
+    shown = text
     text = text.strip().lower()
     try:
         days = re.fullmatch(r"([0-9]{1,6}(?:\.[0-9]+)?)\s*([dw])", text)
@@ -567,6 +604,10 @@ def _age_seconds(text: str) -> float:
             return float(days.group(1)) * 86400 * (7 if days.group(2) == "w" else 1)
         return parse_duration(text) / 1000
     except ValueError as e:
+        if str(e).startswith(("not a duration", "empty duration")):
+            # the duration parser's examples (90s, 2m) are a session's times; an age reads in days
+            raise click.BadParameter(f"not an age: {excerpt(shown)}; write it like 30d, 12h or 90m",
+                                     param_hint="--older-than") from None
         raise click.BadParameter(str(e), param_hint="--older-than") from None
 
 

@@ -108,7 +108,7 @@ def build_mixer(prepared: Prepared, settings: MixSettings) -> Mixer:
 
     for attempt in range(MAX_REPAIRS + 1):
         try:
-            return _build(prepared.timeline, prepared.clips, settings)
+            mixer = _build(prepared.timeline, prepared.clips, settings)
         except DamagedClip as e:
             texts = [t for t, c in prepared.clips.items() if getattr(c, "key", None) in e.keys]
             if attempt == MAX_REPAIRS or prepared.voice is None or not texts:
@@ -119,7 +119,22 @@ def build_mixer(prepared: Prepared, settings: MixSettings) -> Mixer:
             more = f" and {len(texts) - 3} more" if len(texts) > 3 else ""
             prepared.notes.append(f"{e.reason}; rendered {shown}{more} again")
             _fill(prepared, render=True)
+            continue
+        note = music_note(mixer)
+        if note and note not in prepared.notes:
+            prepared.notes.append(note)
+        return mixer
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def music_note(mixer: Mixer) -> str | None:
+    """A line for the user when the music is mixed louder than the voice (``--music-volume``
+    above 0 dB, and the mixer did not have to lower it): cues are then hard to follow."""
+    level = mixer.music_volume_db
+    if not level >= 0.5:   # -inf without music; under half a dB is level with the voice
+        return None
+    return (f"the music is mixed {level:.0f} dB louder than the voice (--music-volume); "
+            "cues may be hard to hear over it (the default is -20)")
 
 
 def retimer(prepared: Prepared, mixer_holder: dict[str, Any]) -> Callable[[int, int], Mixer | None]:
