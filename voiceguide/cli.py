@@ -348,7 +348,9 @@ def _check_setting(name: str, value) -> None:
 @pacing_options
 @voice_options
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON (the contract other tools read).")
-def show(routine, as_json, **kwargs):
+@click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also draw the session as an SVG picture in FILE.")
+def show(routine, as_json, svg_path, **kwargs):
     """Print the session's timeline: every cue, when, and what it says.
 
     ROUTINE is a bundled routine name (default: back-massage) or a YAML file. Cue lengths come from
@@ -359,6 +361,7 @@ def show(routine, as_json, **kwargs):
       voiceguide show
       voiceguide show --length 15m --steps 1-3,7
       voiceguide show my-routine.yaml --json > timeline.json
+      voiceguide show --length 15m --svg session.svg
     """
     from voiceguide.session import prepare
 
@@ -366,6 +369,11 @@ def show(routine, as_json, **kwargs):
     voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
     prepared = prepare(routine, pacing, voice, cache_dir, render=False)
     tl = prepared.timeline
+    if svg_path is not None:
+        from voiceguide.picture import write_svg   # only here: play never imports the picture
+
+        write_svg(tl, svg_path)
+        _err(f"voiceguide: drew {svg_path}")
     if as_json:
         click.echo(json.dumps(tl.to_json(), indent=2, ensure_ascii=False))
         return
