@@ -638,34 +638,32 @@ def export(routine, out, bitrate, chapter_formats, **kwargs):
       voiceguide export -o massage.mp3 --length 15m --music ~/Music/calm --chapters vtt,json
       voiceguide export my-routine.yaml -o session.wav --mono
     """
-    from voiceguide.audio import export_session
-    from voiceguide.session import export_tags
-
     formats = [f.strip().lower() for f in chapter_formats.split(",") if f.strip()]
     bad = [f for f in formats if f not in ("vtt", "json")]
     if bad:
         raise click.BadParameter(f"unknown chapter format {bad[0]!r}; use vtt, json or both", param_hint="--chapters")
-    prepared, mixer = _session_mixer(routine, kwargs)
-    result = _with_bar("Exporting", export_session, mixer, out, bitrate=bitrate, chapters=formats,
-                       tags=export_tags(prepared))
+    session, _ = _session_mixer(routine, kwargs)
+    result = _with_bar("Exporting", session.export, out, bitrate=bitrate, chapters=formats)
     for note in result.notes:
         _err(f"voiceguide: {note}")
     _err(f"voiceguide: wrote {out} ({_describe_result(result)})")
 
 
 def _session_mixer(routine, kwargs):
-    """Everything play and export share: flags -> rendered, exactly timed session -> its mixer."""
-    from voiceguide.session import build_mixer, prepare
+    """Everything play and export share: flags -> a voiceguide.Session, rendered and exactly
+    timed -> its mixer."""
+    from voiceguide.session import Session
 
     pacing = pop_pacing(kwargs)
     voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
     mix = pop_mix(kwargs, cache_dir)
-    prepared = _with_bar("Rendering", prepare, routine, pacing, voice, cache_dir, render=True)
+    session = Session.from_settings(routine, pacing, voice, mix, cache_dir)
+    prepared = _with_bar("Rendering", session.render)
     try:
-        mixer = build_mixer(prepared, mix)
+        mixer = session.mixer()
     finally:
         _print_notes(prepared)   # with any damaged clip that building found and rendered again
-    return prepared, mixer
+    return session, mixer
 
 
 def _describe_result(result) -> str:
@@ -707,7 +705,8 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
         from voiceguide.player import PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session
         from voiceguide.session import retimer
 
-        prepared, mixer = _session_mixer(routine, kwargs)
+        session, mixer = _session_mixer(routine, kwargs)
+        prepared = session.prepared
         output = opening.result()
     holder = {"mixer": mixer}
     options = PlayerOptions(output=output_kind, device=device, keymap=keymap)

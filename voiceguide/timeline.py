@@ -108,6 +108,10 @@ class Timeline:
     checkin_waits: tuple[CheckinWait, ...] = ()   # check-ins that waited for room, in time order
 
     @property
+    def total_s(self) -> float:
+        return self.total_ms / 1000
+
+    @property
     def intro_end_ms(self) -> int:
         return self.steps[0].start_ms if self.steps else self.total_ms
 
