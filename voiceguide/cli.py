@@ -389,7 +389,7 @@ def show(routine, as_json, svg_path, **kwargs):
         mark = "~" if cue.estimated else " "
         text = cue.text or "(chime)"
         if cue.kind.value == "checkin" and cue.start_ms in waits:
-            text += f"  (waited {format_ms(waits[cue.start_ms])} for room)"
+            text += f"  (waited {format_ms(max(1, round(waits[cue.start_ms] / 1000)) * 1000)} for room)"
         step = str(cue.step) if cue.step is not None else "-"
         click.echo(f"{format_clock(cue.start_ms):>7}{mark}  {step:<4}  {cue.kind.value:<11}  {text}")
     click.echo(f"{format_clock(tl.total_ms):>7}   end")
