@@ -39,6 +39,12 @@ def whole_loop(bed):
     return np.asarray(bed.read(0, bed.frames), dtype=np.float64).reshape(bed.frames, -1)
 
 
+def going_round(bed, n=2000):
+    """What is heard at the seam: the bed's last frames, then the loop's first."""
+    x = whole_loop(bed)
+    return np.concatenate([x[-n:], x[bed.loop_start:bed.loop_start + n]])
+
+
 def jumps(x):
     return np.abs(np.diff(x, axis=0)).max(axis=1)
 
@@ -48,9 +54,10 @@ def test_a_user_file_loops_seamlessly(tmp_path):
     bed = file_bed(src, RATE, 2, None)
     x = whole_loop(bed)
     assert bed.channels == 2
-    # the loop drops one crossfade's length (the head fades in under the tail)
-    assert abs(bed.frames - (9.0 - fade_s(9.0)) * RATE) < RATE * 0.05
-    seam = np.concatenate([x[-2000:], x[:2000]])          # what is heard going round
+    # the whole file is heard once; the loop starts one crossfade in (the head fades in under the tail)
+    assert abs(bed.frames - 9.0 * RATE) < RATE * 0.05
+    assert bed.loop_start == round(fade_s(9.0) * RATE)
+    seam = going_round(bed)
     inner = jumps(x[RATE:-RATE])
     assert jumps(seam).max() <= inner.max()
 
@@ -67,7 +74,7 @@ def test_mono_output_decodes_to_one_channel_and_48k(tmp_path):
     src = make_audio(tmp_path / "calm.flac", MUSIC, 6.0)
     bed = file_bed(src, 48000, 1, None)
     assert bed.channels == 1
-    assert abs(bed.frames - (6.0 - fade_s(6.0)) * 48000) < 48000 * 0.05
+    assert abs(bed.frames - 6.0 * 48000) < 48000 * 0.05
     assert np.isfinite(bed.powers).all() and bed.peak > 0
 
 
@@ -86,11 +93,29 @@ def test_a_folder_plays_in_name_order_with_crossfades(tmp_path):
         return np.fft.rfftfreq(len(seg), 1 / RATE)[np.argmax(spec)]
 
     assert abs(pitch(x[: RATE // 2]) - 330) < 5                   # first track first
-    assert abs(pitch(x[int(RATE * 4.5):int(RATE * 5)]) - 660) < 5   # then the second (after a 2 s fade)
+    assert abs(pitch(x[int(RATE * 6.5):int(RATE * 7)]) - 660) < 5   # then the second (its 2 s opening under the first one's end)
     # tracks are evened out: both play at one level
-    a, b = np.sqrt(np.mean(x[: RATE // 2] ** 2)), np.sqrt(np.mean(x[int(RATE * 4.5):int(RATE * 5)] ** 2))
+    a, b = np.sqrt(np.mean(x[: RATE // 2] ** 2)), np.sqrt(np.mean(x[int(RATE * 6.5):int(RATE * 7)] ** 2))
     assert 0.8 < a / b < 1.25
-    assert jumps(np.concatenate([x[-2000:], x[:2000]])[:, None]).max() <= jumps(x[:, None]).max() + 1e-6
+    assert jumps(going_round(bed)).max() <= jumps(x[:, None]).max() + 1e-6
+
+
+def test_the_music_starts_at_its_first_sample(tmp_path):
+    # a melody that changes every second: where the bed starts in the file is unmistakable
+    tones = ";".join(f"sine=f={220 * 2 ** (k / 12):.2f}:sample_rate=44100:duration=1[t{k}]" for k in range(12))
+    src = make_audio(tmp_path / "melody.wav", tones + ";" + "".join(f"[t{k}]" for k in range(12))
+                     + "concat=n=12:v=0:a=1", 12.0)
+    decoded = np.concatenate(list(ffmpeg_mod.decode(src, RATE, 1)))[:, 0].astype(np.float64)
+    bed = file_bed(src, RATE, 1, None)
+    head = np.asarray(bed.read(0, RATE * 5), dtype=np.float64).reshape(-1)
+    gain = np.dot(head, decoded[:len(head)]) / np.dot(decoded[:len(head)], decoded[:len(head)])
+    # the session's first 5 s are the file's first 5 s, only brought to the bed's level
+    assert np.max(np.abs(head - gain * decoded[:len(head)])) < 1e-4
+    # and round the loop, the opening comes back under the seam, then the file carries on
+    x = fade_s(12.0)
+    later = np.asarray(bed.read(bed.frames, RATE), dtype=np.float64).reshape(-1)
+    start = round(x * RATE)
+    assert np.max(np.abs(later - gain * decoded[start:start + RATE])) < 1e-4
 
 
 def test_crossfade_keeps_the_level_for_alike_and_unalike_material():

@@ -144,3 +144,114 @@ def test_console_script_and_module_entry_points(tmp_path):
         assert p.returncode == 0 and "voiceguide" in p.stdout
     p = subprocess.run([str(exe), "show", "--length", "2m"], capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 2 and "can last from" in p.stderr and "Traceback" not in p.stderr
+
+
+# --- a newcomer's rough edges (issue 13): each would come back without these ----------------------
+
+
+def test_one_step_is_singular_in_show_validate_and_routines(capsys, tmp_path):
+    code, out, _ = run(capsys, "show", "--steps", "1")
+    assert code == 0 and ": 1 step, " in out and "1 steps" not in out
+    one = tmp_path / "one.yaml"
+    one.write_text("title: One\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n")
+    code, out, _ = run(capsys, "validate", one)
+    assert code == 0 and out.strip().endswith("ok (1 step)")
+
+
+def test_show_finds_name_yaml_in_the_current_folder(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "neck-and-shoulders.yaml").write_text(
+        "title: Neck and shoulders\nsteps:\n  - title: Neck\n    duration: 1m\n    instruction: Tilt.\n")
+    for ref in ("neck-and-shoulders", "neck-and-shoulders.yaml", tmp_path / "neck-and-shoulders"):
+        code, out, err = run(capsys, "show", ref)
+        assert code == 0 and out.startswith("Neck and shoulders: 1 step"), (ref, err)
+
+
+def test_checkin_every_takes_a_range_and_show_says_when_one_waited(capsys):
+    code, out, err = run(capsys, "show", "--checkin-every", "60-90s", "--json")
+    assert code == 0, err
+    tl = json.loads(out)
+    assert tl["pacing"]["checkin_every_s"] == 60 and tl["pacing"]["checkin_every_most_s"] == 90
+    waited = {w["start_s"] for w in tl["checkin_waits"]}
+    assert waited
+    code, out, _ = run(capsys, "show", "--checkin-every", "60-90s")
+    lines = [l for l in out.splitlines() if " checkin " in l]
+    assert len([l for l in lines if "(waited " in l and "for room)" in l]) == len(waited)
+    code, _, err = run(capsys, "show", "--checkin-every", "90-60s")
+    assert code == 2 and "--checkin-every" in err and "shortest" in err
+
+
+def test_no_tips_beside_no_checkins(capsys):
+    code, out, _ = run(capsys, "show", "--no-tips", "--json")
+    kinds = {c["kind"] for c in json.loads(out)["cues"]}
+    assert code == 0 and "tip" not in kinds and "checkin" in kinds
+    code, out, _ = run(capsys, "show", "--no-checkins", "--json")
+    kinds = {c["kind"] for c in json.loads(out)["cues"]}
+    assert "tip" in kinds and "checkin" not in kinds
+
+
+def test_prune_older_than_suggests_ages_like_its_help(capsys):
+    code, _, err = run(capsys, "cache", "prune", "--older-than", "banana")
+    assert code == 2 and "30d" in err and "12h" in err and "90s" not in err
+    assert "30d, 12h" in cli.commands["cache"].commands["prune"].params[1].help
+
+
+class _Terminal:
+    def __init__(self):
+        import io
+        self.out = io.StringIO()
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        return self.out.write(text)
+
+    def flush(self):
+        pass
+
+
+def test_no_progress_bar_when_everything_is_cached(monkeypatch):
+    from voiceguide.cli import _Bar
+
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    bar = _Bar("Rendering")
+    bar(12, 12)   # all found in the cache: the first report is already the last
+    bar.close()
+    assert term.out.getvalue() == ""
+    bar = _Bar("Rendering")
+    bar(4, 12)
+    bar(12, 12)
+    bar.close()
+    assert "Rendering" in term.out.getvalue()
+
+
+def test_version(capsys):
+    from voiceguide import __version__
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"voiceguide, version {__version__}"
+
+
+def test_shell_completion_works_as_the_readme_says(tmp_path):
+    assert "_VOICEGUIDE_COMPLETE=bash_source" in README and "_VOICEGUIDE_COMPLETE=zsh_source" in README
+    exe = Path(sys.executable).with_name("voiceguide")
+    env = dict(os.environ, _VOICEGUIDE_COMPLETE="bash_source")
+    p = subprocess.run([str(exe)], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0 and "complete -o nosort -F _voiceguide_completion voiceguide" in p.stdout
+    env = dict(os.environ, _VOICEGUIDE_COMPLETE="bash_complete", COMP_WORDS="voiceguide sh", COMP_CWORD="1")
+    p = subprocess.run([str(exe)], capture_output=True, text=True, env=env, timeout=60)
+    assert "show" in p.stdout
+
+
+def test_voices_has_a_header_even_columns_and_marks_the_default(capsys):
+    code, out, err = run(capsys, "voices", "--engine", "espeak-ng")
+    assert code == 0, err
+    lines = out.rstrip("\n").splitlines()
+    assert lines[0].split()[:3] == ["ENGINE", "VOICE", "(--voice)"] and lines[-1].startswith("* ")
+    rows = lines[1:-1]
+    assert rows and all(r.startswith("espeak-ng") for r in rows)
+    language_at = lines[0].index("LANGUAGE")
+    assert all(r[language_at - 2:language_at] == "  " and r[language_at] != " " for r in rows)  # one column
+    assert sum(" * " in r[:language_at] for r in rows) == 1                                       # one default

@@ -276,3 +276,79 @@ def test_slot_search_matches_the_plain_scan_with_thousands_of_cues():
             fast.take(got, dur)
             naive.take(got, dur)
     assert len(fast.busy) > 4 * 64 and fast.busy == naive.busy
+
+
+# --- check-ins: a spacing or a range of spacings ----------------------------------------------------
+
+
+def _checkin_gaps(tl):
+    """(start_ms, gap from the previous check-in or the end of the intro) per check-in."""
+    last, out = tl.intro_end_ms, []
+    for c in tl.cues:
+        if c.kind is CueKind.CHECKIN:
+            out.append((c.start_ms, c.start_ms - last))
+            last = c.start_ms
+    return out
+
+
+def _range_routine(every: str) -> Routine:
+    return parse_routine(f"""\
+title: Long hold
+checkins:
+  every: {every}
+  lines: [Breathe slowly., Relax your shoulders., Keep the pressure even.]
+steps:
+  - title: Hold
+    duration: 12m
+    instruction: Hold the stretch.
+""", source="long.yaml")
+
+
+def test_a_range_of_spacings_keeps_every_checkin_inside_it_where_the_step_has_room():
+    routine = _range_routine("60-90s")
+    assert (routine.checkin_every_ms, routine.checkin_every_most_ms) == (60_000, 90_000)
+    tl = compile_timeline(routine)
+    gaps = _checkin_gaps(tl)
+    assert len(gaps) >= 8
+    # nothing else in this step but the countdowns and the halfway cue: room everywhere
+    assert all(60_000 <= g <= 90_000 for _, g in gaps), gaps
+    assert tl.checkin_waits == ()
+
+
+def test_checkins_that_waited_past_the_longest_spacing_are_listed_with_the_wait():
+    for pacing in (Pacing(), Pacing(checkin_every_ms=60_000, checkin_every_most_ms=90_000),
+                   Pacing(checkin_every_ms=75_000)):
+        tl = compile_timeline(load_routine("back-massage"), pacing)
+        most = pacing.checkin_every_most_ms or pacing.checkin_every_ms or 90_000
+        late = {start: gap - most for start, gap in _checkin_gaps(tl) if gap - most >= 1000}
+        assert {w.start_ms: w.waited_ms for w in tl.checkin_waits} == late
+        assert late, "the bundled routine's countdowns and previews make some check-ins wait"
+        assert tl.to_json()["checkin_waits"][0] == {"start_s": min(late) / 1000, "waited_s": late[min(late)] / 1000}
+
+
+def test_a_range_waits_less_than_one_spacing_in_the_bundled_routine():
+    # 75s was measured to give gaps of 75, 83, 100, 75 and 85 s; 60-90s keeps more of them in range
+    routine = load_routine("back-massage")
+    one = compile_timeline(routine, Pacing(checkin_every_ms=75_000))
+    span = compile_timeline(routine, Pacing(checkin_every_ms=60_000, checkin_every_most_ms=90_000))
+    inside = [g for _, g in _checkin_gaps(span) if 60_000 <= g <= 90_000]
+    assert len(inside) / len(_checkin_gaps(span)) > 0.7
+    assert sum(w.waited_ms for w in span.checkin_waits) < sum(w.waited_ms for w in one.checkin_waits)
+
+
+def test_a_range_is_refused_backwards_and_out_of_range():
+    with pytest.raises(PacingError, match="--checkin-every"):
+        Pacing(checkin_every_ms=90_000, checkin_every_most_ms=60_000)
+    with pytest.raises(PacingError, match="--checkin-every"):
+        Pacing(checkin_every_ms=60_000, checkin_every_most_ms=10 ** 9)
+    with pytest.raises(Exception, match="shortest"):
+        _range_routine("90-60s")
+
+
+def test_no_tips_keeps_the_checkins():
+    routine = load_routine("back-massage")
+    tl = compile_timeline(routine, Pacing(tips=False))
+    kinds = {c.kind for c in tl.cues}
+    assert CueKind.TIP not in kinds and CueKind.CHECKIN in kinds
+    assert CueKind.TIP in {c.kind for c in compile_timeline(routine).cues}
+    assert tl.pacing["tips"] is False

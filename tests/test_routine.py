@@ -208,3 +208,31 @@ def test_fuzz_structured_yaml_gives_a_routine_or_a_routine_error(tree):
         parse_routine(text, source="fuzz.yaml")
     except RoutineError as e:
         assert e.path == "fuzz.yaml"
+
+
+def test_a_name_finds_name_yaml_in_the_current_folder_and_wins_over_a_bundled_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "neck-and-shoulders.yaml").write_text(GOOD)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "arms.yml").write_text(GOOD.replace("title: Stretch", "title: Arms"))
+    assert load_routine("neck-and-shoulders").title == "Stretch"            # NAME -> ./NAME.yaml
+    assert load_routine("neck-and-shoulders.yaml").title == "Stretch"       # the path itself
+    assert load_routine(tmp_path / "neck-and-shoulders").title == "Stretch"  # a path without its extension
+    assert load_routine("sub/arms").title == "Arms"                         # .yml too
+    assert load_routine("back-massage").title == "Back massage"              # bundled, nothing here
+    (tmp_path / "back-massage.yaml").write_text(GOOD)
+    assert load_routine("back-massage").title == "Stretch"                   # the file here wins
+    assert load_routine().title == "Back massage"                            # no name: the bundled default
+    with pytest.raises(RoutineError, match="no bundled routine or file named 'neck'"):
+        load_routine("neck")
+    with pytest.raises(RoutineError, match="sub/legs: no such file"):
+        load_routine("sub/legs")
+
+
+def test_checkins_every_takes_a_range():
+    r = parse_routine(GOOD.replace("every: 45s", "every: 60-90s"), source="r.yaml")
+    assert (r.checkin_every_ms, r.checkin_every_most_ms) == (60_000, 90_000)
+    one = parse_routine(GOOD, source="r.yaml")
+    assert (one.checkin_every_ms, one.checkin_every_most_ms) == (45_000, None)
+    with pytest.raises(RoutineError, match=r"r\.yaml:7: checkins every"):
+        parse_routine(GOOD.replace("every: 45s", "every: 90-60s"), source="r.yaml")

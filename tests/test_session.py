@@ -78,3 +78,16 @@ def test_export_tags_carry_the_pacing(tmp_path, voice):
     tags = export_tags(p)
     assert tags["title"] == "Desk stretch" and tags["album"] == "stretch" and tags["artist"] == "voiceguide"
     assert "length_s=240.0" in tags["comment"]
+
+
+def test_music_louder_than_the_voice_gets_a_note_and_the_default_none(tmp_path):
+    from test_audio_support import build_session
+    from voiceguide.audio import MixSettings, build_mixer
+    from voiceguide.session import music_note
+
+    tl, clips = build_session(1.0, steps=2)
+    loud = build_mixer(tl, clips, MixSettings(music_volume_db=10.0, cache_dir=tmp_path))
+    note = music_note(loud)
+    assert loud.music_volume_db > 0 and note and "louder than the voice" in note and "--music-volume" in note
+    assert music_note(build_mixer(tl, clips, MixSettings(cache_dir=tmp_path))) is None
+    assert music_note(build_mixer(tl, clips, MixSettings(music="none", cache_dir=tmp_path))) is None

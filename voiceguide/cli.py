@@ -52,7 +52,8 @@ def _duration(flag: str, text: str | None, most_ms: int | None = None) -> int | 
 
 
 def pacing_options(f):
-    """--length, --pace, --rate, --steps, --lead-in, --countdown, --no-countdown, --checkin-every, --no-checkins."""
+    """--length, --pace, --rate, --steps, --lead-in, --countdown, --no-countdown, --checkin-every,
+    --no-checkins, --no-tips."""
     options = [
         click.option("--length", metavar="DURATION", help="Fit the whole session to this length, e.g. 15m."),
         click.option("--pace", type=float, default=1.0, show_default=True, metavar="FACTOR",
@@ -66,17 +67,34 @@ def pacing_options(f):
                      help="Countdowns before each step ends."),
         click.option("--no-countdown", is_flag=True, help="No countdowns."),
         click.option("--checkin-every", metavar="DURATION",
-                     help="How often to speak a check-in line (default: the routine's, else 90s)."),
+                     help="How often to speak a check-in line, e.g. 90s or a range 60-90s "
+                          "(default: the routine's, else 90s)."),
         click.option("--no-checkins", is_flag=True, help="No check-in lines."),
+        click.option("--no-tips", is_flag=True, help="No tips (the steps' reminders); check-ins stay."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def make_pacing(length, pace, rate, steps, lead_in, countdown, no_countdown, checkin_every, no_checkins):
+def _duration_range(flag: str, text: str | None, most_ms: int) -> tuple[int | None, int | None]:
+    """(least, most) for a flag that takes ``90s`` or ``60-90s``; most is None for one value."""
+    from voiceguide.durations import parse_range
+
+    if text is None:
+        return None, None
+    try:
+        lo, hi = parse_range(str(text), most_ms=most_ms)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=flag) from None
+    return lo, (hi if hi != lo else None)
+
+
+def make_pacing(length, pace, rate, steps, lead_in, countdown, no_countdown, checkin_every, no_checkins,
+                no_tips=False):
     from voiceguide.compiler import MAX_COUNTDOWN_MS, MAX_LEAD_IN_MS, MAX_SESSION_MS, Pacing
 
+    every_ms, every_most_ms = _duration_range("--checkin-every", checkin_every, MAX_SESSION_MS)
     countdowns: tuple[int, ...] = ()
     if not no_countdown and countdown:
         countdowns = tuple(dict.fromkeys(_duration("--countdown", part.strip(), MAX_COUNTDOWN_MS)
@@ -89,16 +107,19 @@ def make_pacing(length, pace, rate, steps, lead_in, countdown, no_countdown, che
         lead_in_ms=_duration("--lead-in", lead_in, MAX_LEAD_IN_MS),
         countdowns_ms=countdowns,
         checkins=not no_checkins,
-        checkin_every_ms=_duration("--checkin-every", checkin_every, MAX_SESSION_MS),
+        checkin_every_ms=every_ms,
+        checkin_every_most_ms=every_most_ms,
+        tips=not no_tips,
     )
 
 
 PACING_DEFAULTS = {"length": None, "pace": 1.0, "rate": 160, "steps": None, "lead_in": "3s",
-                   "countdown": "30s,10s", "no_countdown": False, "checkin_every": None, "no_checkins": False}
+                   "countdown": "30s,10s", "no_countdown": False, "checkin_every": None, "no_checkins": False,
+                   "no_tips": False}
 
 
 PACING_KEYS = ("length", "pace", "rate", "steps", "lead_in", "countdown", "no_countdown", "checkin_every",
-               "no_checkins")
+               "no_checkins", "no_tips")
 
 
 def pop_pacing(kwargs: dict):
@@ -166,6 +187,11 @@ def _err(message: str) -> None:
     click.echo(message, err=True)
 
 
+def _count(n: int, noun: str) -> str:
+    """``1 step``, ``7 steps``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 class _Bar:
     """A progress bar on stderr when it is a terminal; silent otherwise (CI logs stay readable)."""
 
@@ -175,6 +201,8 @@ class _Bar:
     def __call__(self, done: int, total: int) -> None:
         if not sys.stderr.isatty() or total <= 0:
             return
+        if self.bar is None and done >= total:
+            return   # everything was ready (all cached): a bar that opens at 100% says nothing
         if self.bar is None:
             self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
             self.bar.__enter__()
@@ -320,7 +348,9 @@ def _check_setting(name: str, value) -> None:
 @pacing_options
 @voice_options
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON (the contract other tools read).")
-def show(routine, as_json, **kwargs):
+@click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also draw the session as an SVG picture in FILE.")
+def show(routine, as_json, svg_path, **kwargs):
     """Print the session's timeline: every cue, when, and what it says.
 
     ROUTINE is a bundled routine name (default: back-massage) or a YAML file. Cue lengths come from
@@ -331,6 +361,7 @@ def show(routine, as_json, **kwargs):
       voiceguide show
       voiceguide show --length 15m --steps 1-3,7
       voiceguide show my-routine.yaml --json > timeline.json
+      voiceguide show --length 15m --svg session.svg
     """
     from voiceguide.session import prepare
 
@@ -338,17 +369,27 @@ def show(routine, as_json, **kwargs):
     voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
     prepared = prepare(routine, pacing, voice, cache_dir, render=False)
     tl = prepared.timeline
+    if svg_path is not None:
+        from voiceguide.picture import write_svg   # only here: play never imports the picture
+
+        write_svg(tl, svg_path)
+        _err(f"voiceguide: drew {svg_path}")
     if as_json:
         click.echo(json.dumps(tl.to_json(), indent=2, ensure_ascii=False))
         return
     from voiceguide.durations import format_clock
 
     est = " (~ marks estimated speech lengths; `voiceguide render` makes them exact)" if tl.estimated else ""
-    click.echo(f"{tl.title}: {len(tl.steps)} steps, {format_clock(tl.total_ms)}{est}")
+    from voiceguide.durations import format_ms
+
+    click.echo(f"{tl.title}: {_count(len(tl.steps), 'step')}, {format_clock(tl.total_ms)}{est}")
     click.echo(f"{'time':>8}  {'step':<4}  {'kind':<11}  text")
+    waits = {w.start_ms: w.waited_ms for w in tl.checkin_waits}
     for cue in tl.cues:
         mark = "~" if cue.estimated else " "
         text = cue.text or "(chime)"
+        if cue.kind.value == "checkin" and cue.start_ms in waits:
+            text += f"  (waited {format_ms(max(1, round(waits[cue.start_ms] / 1000)) * 1000)} for room)"
         step = str(cue.step) if cue.step is not None else "-"
         click.echo(f"{format_clock(cue.start_ms):>7}{mark}  {step:<4}  {cue.kind.value:<11}  {text}")
     click.echo(f"{format_clock(tl.total_ms):>7}   end")
@@ -378,7 +419,7 @@ def validate(files):
         except VoiceguideError as e:
             problems = (RoutineError(e.message, path=path, line=e.line),)
         else:
-            click.echo(f"{shown_path(path)}: ok ({len(routine.steps)} steps)")
+            click.echo(f"{shown_path(path)}: ok ({_count(len(routine.steps), 'step')})")
             continue
         failed += 1
         for problem in problems:
@@ -415,8 +456,9 @@ def import_(article, out, length, force):
         return
     write_draft(out, text, force=force, article=article)
     defaulted = f"; {draft.defaulted} without a time in the article, marked" if draft.defaulted else ""
-    _err(f"voiceguide: wrote {out} ({len(draft.steps)} steps{defaulted}; {len(draft.safety)} safety lines, "
-         f"{len(draft.checkins)} check-ins). Check it with: voiceguide show {out}")
+    _err(f"voiceguide: wrote {out} ({_count(len(draft.steps), 'step')}{defaulted}; "
+         f"{_count(len(draft.safety), 'safety line')}, {_count(len(draft.checkins), 'check-in')}). "
+         f"Check it with: voiceguide show {out}")
 
 
 @cli.command()
@@ -434,7 +476,7 @@ def routines():
     for name in bundled_routines():
         r = load_routine(name)
         tl = compile_timeline(r)
-        click.echo(f"{name:<20} {format_clock(tl.total_ms):>6}  {len(r.steps)} steps  {r.title}")
+        click.echo(f"{name:<20} {format_clock(tl.total_ms):>6}  {_count(len(r.steps), 'step'):<8}  {r.title}")
 
 
 @cli.command()
@@ -559,7 +601,9 @@ def _age_seconds(text: str) -> float:
     import re
 
     from voiceguide.durations import parse_duration
+    from voiceguide.errors import excerpt
 
+    shown = text
     text = text.strip().lower()
     try:
         days = re.fullmatch(r"([0-9]{1,6}(?:\.[0-9]+)?)\s*([dw])", text)
@@ -567,6 +611,10 @@ def _age_seconds(text: str) -> float:
             return float(days.group(1)) * 86400 * (7 if days.group(2) == "w" else 1)
         return parse_duration(text) / 1000
     except ValueError as e:
+        if str(e).startswith(("not a duration", "empty duration")):
+            # the duration parser's examples (90s, 2m) are a session's times; an age reads in days
+            raise click.BadParameter(f"not an age: {excerpt(shown)}; write it like 30d, 12h or 90m",
+                                     param_hint="--older-than") from None
         raise click.BadParameter(str(e), param_hint="--older-than") from None
 
 
@@ -589,34 +637,32 @@ def export(routine, out, bitrate, chapter_formats, **kwargs):
       voiceguide export -o massage.mp3 --length 15m --music ~/Music/calm --chapters vtt,json
       voiceguide export my-routine.yaml -o session.wav --mono
     """
-    from voiceguide.audio import export_session
-    from voiceguide.session import export_tags
-
     formats = [f.strip().lower() for f in chapter_formats.split(",") if f.strip()]
     bad = [f for f in formats if f not in ("vtt", "json")]
     if bad:
         raise click.BadParameter(f"unknown chapter format {bad[0]!r}; use vtt, json or both", param_hint="--chapters")
-    prepared, mixer = _session_mixer(routine, kwargs)
-    result = _with_bar("Exporting", export_session, mixer, out, bitrate=bitrate, chapters=formats,
-                       tags=export_tags(prepared))
+    session, _ = _session_mixer(routine, kwargs)
+    result = _with_bar("Exporting", session.export, out, bitrate=bitrate, chapters=formats)
     for note in result.notes:
         _err(f"voiceguide: {note}")
     _err(f"voiceguide: wrote {out} ({_describe_result(result)})")
 
 
 def _session_mixer(routine, kwargs):
-    """Everything play and export share: flags -> rendered, exactly timed session -> its mixer."""
-    from voiceguide.session import build_mixer, prepare
+    """Everything play and export share: flags -> a voiceguide.Session, rendered and exactly
+    timed -> its mixer."""
+    from voiceguide.session import Session
 
     pacing = pop_pacing(kwargs)
     voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
     mix = pop_mix(kwargs, cache_dir)
-    prepared = _with_bar("Rendering", prepare, routine, pacing, voice, cache_dir, render=True)
+    session = Session.from_settings(routine, pacing, voice, mix, cache_dir)
+    prepared = _with_bar("Rendering", session.render)
     try:
-        mixer = build_mixer(prepared, mix)
+        mixer = session.mixer()
     finally:
         _print_notes(prepared)   # with any damaged clip that building found and rendered again
-    return prepared, mixer
+    return session, mixer
 
 
 def _describe_result(result) -> str:
@@ -659,7 +705,8 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
         from voiceguide.session import retimer
         from voiceguide.timeline import CueKind
 
-        prepared, mixer = _session_mixer(routine, kwargs)
+        session, mixer = _session_mixer(routine, kwargs)
+        prepared = session.prepared
         output = opening.result()
     holder = {"mixer": mixer}
     options = PlayerOptions(output=output_kind, device=device, keymap=keymap)

@@ -7,8 +7,10 @@ How a session is laid out:
   ("Step 3 of 7: Petrissage.") and the instruction. Cues an author pinned (``at: 1m``) come next,
   then the countdowns measured back from the slot's end, a preview of the next step after the first
   countdown, "switch sides" (or "halfway") in the middle, the step's tips spread through the free
-  time, and the routine's check-ins every ``checkin_every``. Fixed cues that do not fit are dropped,
-  never crammed in; tips and check-ins keep a clear margin from every other cue.
+  time, and the routine's check-ins every ``checkin_every`` (or within a range of spacings, aiming at
+  its middle). Fixed cues that do not fit are dropped, never crammed in; tips and check-ins keep a
+  clear margin from every other cue, and a check-in that had to wait past its longest spacing for
+  room is listed in ``Timeline.checkin_waits``.
 - Closing: the closing lines, a last chime, and a short tail of music.
 
 Speech durations come from a function the caller gives (an estimate from words and rate before
@@ -26,7 +28,7 @@ from typing import Any
 from voiceguide.durations import format_ms
 from voiceguide.errors import PacingError, excerpt
 from voiceguide.routine import MAX_SESSION_MS, Routine, RoutineStep
-from voiceguide.timeline import Cue, CueKind, Step, Timeline
+from voiceguide.timeline import CheckinWait, Cue, CueKind, Step, Timeline
 
 #: text -> (duration in ms, whether it is an estimate)
 SpeechTimer = Callable[[str], "tuple[int, bool]"]
@@ -70,8 +72,9 @@ class Pacing:
     lead_in_ms: int = 3_000
     countdowns_ms: tuple[int, ...] = (30_000, 10_000)
     checkins: bool = True
-    checkin_every_ms: int | None = None   # None: the routine's, else 90 s
+    checkin_every_ms: int | None = None   # None: the routine's, else 90 s; the least of a range
     tips: bool = True
+    checkin_every_most_ms: int | None = None   # --checkin-every 60-90s: the most; None: one value
 
     def __post_init__(self) -> None:
         if not MIN_PACE <= self.pace <= MAX_PACE:  # NaN fails too
@@ -84,11 +87,17 @@ class Pacing:
             raise PacingError(f"--lead-in must be between 0s and {format_ms(MAX_LEAD_IN_MS)}")
         if any(c <= 0 or c > MAX_COUNTDOWN_MS for c in self.countdowns_ms):
             raise PacingError(f"--countdown times must be between 1s and {format_ms(MAX_COUNTDOWN_MS)}")
-        if self.checkin_every_ms is not None and not MIN_CHECKIN_MS <= self.checkin_every_ms <= MAX_SESSION_MS:
-            raise PacingError(f"--checkin-every must be between {format_ms(MIN_CHECKIN_MS)} and "
-                              f"{format_ms(MAX_SESSION_MS)}")
+        for every in (self.checkin_every_ms, self.checkin_every_most_ms):
+            if every is not None and not MIN_CHECKIN_MS <= every <= MAX_SESSION_MS:
+                raise PacingError(f"--checkin-every must be between {format_ms(MIN_CHECKIN_MS)} and "
+                                  f"{format_ms(MAX_SESSION_MS)}")
+        if self.checkin_every_most_ms is not None and (
+                self.checkin_every_ms is None or self.checkin_every_most_ms < self.checkin_every_ms):
+            raise PacingError("--checkin-every: a range needs its shortest spacing first, like 60-90s")
 
     def describe(self) -> dict[str, Any]:
+        most = {} if self.checkin_every_most_ms is None or not self.checkins else {
+            "checkin_every_most_s": self.checkin_every_most_ms / 1000}
         return {
             "length_s": None if self.length_ms is None else self.length_ms / 1000,
             "pace": self.pace,
@@ -98,6 +107,8 @@ class Pacing:
             "countdown_s": [c / 1000 for c in self.countdowns_ms],
             "checkin_every_s": (self.checkin_every_ms / 1000 if self.checkin_every_ms else None)
             if self.checkins else None,
+            **most,
+            **({} if self.tips else {"tips": False}),
         }
 
 
@@ -232,6 +243,10 @@ class _Slot:
         return t
 
 
+#: A check-in this much later than its longest spacing is listed as having waited (a second or
+#: two is only the clear margin round a neighbour, not a wait anyone notices).
+WAIT_NOTICE_MS = 1_000
+
 #: Intervals per block in _Slot's search; 64 keeps both the scan inside a block and the
 #: recomputation of the blocks after an insertion short at 10,000 cues.
 _BLOCK = 64
@@ -316,10 +331,8 @@ def compile_timeline(routine: Routine, pacing: Pacing | None = None, timer: Spee
         raise PacingError(f"this session would last {format_ms(planned)}; a session lasts at most "
                           f"{format_ms(MAX_SESSION_MS)} (use --length, --steps or a smaller --pace)")
 
-    checkin_every = None
-    if pacing.checkins and routine.checkins:
-        checkin_every = pacing.checkin_every_ms or routine.checkin_every_ms or DEFAULT_CHECKIN_MS
-    checkin_state = {"next": 0, "due": intro_ms + (checkin_every or 0)}
+    checkin_every = _checkin_spacing(routine, pacing)
+    checkin_state: dict = {"next": 0, "last": intro_ms, "waits": []}
 
     steps: list[Step] = []
     for b, ri, dur in zip(builders, chosen, durations):
@@ -345,7 +358,19 @@ def compile_timeline(routine: Routine, pacing: Pacing | None = None, timer: Spee
         steps=tuple(steps),
         cues=tuple(cues),
         pacing=pacing.describe(),
+        checkin_waits=tuple(checkin_state["waits"]),
     )
+
+
+def _checkin_spacing(routine: Routine, pacing: Pacing) -> tuple[int, int] | None:
+    """(least, most) ms between check-ins: the flag's, else the routine's, else 90 s; None: none."""
+    if not (pacing.checkins and routine.checkins):
+        return None
+    if pacing.checkin_every_ms:
+        return pacing.checkin_every_ms, pacing.checkin_every_most_ms or pacing.checkin_every_ms
+    if routine.checkin_every_ms:
+        return routine.checkin_every_ms, routine.checkin_every_most_ms or routine.checkin_every_ms
+    return DEFAULT_CHECKIN_MS, DEFAULT_CHECKIN_MS
 
 
 def _at_least_1ms(timer: SpeechTimer) -> SpeechTimer:
@@ -396,7 +421,7 @@ def _fit(builders: list[_StepBuilder], routine: Routine, pacing: Pacing, fixed_m
 
 
 def _place_step(b: _StepBuilder, start: int, dur: int, pacing: Pacing, routine: Routine,
-                checkin_every: int | None, checkin_state: dict[str, Any]) -> list[_Placed]:
+                checkin_every: tuple[int, int] | None, checkin_state: dict[str, Any]) -> list[_Placed]:
     slot = _Slot(start, start + dur)
     placed: list[_Placed] = []
 
@@ -468,17 +493,33 @@ def _place_step(b: _StepBuilder, start: int, dur: int, pacing: Pacing, routine: 
 
     # Check-ins run on the session's clock across steps, rotating through the routine's lines.
     if checkin_every:
-        while checkin_state["due"] < end:
-            due = max(checkin_state["due"], head_end + CLEAR_MS)
+        least, most = checkin_every
+        while checkin_state["last"] + least < end:
+            last = checkin_state["last"]
+            floor = head_end + CLEAR_MS
             text = routine.checkins[checkin_state["next"] % len(routine.checkins)]
             length = b.timer(text)[0]
-            at = slot.first_fit(due, length, CLEAR_MS, latest=tail - length)
+            at = _checkin_fit(slot, last, least, most, floor, length, tail - length)
             if at is None:
                 break  # no room left in this step; try again in the next one
             put(at, CueKind.CHECKIN, text, length)
+            if at - (last + most) >= WAIT_NOTICE_MS:
+                checkin_state["waits"].append(CheckinWait(at, at - (last + most)))
             checkin_state["next"] += 1
-            checkin_state["due"] = at + checkin_every
+            checkin_state["last"] = at
     return placed
+
+
+def _checkin_fit(slot: _Slot, last: int, least: int, most: int, floor: int, length: int,
+                 latest: int) -> int | None:
+    """Where the check-in after one at ``last`` goes: in the second half of its range of spacings
+    if there is room, else the first half, else the first room after (it waits)."""
+    aim = (least + most) // 2
+    for lo, hi in ((last + aim, last + most), (last + least, last + aim)):
+        at = slot.first_fit(max(lo, floor), length, CLEAR_MS, latest=min(hi, latest))
+        if at is not None:
+            return at
+    return slot.first_fit(max(last + least, floor), length, CLEAR_MS, latest=latest)
 
 
 def _countdown_text(before_ms: int) -> str:

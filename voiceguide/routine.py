@@ -71,9 +71,10 @@ class Routine:
     setup: tuple[str, ...]
     safety: tuple[str, ...]
     checkins: tuple[str, ...]
-    checkin_every_ms: int | None    # None: the compiler's default
+    checkin_every_ms: int | None    # None: the compiler's default; the least spacing of a range
     closing: tuple[str, ...]
     steps: tuple[RoutineStep, ...] = field(default_factory=tuple)
+    checkin_every_most_ms: int | None = None   # `every: 60-90s`: the most; None: a single value
 
 
 # --- problems, collected --------------------------------------------------------------------------
@@ -539,6 +540,20 @@ class _Reader:
                 out.append(got)
         return tuple(out)
 
+    def duration_range(self, value: Any, what: str, line: int | None, most_ms: int) -> tuple[int, int] | None:
+        """One duration or a range (``60-90s``) as (least, most) ms, both longer than zero."""
+        if value is UNREADABLE:
+            return None
+        try:
+            lo, hi = parse_range(value, most_ms=most_ms)
+        except ValueError as e:
+            self.fail(f"{what}: {e}", line)
+            return None
+        if lo <= 0:
+            self.fail(f"{what} must be longer than zero", line)
+            return None
+        return lo, hi
+
     def duration(self, value: Any, what: str, line: int | None, most_ms: int) -> int | None:
         if value is UNREADABLE:
             return None
@@ -606,13 +621,14 @@ def _read_routine(r: _Reader, data: Any, source: str, name: str) -> Routine | No
         setup=setup,
         safety=safety,
         checkins=checkins,
-        checkin_every_ms=every,
+        checkin_every_ms=every[0] if every else None,
+        checkin_every_most_ms=every[1] if every and every[1] != every[0] else None,
         closing=closing,
         steps=steps,
     )
 
 
-def _read_checkins(r: _Reader, top: _Map) -> tuple[tuple[str, ...], int | None]:
+def _read_checkins(r: _Reader, top: _Map) -> tuple[tuple[str, ...], tuple[int, int] | None]:
     raw = top.get("checkins")
     if raw is None or raw is UNREADABLE:
         return (), None
@@ -630,7 +646,7 @@ def _read_checkins(r: _Reader, top: _Map) -> tuple[tuple[str, ...], int | None]:
     lines = r.lines(c.get("lines"), "checkins lines", r.line_of(c, "lines", cline))
     every = None
     if "every" in c:
-        every = r.duration(c["every"], "checkins every", r.line_of(c, "every", cline), MAX_CHECKIN_EVERY_MS)
+        every = r.duration_range(c["every"], "checkins every", r.line_of(c, "every", cline), MAX_CHECKIN_EVERY_MS)
     if not lines and c.get("lines") in (None, []) and c.get("lines") is not UNREADABLE:
         # `every` alone would silently speak nothing.
         r.fail("checkins has no lines to speak; add `lines:` (or remove `checkins`)", cline)
@@ -809,18 +825,44 @@ def bundled_routines() -> list[str]:
 
 
 def load_routine(ref: str | Path | None = None) -> Routine:
-    """Load a routine by bundled name (default: back-massage) or by path."""
-    ref = DEFAULT_ROUTINE if ref is None else ref
-    path = Path(ref)
+    """Load a routine by bundled name (default: back-massage) or by path.
+
+    A name is first a file: ``NAME`` as given, else ``NAME.yaml`` (or ``.yml``) beside it, so
+    ``show neck`` finds ``./neck.yaml``; then a bundled routine. A file in the current folder
+    therefore wins over a bundled routine of the same name (an edited copy of back-massage.yaml
+    is what its author means); with no routine at all, the bundled default plays.
+    """
+    if ref is None:
+        return _bundled(DEFAULT_ROUTINE)
     as_text = str(ref)
-    if not _exists(path) and "/" not in as_text and not as_text.endswith((".yaml", ".yml")):
+    found = _routine_file(Path(ref))
+    if found is not None:
+        return parse_routine(read_routine_text(found), source=str(found))
+    if "/" not in as_text and not as_text.endswith((".yaml", ".yml")):
         if as_text in bundled_routines():
-            text = resources.files("voiceguide.routines").joinpath(f"{as_text}.yaml").read_text("utf-8")
-            return parse_routine(text, source=f"{as_text}.yaml", name=as_text)
+            return _bundled(as_text)
         close = difflib.get_close_matches(as_text, bundled_routines(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; bundled: {', '.join(bundled_routines())}"
         raise RoutineError(f"no bundled routine or file named {excerpt(as_text, 60)}{hint}")
-    return parse_routine(read_routine_text(path), source=str(path))
+    return parse_routine(read_routine_text(ref), source=str(ref))   # says the file is not there
+
+
+def _bundled(name: str) -> Routine:
+    text = resources.files("voiceguide.routines").joinpath(f"{name}.yaml").read_text("utf-8")
+    return parse_routine(text, source=f"{name}.yaml", name=name)
+
+
+def _routine_file(path: Path) -> Path | None:
+    """``path`` if it exists, else ``path.yaml`` or ``path.yml`` if one does."""
+    if _exists(path):
+        return path
+    if path.suffix.lower() in (".yaml", ".yml") or not path.name:
+        return None
+    for suffix in (".yaml", ".yml"):
+        candidate = path.with_name(path.name + suffix)
+        if _exists(candidate):
+            return candidate
+    return None
 
 
 def read_routine_text(path: str | Path) -> str:

@@ -7,7 +7,7 @@ them, so ``voiceguide show`` stays quick.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ from voiceguide.routine import Routine, load_routine
 from voiceguide.timeline import Timeline
 
 if TYPE_CHECKING:  # pragma: no cover
-    from voiceguide.audio import Mixer, MixSettings
+    from voiceguide.audio import ExportResult, Mixer, MixSettings
     from voiceguide.tts import Clip, VoiceSettings
 
 Progress = Callable[[int, int], None]
@@ -109,7 +109,7 @@ def build_mixer(prepared: Prepared, settings: MixSettings) -> Mixer:
 
     for attempt in range(MAX_REPAIRS + 1):
         try:
-            return _build(prepared.timeline, prepared.clips, settings)
+            mixer = _build(prepared.timeline, prepared.clips, settings)
         except DamagedClip as e:
             texts = [t for t, c in prepared.clips.items() if getattr(c, "key", None) in e.keys]
             if attempt == MAX_REPAIRS or prepared.voice is None or not texts:
@@ -120,7 +120,22 @@ def build_mixer(prepared: Prepared, settings: MixSettings) -> Mixer:
             more = f" and {len(texts) - 3} more" if len(texts) > 3 else ""
             prepared.notes.append(f"{e.reason}; rendered {shown}{more} again")
             _fill(prepared, render=True)
+            continue
+        note = music_note(mixer)
+        if note and note not in prepared.notes:
+            prepared.notes.append(note)
+        return mixer
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def music_note(mixer: Mixer) -> str | None:
+    """A line for the user when the music is mixed louder than the voice (``--music-volume``
+    above 0 dB, and the mixer did not have to lower it): cues are then hard to follow."""
+    level = mixer.music_volume_db
+    if not level >= 0.5:   # -inf without music; under half a dB is level with the voice
+        return None
+    return (f"the music is mixed {level:.0f} dB louder than the voice (--music-volume); "
+            "cues may be hard to hear over it (the default is -20)")
 
 
 def retimer(prepared: Prepared, mixer_holder: dict[str, Any]) -> Callable[[int, int], Mixer | None]:
@@ -167,3 +182,146 @@ def export_tags(prepared: Prepared) -> dict[str, str]:
         "comment": f"voiceguide pacing: {pacing}",
     }
 
+
+
+# --- the library's face: one object for people who script sessions -------------------------------------
+
+
+def _ms(name: str, value: str | int | float | None, most_ms: int) -> int | None:
+    """A duration given as text (``"15m"``, ``"1:30"``) or a number of seconds, in ms."""
+    from voiceguide.durations import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value, most_ms=most_ms)
+    except ValueError as e:
+        raise PacingError(f"{name}: {e}") from None
+
+
+def _spacing(value: str | int | float | None) -> tuple[int | None, int | None]:
+    from voiceguide.durations import parse_range
+
+    if value is None:
+        return None, None
+    try:
+        lo, hi = parse_range(value)
+    except ValueError as e:
+        raise PacingError(f"checkin_every: {e}") from None
+    return lo, (hi if hi != lo else None)
+
+
+class Session:
+    """A session made from a routine, ready to time, export or hand to pydub.
+
+        import voiceguide
+        session = voiceguide.Session("back-massage", length="15m", engine="piper")
+        print(session.timeline.total_s)
+        session.export("massage.mp3", chapters=["vtt"])
+
+    The keywords are the command line's flags (``voiceguide export --help``): durations as text
+    (``"15m"``, ``"90s"``, ``"60-90s"`` for ``checkin_every``) or numbers of seconds. Nothing
+    happens until it is asked for: ``timeline`` renders the clips (into the clip cache, as
+    ``voiceguide render`` does) and re-times with their real lengths; ``export`` and
+    ``to_audiosegment`` build the mixer once and reuse it. Errors are the library's own
+    (``voiceguide.errors``: RoutineError, PacingError, EngineError, ...); nothing is printed.
+    What the command line would have said in a note (an engine that fell back, music louder
+    than the voice) is in ``notes``.
+    """
+
+    def __init__(self, routine: str | Path | None = None, *, length: str | float | None = None,
+                 pace: float = 1.0, rate: int = 160, steps: str | None = None,
+                 lead_in: str | float = "3s", countdown: str | tuple = "30s,10s",
+                 checkin_every: str | float | None = None, checkins: bool = True, tips: bool = True,
+                 engine: str = "auto", voice: str | None = None, volume: float = 1.0,
+                 music: str | Path = "builtin", music_volume: float | None = None, chime: str = "soft",
+                 sample_rate: int = 44100, mono: bool = False, cache_dir: str | Path | None = None):
+        from voiceguide.audio.settings import DEFAULT_MUSIC_VOLUME_DB, MixSettings
+        from voiceguide.compiler import MAX_COUNTDOWN_MS, MAX_LEAD_IN_MS, MAX_SESSION_MS
+        from voiceguide.tts import VoiceSettings, default_cache_dir
+
+        parts = countdown.split(",") if isinstance(countdown, str) else list(countdown or ())
+        countdowns = tuple(dict.fromkeys(_ms("countdown", p.strip() if isinstance(p, str) else p, MAX_COUNTDOWN_MS)
+                                         for p in parts if not isinstance(p, str) or p.strip()))
+        every, every_most = _spacing(checkin_every)
+        pacing = Pacing(length_ms=_ms("length", length, MAX_SESSION_MS), pace=pace, rate_wpm=rate, steps=steps,
+                        lead_in_ms=_ms("lead_in", lead_in, MAX_LEAD_IN_MS), countdowns_ms=countdowns,
+                        checkins=checkins, checkin_every_ms=every, checkin_every_most_ms=every_most, tips=tips)
+        cache = default_cache_dir(cache_dir)
+        mix = MixSettings(sample_rate=sample_rate, channels=1 if mono else 2, music=str(music), chime=chime,
+                          music_volume_db=DEFAULT_MUSIC_VOLUME_DB if music_volume is None else music_volume,
+                          cache_dir=cache)
+        self._setup(routine, pacing, VoiceSettings(engine=engine, voice=voice, rate_wpm=rate, volume=volume),
+                    mix, cache)
+        compile_timeline(load_routine(routine), pacing)   # a bad routine or length fails here, at once
+
+    @classmethod
+    def from_settings(cls, routine: str | Path | None, pacing: Pacing, voice: VoiceSettings,
+                      mix: MixSettings, cache_dir: Path) -> "Session":
+        """A session from the settings objects themselves (the command line builds these)."""
+        self = cls.__new__(cls)
+        self._setup(routine, pacing, voice, mix, cache_dir)
+        return self
+
+    def _setup(self, routine, pacing: Pacing, voice: VoiceSettings, mix: MixSettings, cache_dir: Path) -> None:
+        self.routine_ref, self.pacing, self.voice, self.mix, self.cache_dir = routine, pacing, voice, mix, cache_dir
+        self._prepared: Prepared | None = None
+        self._mixer: Mixer | None = None
+        self._export_notes: list[str] = []
+
+    def render(self, progress: Progress | None = None) -> Prepared:
+        """Make every clip (once) and time the session with their real lengths."""
+        if self._prepared is None:
+            self._prepared = prepare(self.routine_ref, self.pacing, self.voice, self.cache_dir,
+                                     render=True, progress=progress)
+        return self._prepared
+
+    @property
+    def prepared(self) -> Prepared:
+        return self.render()
+
+    @property
+    def timeline(self) -> Timeline:
+        """The exact timeline (rendering the clips first, if they are not yet)."""
+        return self.render().timeline
+
+    @property
+    def notes(self) -> list[str]:
+        return ([*self._prepared.notes] if self._prepared else []) + self._export_notes
+
+    def mixer(self) -> Mixer:
+        """The session's mixer (built once): the samples that play and export both read."""
+        if self._mixer is None:
+            self._mixer = build_mixer(self.render(), self.mix)
+        return self._mixer
+
+    def export(self, path: str | Path, *, chapters: Sequence[str] = (), bitrate: str = "128k",
+               progress: Progress | None = None) -> ExportResult:
+        """Write the session to ``path`` (.mp3 or .wav), with FILE.chapters.vtt/.json when
+        ``chapters`` asks for them; the file appears only when it is complete."""
+        from voiceguide.audio import export_session
+
+        result = export_session(self.mixer(), Path(path), bitrate=bitrate, chapters=list(chapters),
+                                tags=export_tags(self.prepared), progress=progress)
+        self._export_notes.extend(n for n in result.notes if n not in self._export_notes)
+        return result
+
+    def to_audiosegment(self):
+        """The whole session as a pydub ``AudioSegment`` (16-bit, the exporter's very samples).
+
+        For people who already edit audio with pydub. It holds the whole session in memory
+        (about 10 MB a minute in stereo), which is why the mixer itself does not use pydub.
+        Needs the ``pydub`` extra: ``pip install 'voiceguide[pydub]'``.
+        """
+        try:
+            from pydub import AudioSegment
+        except ImportError:
+            from voiceguide.errors import EnvironmentFault
+
+            raise EnvironmentFault("pydub is not installed; install it with: pip install 'voiceguide[pydub]'") \
+                from None
+        from voiceguide.audio.export import _pcm16
+
+        mixer = self.mixer()
+        data = b"".join(_pcm16(block, mixer.channels) for block in mixer.mixes(1 << 16))
+        return AudioSegment(data=data, sample_width=2, frame_rate=mixer.rate, channels=mixer.channels)

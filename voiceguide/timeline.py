@@ -87,6 +87,17 @@ class Step:
 
 
 @dataclass(frozen=True)
+class CheckinWait:
+    """A check-in that came later than its longest spacing: no room for it sooner."""
+
+    start_ms: int    # when the check-in is spoken
+    waited_ms: int   # how far past the longest spacing
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start_s": self.start_ms / 1000, "waited_s": self.waited_ms / 1000}
+
+
+@dataclass(frozen=True)
 class Timeline:
     title: str
     routine: str                  # routine name or path, for tags and messages
@@ -94,6 +105,11 @@ class Timeline:
     steps: tuple[Step, ...]
     cues: tuple[Cue, ...]         # sorted by start_ms, never overlapping
     pacing: dict[str, Any] = field(default_factory=dict)  # the pacing used, for tags and display
+    checkin_waits: tuple[CheckinWait, ...] = ()   # check-ins that waited for room, in time order
+
+    @property
+    def total_s(self) -> float:
+        return self.total_ms / 1000
 
     @property
     def intro_end_ms(self) -> int:
@@ -126,4 +142,5 @@ class Timeline:
             "pacing": self.pacing,
             "steps": [s.to_json() for s in self.steps],
             "cues": [c.to_json() for c in self.cues],
+            "checkin_waits": [w.to_json() for w in self.checkin_waits],
         }

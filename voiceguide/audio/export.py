@@ -477,7 +477,7 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
             plan = None
             if workers > 1 and mixer.total_frames >= SPLIT_MIN_S * mixer.rate:
                 plan = segments.plan_session(mixer.total_frames, mixer.rate, workers, steady=mixer.steady_spans(),
-                                             loop_samples=mixer.bed.frames if mixer.bed is not None else 0)
+                                             loop_samples=_loop_samples(mixer))
             joined = False
             if plan is not None and len(plan.pieces) > 1:
                 try:
@@ -598,3 +598,8 @@ def add_wav_markers(path: Path, marks: Sequence[tuple[int, str]]) -> bool:
         f.seek(4)
         f.write(struct.pack("<I", end + pad + len(extra) - 8))
     return True
+
+
+def _loop_samples(mixer: Mixer) -> int:
+    """The music loop's period (after the music's opening, which plays once)."""
+    return 0 if mixer.bed is None else mixer.bed.frames - mixer.bed.loop_start

@@ -42,7 +42,7 @@ from voiceguide.audio.loudness import (
     segment_powers,
     true_peak,
 )
-from voiceguide.audio.music import Bed, prepare_bed
+from voiceguide.audio.music import Bed, bed_position, prepare_bed
 from voiceguide.audio.settings import MixSettings
 from voiceguide.audio.speech import REFERENCE_LUFS, ClipLike, SpeechBank
 from voiceguide.timeline import CueKind, Timeline
@@ -170,7 +170,8 @@ class Mixer:
         env = self.envelope
         busy = [(p.start, p.start + p.frames) for p in self.placements]
         busy += [(d.start - env.attack, d.end + env.release) for d in env.dips]
-        busy += [(0, env.fade_in), (self.total_frames - env.fade_out, self.total_frames)]
+        busy += [(0, max(env.fade_in, self.bed.loop_start)),   # the music's opening is not the loop
+                 (self.total_frames - env.fade_out, self.total_frames)]
         busy.sort()
         spans = []
         at = 0
@@ -187,7 +188,10 @@ class Mixer:
         steady span (the same float32 products), shaped as ``mix`` shapes it."""
         if self.bed is None:
             raise ValueError("this session has no music bed")
-        return self.bed.read(pos, frames) * np.float32(self.gain * self.music_gain)
+        # ``pos`` counts in the loop's period from the session's start; after the music's
+        # opening, session frame p plays the loop at loop_start + (p - loop_start) % period
+        start, period = self.bed.loop_start, self.bed.frames - self.bed.loop_start
+        return self.bed.read(start + (pos - start) % period, frames) * np.float32(self.gain * self.music_gain)
 
     def with_timeline(self, timeline: Timeline) -> Mixer:
         """The same clips, music and gain over a re-timed session (the player's +/- keys)."""
@@ -272,7 +276,7 @@ class Mixer:
         """The bed's power (all channels, at its own level) at each 10 ms segment's loop position."""
         if self.bed is None:
             return np.zeros(len(bounds) - 1)
-        pos = bounds[:-1] % self.bed.frames
+        pos = bed_position(bounds[:-1], self.bed.frames, self.bed.loop_start)
         idx = np.minimum(pos * 1000 // (self.rate * SEGMENT_MS), len(self.bed.powers) - 1)
         return self.bed.powers[idx]
 

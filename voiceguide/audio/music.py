@@ -2,8 +2,11 @@
 
 A user's file (or each file of a folder, played in name order) is decoded by ffmpeg at the output
 rate, brought to one loudness, and joined into a loop with a crossfade at every seam, the last
-track back into the first. The loop lives in a raw file read with ``pread`` (a playlist may be
-an hour long; memory must not grow with it), kept under the cache folder when there is one.
+track back into the first. The music starts at its first sample: each crossfade lays the next
+track's opening under the end of the one before, so the first track's opening is heard once in
+the clear and, after that, only under the seam (``loop_start`` is where the repeating part
+begins). The bed lives in a raw file read with ``pread`` (a playlist may be an hour long; memory
+must not grow with it), kept under the cache folder when there is one.
 
 Everything the mixer needs to predict loudness comes with the bed: the K-weighted power of every
 10 ms of the loop and its true peak, both at the bed's own level (the mixer sets the level).
@@ -46,7 +49,8 @@ AUDIO_SUFFIXES = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".wav", ".
 
 
 class Bed(Protocol):
-    frames: int          # loop length
+    frames: int          # length of the whole bed: the opening heard once, then the loop
+    loop_start: int      # where the loop begins: after frame ``frames`` comes this one
     channels: int        # 1: the same signal in every output channel
     powers: np.ndarray   # K-weighted power per 10 ms of the loop, summed over output channels
     peak: float          # true peak of the loop (linear)
@@ -61,6 +65,7 @@ class ArrayBed:
     samples: np.ndarray   # (frames,) or (frames, channels) float32
     powers: np.ndarray
     peak: float
+    loop_start: int = 0   # the built-in bed is a loop from its first sample
 
     @property
     def frames(self) -> int:
@@ -71,19 +76,21 @@ class ArrayBed:
         return 1 if self.samples.ndim == 1 else self.samples.shape[1]
 
     def read(self, pos: int, frames: int) -> np.ndarray:
-        pos %= self.frames
-        if pos + frames <= self.frames:
-            return self.samples[pos:pos + frames]
-        return np.take(self.samples, np.arange(pos, pos + frames) % self.frames, axis=0)
+        start = bed_position(pos, self.frames, self.loop_start)
+        if start + frames <= self.frames:
+            return self.samples[start:start + frames]
+        where = bed_position(np.arange(pos, pos + frames), self.frames, self.loop_start)
+        return np.take(self.samples, where, axis=0)
 
 
 class FileBed:
     """A loop in a raw float32 file, read where it is needed."""
 
-    def __init__(self, f, frames: int, channels: int, powers: np.ndarray, peak: float):
+    def __init__(self, f, frames: int, channels: int, powers: np.ndarray, peak: float, loop_start: int = 0):
         self._file = f   # kept open: the loop may be an unnamed temp file
         self._fd = f.fileno()
         self.frames = frames
+        self.loop_start = loop_start
         self.channels = channels
         self.powers = powers
         self.peak = peak
@@ -91,14 +98,23 @@ class FileBed:
     def read(self, pos: int, frames: int) -> np.ndarray:
         fb = 4 * self.channels
         parts = []
-        pos %= self.frames
+        pos = bed_position(pos, self.frames, self.loop_start)
         while frames > 0:
             n = min(frames, self.frames - pos)
             parts.append(os.pread(self._fd, n * fb, pos * fb))
             frames -= n
-            pos = 0
+            pos = self.loop_start
         data = np.frombuffer(b"".join(parts), dtype="<f4")
         return data if self.channels == 1 else data.reshape(-1, self.channels)
+
+
+def bed_position(pos, frames: int, loop_start: int):
+    """Where session frame ``pos`` (an int or an array) reads the bed: straight through the first
+    ``frames``, then round the loop [loop_start, frames) again and again."""
+    period = frames - loop_start
+    if isinstance(pos, np.ndarray):
+        return np.where(pos < frames, pos, loop_start + (pos - loop_start) % period)
+    return pos if pos < frames else loop_start + (pos - loop_start) % period
 
 
 def loop_analysis(samples: np.ndarray, rate: int, channels_out: int) -> tuple[np.ndarray, float]:
@@ -256,11 +272,17 @@ def crossfade(tail: np.ndarray, head: np.ndarray) -> np.ndarray:
     return k * (a * tail + b * head)
 
 
-def _assemble(tracks: list[_Track], rate: int, channels: int, out) -> int:
-    """Write the loop: each track minus its head, crossfaded into the next track's head.
+def _assemble(tracks: list[_Track], rate: int, channels: int, out) -> tuple[int, int]:
+    """Write the bed: the first track's opening in the clear, then the loop: each track minus its
+    opening, its end crossfaded into the next track's opening. Returns (frames, loop_start).
 
-    The last track ends up to LOOP_MULTIPLE - 1 samples early (its crossfade starts that much
-    sooner), so the loop is a whole number of MP3 frames long.
+    The overlap comes from the end of each track: with a 27 s melody the session's 0.5 s is the
+    file's 0.5 s (dropping the head instead started the music 4 s into the file, and its first
+    4 s were only ever heard under a seam).
+
+    The loop is a whole number of MP3 frames long (LOOP_MULTIPLE), so an MP3 export can encode
+    it once and copy its frames: the last track ends up to LOOP_MULTIPLE - 1 samples early (its
+    crossfade starts that much sooner).
     """
     x = min(rate * CROSSFADE_MS // 1000, min(t.frames for t in tracks) // 3)
     ends = [t.frames for t in tracks]
@@ -269,6 +291,11 @@ def _assemble(tracks: list[_Track], rate: int, channels: int, out) -> int:
         ends[-1] -= short % LOOP_MULTIPLE
     block = rate * 10
     written = 0
+    for s in range(0, x, block):
+        piece = _read(tracks[0], s, min(block, x - s), channels)
+        out.write(piece.astype("<f4").tobytes())
+        written += len(piece)
+    loop_start = written
     for i, t in enumerate(tracks):
         nxt = tracks[(i + 1) % len(tracks)]
         end = ends[i]
@@ -280,7 +307,7 @@ def _assemble(tracks: list[_Track], rate: int, channels: int, out) -> int:
             mixed = crossfade(_read(t, end - x, x, channels), _read(nxt, 0, x, channels))
             out.write(mixed.astype("<f4").tobytes())
             written += x
-    return written
+    return written, loop_start
 
 
 def file_bed(source: Path, rate: int, channels: int, cache: DerivedCache | None) -> FileBed:
@@ -289,14 +316,15 @@ def file_bed(source: Path, rate: int, channels: int, cache: DerivedCache | None)
         if not os.access(p, os.R_OK):
             raise AudioInputError("cannot read this music file (permission denied)", path=p)
     stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    name = digest("music", stats, rate, channels, CROSSFADE_MS, LOOP_MULTIPLE)
+    name = digest("music", stats, rate, channels, CROSSFADE_MS, LOOP_MULTIPLE, "opening in the clear")
     if cache is not None:
         meta = cache.load_json("music", name)
         arrays = cache.load_arrays("music", name)
         if isinstance(meta, dict) and arrays is not None and "powers" in arrays:
             f = cache.open_raw("music", name + ".f32", int(meta["frames"]) * 4 * channels)
             if f is not None:
-                return FileBed(f, int(meta["frames"]), channels, arrays["powers"], float(meta["peak"]))
+                return FileBed(f, int(meta["frames"]), channels, arrays["powers"], float(meta["peak"]),
+                               int(meta.get("loop_start", 0)))
     try:
         return _make_file_bed(files, name, stats, rate, channels, cache)
     except OSError as e:   # the decoded tracks and the loop are written as they are made
@@ -314,7 +342,7 @@ def _make_file_bed(paths: list[Path], name: str, stats: list, rate: int, channel
     try:
         for p in paths:
             tracks.append(_decode_track(p, rate, channels, scratch))
-        frames = _assemble(tracks, rate, channels, entry if entry is not None else out)
+        frames, loop_start = _assemble(tracks, rate, channels, entry if entry is not None else out)
         out.flush()
         loop = np.memmap(out, dtype="<f4", mode="r", shape=(frames, channels))
         powers, peak = loop_analysis(loop if channels > 1 else loop[:, 0], rate, channels)
@@ -330,9 +358,10 @@ def _make_file_bed(paths: list[Path], name: str, stats: list, rate: int, channel
     if entry is not None:
         # the analysis and meta go in first: a reader that finds the loop finds them too
         cache.save_arrays("music", name, powers=powers)
-        cache.save_json("music", name, {"frames": frames, "peak": peak, "files": [s[0] for s in stats]})
+        cache.save_json("music", name, {"frames": frames, "loop_start": loop_start, "peak": peak,
+                                        "files": [s[0] for s in stats]})
         entry.publish()
-    return FileBed(out, frames, channels, powers, peak)
+    return FileBed(out, frames, channels, powers, peak, loop_start)
 
 
 def prepare_bed(music: str, rate: int, channels: int, cache: DerivedCache | None) -> Bed | None:
