@@ -54,8 +54,10 @@ def main() -> int:
             times[n], placed = best_of(routine(kind, n))
             print(f"compile {kind}: {n:>6} in a 2h step  {times[n]:.3f} s  ({placed} cues placed)", file=sys.stderr)
         linear = times[COUNTS[-1]] / (COUNTS[-1] / COUNTS[0] * times[COUNTS[0]])
-        figures.append(f"{kind}100={times[100]:.4f}s {kind}1k={times[1_000]:.3f}s {kind}10k={times[10_000]:.3f}s "
-                       f"{kind}_linear={linear:.2f}")
+        figures.append(
+            f"{kind}100={times[100]:.4f}s {kind}1k={times[1_000]:.3f}s {kind}10k={times[10_000]:.3f}s "
+            f"{kind}_linear={linear:.2f}"
+        )
         failed |= times[10_000] >= 1.0 or linear > 2.0
     print("compile " + " ".join(figures))
     return 1 if failed else 0

@@ -13,7 +13,8 @@ routine-like timeline from espeak-ng clips and calls the library directly, which
 audio engine from the rest of the start-up.
 
 Prints, last line (measured on 2 cores):
-    export20/bare_ffmpeg=0.37 export20_warm/bare_ffmpeg=0.28 with_stereo_music=0.45 rss20=144MB rsspace3=102MB seam=-0.2dB extra_samples=0
+    export20/bare_ffmpeg=0.37 export20_warm/bare_ffmpeg=0.28 with_stereo_music=0.45 rss20=144MB rsspace3=102MB
+    seam=-0.2dB extra_samples=0   (one line when printed)
 The bare encode is ``ffmpeg -f lavfi -i anoisesrc=...:c=pink -ac 2 -c:a libmp3lame -b:a 128k`` of the
 same length; wall times include process start-up; RSS is each export process's peak. ``seam`` is
 the acceptance check's join measure, on the stereo-music export: the worst 50 ms window of its
@@ -62,8 +63,23 @@ def run_and_report(cmd: list[str]) -> int:
 
 
 def bare_ffmpeg(minutes: float, out: Path) -> list[str]:
-    return ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"anoisesrc=d={minutes * 60:g}:c=pink:r=44100:a=0.05",
-            "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", "-y", str(out)]
+    return [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        f"anoisesrc=d={minutes * 60:g}:c=pink:r=44100:a=0.05",
+        "-ac",
+        "2",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "128k",
+        "-y",
+        str(out),
+    ]
 
 
 # -- a hand-built session (--hand) ----------------------------------------------------------------
@@ -138,8 +154,9 @@ def hand_export(minutes: float, out: Path, clip_dir: Path, cache_dir: Path) -> N
 
 # -- the run ---------------------------------------------------------------------------------------
 
-STEREO_MUSIC = ("aevalsrc=0.2*sin(2*PI*220*t)*(0.6+0.4*sin(2*PI*0.1*t))|"
-                "0.2*sin(2*PI*277*t)*(0.6+0.4*cos(2*PI*0.13*t)):s=44100:d=40")
+STEREO_MUSIC = (
+    "aevalsrc=0.2*sin(2*PI*220*t)*(0.6+0.4*sin(2*PI*0.1*t))|0.2*sin(2*PI*277*t)*(0.6+0.4*cos(2*PI*0.13*t)):s=44100:d=40"
+)
 
 
 def seam(mp3: Path, wav: Path, scratch: Path) -> tuple[float, int]:
@@ -147,19 +164,23 @@ def seam(mp3: Path, wav: Path, scratch: Path) -> tuple[float, int]:
     import numpy as np
 
     def decode(path: Path) -> np.ndarray:
-        out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2", "-ar", "44100",
-                              "-"], capture_output=True, check=True).stdout
+        out = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2", "-ar", "44100", "-"],
+            capture_output=True,
+            check=True,
+        ).stdout
         return np.frombuffer(out, np.float32).reshape(-1, 2)
 
     def worst(decoded: np.ndarray, truth: np.ndarray) -> float:
         n = min(len(decoded), len(truth))
         err = (decoded[:n] - truth[:n]).mean(axis=1)
         k = n // 2205
-        return float(20 * np.log10(np.sqrt((err[:k * 2205].reshape(k, 2205) ** 2).mean(axis=1)).max() + 1e-12))
+        return float(20 * np.log10(np.sqrt((err[: k * 2205].reshape(k, 2205) ** 2).mean(axis=1)).max() + 1e-12))
 
     single = scratch / "single.mp3"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "libmp3lame", "-b:a", "128k", "-y", str(single)],
-                   check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "libmp3lame", "-b:a", "128k", "-y", str(single)], check=True
+    )
     truth, ours = decode(wav), decode(mp3)
     return worst(ours, truth) - worst(decode(single), truth), len(ours) - len(truth)
 
@@ -187,8 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             render_espeak(hand_texts(), d / "clips")
 
             def export(minutes: float, out: Path) -> tuple[float, float]:
-                return measure([sys.executable, __file__, "--hand-child", str(minutes), str(out), str(d / "clips"),
-                                str(cache)])
+                return measure(
+                    [sys.executable, __file__, "--hand-child", str(minutes), str(out), str(d / "clips"), str(cache)]
+                )
 
             bare, _ = measure(bare_ffmpeg(n, d / "bare.mp3"))
             cold, rss = export(n, d / "cold.mp3")
@@ -196,10 +218,15 @@ def main(argv: list[str] | None = None) -> int:
             bare2, _ = measure(bare_ffmpeg(n, d / "bare2.mp3"))
             _, rss_long = export(3 * n, d / "long.mp3")
             bare = (bare + bare2) / 2
-            print(f"bare ffmpeg {bare:.2f}s, export {cold:.2f}s (first), {warm:.2f}s (warm); via the library "
-                  "(hand-built session)", file=sys.stderr)
-            print(f"export{tag}/bare_ffmpeg={cold / bare:.2f} export{tag}_warm/bare_ffmpeg={warm / bare:.2f} "
-                  f"rss{tag}={max(rss, rss_warm):.0f}MB rss{3 * n:g}={rss_long:.0f}MB")
+            print(
+                f"bare ffmpeg {bare:.2f}s, export {cold:.2f}s (first), {warm:.2f}s (warm); via the library "
+                "(hand-built session)",
+                file=sys.stderr,
+            )
+            print(
+                f"export{tag}/bare_ffmpeg={cold / bare:.2f} export{tag}_warm/bare_ffmpeg={warm / bare:.2f} "
+                f"rss{tag}={max(rss, rss_warm):.0f}MB rss{3 * n:g}={rss_long:.0f}MB"
+            )
             return 0
 
         # the long session: the routine at three times its pace (the routine cannot be fitted to
@@ -210,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
             if r.returncode:
                 sys.exit(f"bench: voiceguide render {' '.join(flags)} failed: {r.stderr.strip()[-300:]}")
         music = d / "stereo.ogg"
-        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", STEREO_MUSIC, "-c:a", "libvorbis", "-y",
-                        str(music)], check=True)
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", STEREO_MUSIC, "-c:a", "libvorbis", "-y", str(music)],
+            check=True,
+        )
 
         def export(out: Path, *flags: str) -> tuple[float, float]:
             return measure([str(VG), "export", *flags, "-o", str(out)], env)
@@ -219,17 +248,22 @@ def main(argv: list[str] | None = None) -> int:
         bare, _ = measure(bare_ffmpeg(n, d / "bare.mp3"))
         cold, rss = export(d / "cold.mp3", *length)
         warm, rss_warm = export(d / "warm.mp3", *length)
-        stereo, rss_stereo = export(d / "stereo.mp3", *length, "--music", str(music))   # the loop is made here
-        bare2, _ = measure(bare_ffmpeg(n, d / "bare2.mp3"))   # the machine's load drifts: average two
+        stereo, rss_stereo = export(d / "stereo.mp3", *length, "--music", str(music))  # the loop is made here
+        bare2, _ = measure(bare_ffmpeg(n, d / "bare2.mp3"))  # the machine's load drifts: average two
         _, rss_long = export(d / "long.mp3", "--pace", "3")
         export(d / "stereo.wav", *length, "--music", str(music))
         seam_db, extra = seam(d / "stereo.mp3", d / "stereo.wav", d)
     bare = (bare + bare2) / 2
-    print(f"bare ffmpeg {bare:.2f}s, export {cold:.2f}s (first after render), {warm:.2f}s (warm), "
-          f"{stereo:.2f}s (stereo music, first)", file=sys.stderr)
-    print(f"export{tag}/bare_ffmpeg={cold / bare:.2f} export{tag}_warm/bare_ffmpeg={warm / bare:.2f} "
-          f"with_stereo_music={stereo / bare:.2f} rss{tag}={max(rss, rss_warm, rss_stereo):.0f}MB "
-          f"rsspace3={rss_long:.0f}MB seam={seam_db:+.1f}dB extra_samples={extra}")
+    print(
+        f"bare ffmpeg {bare:.2f}s, export {cold:.2f}s (first after render), {warm:.2f}s (warm), "
+        f"{stereo:.2f}s (stereo music, first)",
+        file=sys.stderr,
+    )
+    print(
+        f"export{tag}/bare_ffmpeg={cold / bare:.2f} export{tag}_warm/bare_ffmpeg={warm / bare:.2f} "
+        f"with_stereo_music={stereo / bare:.2f} rss{tag}={max(rss, rss_warm, rss_stereo):.0f}MB "
+        f"rsspace3={rss_long:.0f}MB seam={seam_db:+.1f}dB extra_samples={extra}"
+    )
     return 0
 
 

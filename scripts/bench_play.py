@@ -148,16 +148,23 @@ def onset_errors(rec: np.ndarray, ref: np.ndarray, cue_frames: list[int]) -> tup
 DEBUG = re.compile(r"(\d+) underruns, device requests up to (\d+) ms late")
 
 
-def play_once(server: AudioServer, flags: list[str], output: str, env: dict, total_s: float,
-              hogs: int = 0) -> tuple[float, np.ndarray, dict]:
+def play_once(
+    server: AudioServer, flags: list[str], output: str, env: dict, total_s: float, hogs: int = 0
+) -> tuple[float, np.ndarray, dict]:
     """Play the session to its end (beside ``hogs`` busy processes): launch to first sound, the
     recording, and the player's own count of underruns and late requests."""
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(hogs)]
     try:
         mark = server.mark()
         launched = time.monotonic()
-        p = subprocess.Popen(VG + ["play", *flags, "--output", output], env=dict(env, VOICEGUIDE_DEBUG="1"),
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            VG + ["play", *flags, "--output", output],
+            env=dict(env, VOICEGUIDE_DEBUG="1"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         frame = first_sound(server, mark, 30)
         if frame is None:
             p.kill()
@@ -177,7 +184,9 @@ def play_once(server: AudioServer, flags: list[str], output: str, env: dict, tot
             h.kill()
             h.wait()
     found = DEBUG.search(err)
-    debug = {"underruns": int(found.group(1)), "late": int(found.group(2))} if found else {"underruns": "?", "late": "?"}
+    debug = (
+        {"underruns": int(found.group(1)), "late": int(found.group(2))} if found else {"underruns": "?", "late": "?"}
+    )
     return first, rec, debug
 
 
@@ -215,11 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     worst = max((abs(x) for x in lags), default=float("nan"))
     busy_worst = max((abs(x) for x in busy_lags), default=float("nan"))
     print(f"cue lags (ms, against the first): {[round(x, 2) for x in lags]}", file=sys.stderr)
-    print(f"play first_sound={first:.2f}s floor={floor:.2f}s ratio={first / floor:.1f} paplay={paplay:.2f}s "
-          f"max_onset_error={worst:.1f}ms cues={len(lags)}" + (f" lost={lost}" if lost else "")
-          + f" underruns={debug['underruns']} busy: max_onset_error={busy_worst:.1f}ms"
-          + (f" lost={busy_lost}" if busy_lost else "")
-          + f" underruns={debug_busy['underruns']} late={debug_busy['late']}ms output={args.output}")
+    print(
+        f"play first_sound={first:.2f}s floor={floor:.2f}s ratio={first / floor:.1f} paplay={paplay:.2f}s "
+        f"max_onset_error={worst:.1f}ms cues={len(lags)}"
+        + (f" lost={lost}" if lost else "")
+        + f" underruns={debug['underruns']} busy: max_onset_error={busy_worst:.1f}ms"
+        + (f" lost={busy_lost}" if busy_lost else "")
+        + f" underruns={debug_busy['underruns']} late={debug_busy['late']}ms output={args.output}"
+    )
     lost += busy_lost
     return 0 if not lost and debug["underruns"] == 0 == debug_busy["underruns"] else 1
 

@@ -78,8 +78,9 @@ print(time.perf_counter() - t)
 
 
 def bare_piper(texts: list[str]) -> float:
-    p = subprocess.run([sys.executable, "-c", BARE_PIPER], input=json.dumps(texts), capture_output=True,
-                       text=True, cwd=ROOT)
+    p = subprocess.run(
+        [sys.executable, "-c", BARE_PIPER], input=json.dumps(texts), capture_output=True, text=True, cwd=ROOT
+    )
     if p.returncode != 0:
         raise SystemExit(f"bench_tts: the bare piper loop failed: {p.stderr.strip()[-200:]}")
     return float(p.stdout.strip().splitlines()[-1])
@@ -102,8 +103,10 @@ def piper_figures(texts: list[str]) -> tuple[str, bool]:
                 raise SystemExit(f"bench_tts: the warm piper render rendered {result.rendered} with {result.engine}")
     b, c, w = (statistics.median(x) for x in (bare, cold, warm))
     ok = c / b <= 0.6 and w / c <= 0.05
-    return (f"piper cold/bare={c / b:.2f} warm/cold={w / c:.3f} "
-            f"(bare {b:.1f}s, cold {c:.1f}s, warm {w * 1000:.0f}ms in process)"), ok
+    return (
+        f"piper cold/bare={c / b:.2f} warm/cold={w / c:.3f} "
+        f"(bare {b:.1f}s, cold {c:.1f}s, warm {w * 1000:.0f}ms in process)"
+    ), ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,16 +130,18 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             t = time.perf_counter()
             for clip in result.clips.values():
-                clip.read()   # the samples, checked against the clip's digest
+                clip.read()  # the samples, checked against the clip's digest
             checked.append(time.perf_counter() - t)
         with tempfile.TemporaryDirectory() as d:
             py_cold.append(cli_render(d, "pyttsx3"))
     b, c, w, wc, pc, ck = (statistics.median(x) for x in (base, cold, warm, warm_cli, py_cold, checked))
     cold_ratio, warm_ratio = c / b, w / c
-    print(f"tts texts={len(texts)} cold/espeak-cli={cold_ratio:.2f} warm/cold={warm_ratio:.3f} "
-          f"(cli {b:.2f}s, cold {c:.2f}s, warm {w * 1000:.1f}ms in process; "
-          f"warm-process/cold={wc / c:.2f}, pyttsx3-cold/espeak-cli={pc / b:.2f}, "
-          f"every clip read and checked {ck * 1000:.1f}ms)")
+    print(
+        f"tts texts={len(texts)} cold/espeak-cli={cold_ratio:.2f} warm/cold={warm_ratio:.3f} "
+        f"(cli {b:.2f}s, cold {c:.2f}s, warm {w * 1000:.1f}ms in process; "
+        f"warm-process/cold={wc / c:.2f}, pyttsx3-cold/espeak-cli={pc / b:.2f}, "
+        f"every clip read and checked {ck * 1000:.1f}ms)"
+    )
     line, piper_ok = piper_figures(texts)
     print(f"tts {line}")
     return 0 if cold_ratio <= 1.0 and warm_ratio <= 0.05 and piper_ok else 1

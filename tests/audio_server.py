@@ -95,12 +95,27 @@ class AudioServer:
             "PULSE_RUNTIME_PATH": str(Path(self.dir, "pulse")),
         }
         env = self.full_env()
-        self._procs.append(subprocess.Popen(
-            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-             "--use-pid-file=no",
-             "-L", f"module-null-sink sink_name={SINK} rate={RATE} channels={CHANNELS}",
-             "-L", "module-native-protocol-unix", "-L", "module-always-sink"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self._procs.append(
+            subprocess.Popen(
+                [
+                    "pulseaudio",
+                    "-n",
+                    "--daemonize=no",
+                    "--exit-idle-time=-1",
+                    "--disallow-exit",
+                    "--use-pid-file=no",
+                    "-L",
+                    f"module-null-sink sink_name={SINK} rate={RATE} channels={CHANNELS}",
+                    "-L",
+                    "module-native-protocol-unix",
+                    "-L",
+                    "module-always-sink",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         deadline = time.monotonic() + 10
         while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
             if self._procs[0].poll() is not None or time.monotonic() > deadline:
@@ -109,15 +124,38 @@ class AudioServer:
         subprocess.run(["pactl", "set-default-sink", SINK], env=env, capture_output=True, check=True)
         # An idle null sink stops its clock, and then its monitor delivers nothing: zeros keep it going.
         if self.keepalive:
-            self._procs.append(subprocess.Popen(
-                ["pacat", "--raw", "--format=s16le", f"--rate={RATE}", f"--channels={CHANNELS}",
-                 f"--latency-msec={self.latency_ms}", "/dev/zero"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            self._procs.append(
+                subprocess.Popen(
+                    [
+                        "pacat",
+                        "--raw",
+                        "--format=s16le",
+                        f"--rate={RATE}",
+                        f"--channels={CHANNELS}",
+                        f"--latency-msec={self.latency_ms}",
+                        "/dev/zero",
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
             time.sleep(0.2)
         self._rec = subprocess.Popen(
-            ["parec", "-d", f"{SINK}.monitor", "--raw", "--format=s16le", f"--rate={RATE}",
-             f"--channels={CHANNELS}", f"--latency-msec={self.latency_ms}"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            [
+                "parec",
+                "-d",
+                f"{SINK}.monitor",
+                "--raw",
+                "--format=s16le",
+                f"--rate={RATE}",
+                f"--channels={CHANNELS}",
+                f"--latency-msec={self.latency_ms}",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self._procs.append(self._rec)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -192,7 +230,7 @@ class AudioServer:
     def record(self, since: int = 0) -> np.ndarray:
         """What the sink played from frame ``since`` of the recording until now, float32 (frames, 2)."""
         with self._lock:
-            raw = bytes(self._data[since * 2 * CHANNELS:])
+            raw = bytes(self._data[since * 2 * CHANNELS :])
         a = np.frombuffer(raw[: len(raw) // (2 * CHANNELS) * 2 * CHANNELS], np.int16)
         return a.reshape(-1, CHANNELS).astype(np.float32) / 32768
 
@@ -203,8 +241,10 @@ def require_audio_server() -> None:
 
     missing = missing_programs()
     if missing:
-        reason = (f"real-playback test needs {', '.join(missing)} "
-                  "(scripts/bootstrap --test-audio installs pulseaudio and pulseaudio-utils)")
+        reason = (
+            f"real-playback test needs {', '.join(missing)} "
+            "(scripts/bootstrap --test-audio installs pulseaudio and pulseaudio-utils)"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(reason + "; under CI these tests must run")
         pytest.skip(reason)
@@ -228,8 +268,14 @@ except ImportError:  # pragma: no cover
 # --- a session whose sound is known, and how to find it again in a recording -----------------
 
 
-def tone_timeline(steps: int = 3, step_ms: int = 4000, intro_ms: int = 1000, outro_ms: int = 1000,
-                  cue_every_ms: int = 1000, title: str = "Tones"):
+def tone_timeline(
+    steps: int = 3,
+    step_ms: int = 4000,
+    intro_ms: int = 1000,
+    outro_ms: int = 1000,
+    cue_every_ms: int = 1000,
+    title: str = "Tones",
+):
     """A Timeline with a chime at each step's start and a spoken cue every ``cue_every_ms``."""
     from voiceguide.timeline import Cue, CueKind, Step, Timeline
 
@@ -292,7 +338,7 @@ class ToneMixer:
         return ToneMixer(timeline, self.rate, self.channels, self.gain_db)
 
     def music(self, start_frame: int, frames: int, ducked: bool = False) -> np.ndarray:
-        idx = (np.arange(start_frame, start_frame + frames) % len(self._bed))
+        idx = np.arange(start_frame, start_frame + frames) % len(self._bed)
         mono = self._bed[idx] * (0.3 if ducked else 1.0)
         return np.repeat(mono[:, None], self.channels, axis=1)
 
@@ -305,7 +351,7 @@ class ToneMixer:
         n = len(self._beep)
         for s in self._starts[(self._starts < end) & (self._starts + n > start_frame)]:
             a, b = max(s, start_frame), min(s + n, end)
-            out[a - start_frame:b - start_frame] += self._beep[a - s:b - s, None]
+            out[a - start_frame : b - start_frame] += self._beep[a - s : b - s, None]
         return out
 
     def blocks(self, start_frame: int = 0, block_frames: int = 4096):
@@ -334,12 +380,13 @@ def onsets(x: np.ndarray, level: float = 0.2, quiet_ms: int = 100, rate: int = R
     return [int(i) for i in loud[keep]]
 
 
-def offset_of(rec: np.ndarray, ref: np.ndarray, at: int = 0, window: int = 2 * RATE,
-              search: tuple[int, int] | None = None) -> tuple[int, float]:
+def offset_of(
+    rec: np.ndarray, ref: np.ndarray, at: int = 0, window: int = 2 * RATE, search: tuple[int, int] | None = None
+) -> tuple[int, float]:
     """The lag of ``ref`` in ``rec`` around ``ref[at:at+window]`` (rec frame = ref frame + lag), by
     FFT cross-correlation, and the match quality (normalised correlation, 1.0 = same shape).
     ``search`` limits where in ``rec`` the window may start."""
-    w = ref[at:at + window].mean(axis=1).astype(np.float64)
+    w = ref[at : at + window].mean(axis=1).astype(np.float64)
     c = rec.mean(axis=1).astype(np.float64)
     lo, hi = search if search is not None else (0, len(c))
     lo, hi = max(0, lo), min(len(c), hi + len(w))
@@ -350,7 +397,7 @@ def offset_of(rec: np.ndarray, ref: np.ndarray, at: int = 0, window: int = 2 * R
     cc = np.fft.irfft(np.fft.rfft(seg, n) * np.conj(np.fft.rfft(w, n)), n)[: len(seg) - len(w) + 1]
     # normalised by the energy under each placement, so a loud passage elsewhere cannot win
     energy = np.concatenate([[0.0], np.cumsum(seg * seg)])
-    local = np.sqrt(np.maximum(energy[len(w):] - energy[: len(seg) - len(w) + 1], 0.0))
+    local = np.sqrt(np.maximum(energy[len(w) :] - energy[: len(seg) - len(w) + 1], 0.0))
     scores = cc / (np.linalg.norm(w) * local + 1e-12)
     k = int(np.argmax(scores))
     return lo + k - at, float(scores[k])

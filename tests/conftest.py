@@ -55,8 +55,13 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _dead_writer_name(target: str, suffix: str = ".tmp") -> str:
     code = f"from voiceguide.files import temp_name; print(temp_name({target!r}, {suffix!r}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     return out.stdout.strip()
 
 

@@ -65,7 +65,7 @@ def fill(folder: Path, leave_bytes: int = 0) -> None:
             f.flush()
             os.fsync(f.fileno())
         except OSError:
-            pass   # full already: that was the point
+            pass  # full already: that was the point
 
 
 def honouring_permissions() -> list[str]:
@@ -76,5 +76,3 @@ def honouring_permissions() -> list[str]:
     if shutil.which("setpriv") is None:
         pytest.skip("running as root without setpriv: chmod cannot make a folder unwritable")
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]
-
-

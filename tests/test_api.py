@@ -22,8 +22,12 @@ def readme_example() -> str:
 
 
 def ffprobe_duration(path: Path) -> float:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", str(path)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return float(json.loads(out)["format"]["duration"])
 
 
@@ -48,8 +52,15 @@ def test_the_readmes_example_runs(tmp_path, monkeypatch, capsys):
 
 def test_the_audiosegment_holds_the_wav_exports_very_samples(tmp_path):
     pytest.importorskip("pydub")
-    session = voiceguide.Session(STRETCH, engine="espeak-ng", length="2m30s", steps="1-2", mono=True,
-                                 sample_rate=22050, cache_dir=tmp_path / "cache")
+    session = voiceguide.Session(
+        STRETCH,
+        engine="espeak-ng",
+        length="2m30s",
+        steps="1-2",
+        mono=True,
+        sample_rate=22050,
+        cache_dir=tmp_path / "cache",
+    )
     result = session.export(tmp_path / "s.wav")
     segment = session.to_audiosegment()
     with wave.open(str(result.path)) as w:
@@ -72,17 +83,20 @@ def test_errors_are_the_librarys_own_and_nothing_is_printed(tmp_path, capsys):
 
 
 def test_music_louder_than_the_voice_is_a_note_not_a_print(tmp_path, capsys):
-    session = voiceguide.Session(STRETCH, engine="espeak-ng", steps="1", music_volume=10, sample_rate=22050,
-                                 cache_dir=tmp_path / "cache")
+    session = voiceguide.Session(
+        STRETCH, engine="espeak-ng", steps="1", music_volume=10, sample_rate=22050, cache_dir=tmp_path / "cache"
+    )
     session.mixer()
     assert any("louder than the voice" in n for n in session.notes)
     assert capsys.readouterr() == ("", "")
 
 
 def test_import_voiceguide_stays_cheap():
-    code = ("import sys, voiceguide; heavy = {'numpy', 'yaml', 'click', 'voiceguide.session', 'voiceguide.cli'} "
-            "& set(sys.modules); assert not heavy, heavy; assert voiceguide.Session.__name__ == 'Session'")
+    code = (
+        "import sys, voiceguide; heavy = {'numpy', 'yaml', 'click', 'voiceguide.session', 'voiceguide.cli'} "
+        "& set(sys.modules); assert not heavy, heavy; assert voiceguide.Session.__name__ == 'Session'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert "Session" in dir(voiceguide)
     with pytest.raises(AttributeError):
-        voiceguide.no_such_name
+        _ = voiceguide.no_such_name

@@ -33,12 +33,12 @@ def test_garbage_of_the_same_size_is_found_and_made_again(tmp_path):
     c.save_raw("k", NAME + ".f32", np.linspace(-1, 1, 1000).astype(np.float32))
     path = tmp_path / "k" / (NAME + ".f32")
     size = path.stat().st_size
-    with open(path, "r+b") as f:   # the samples overwritten, the trailer kept
+    with open(path, "r+b") as f:  # the samples overwritten, the trailer kept
         f.write(np.random.default_rng(3).standard_normal(1000).astype(np.float32).tobytes())
     assert path.stat().st_size == size
-    fresh = DerivedCache(tmp_path)   # another process: it checks what it reads
+    fresh = DerivedCache(tmp_path)  # another process: it checks what it reads
     assert fresh.load_raw("k", NAME + ".f32", "<f4", 1000) is None
-    assert not path.exists()         # taken out of the way, so the next save puts a good one there
+    assert not path.exists()  # taken out of the way, so the next save puts a good one there
     fresh.save_raw("k", NAME + ".f32", np.zeros(1000, np.float32))
     assert np.array_equal(fresh.load_raw("k", NAME + ".f32", "<f4", 1000), np.zeros(1000))
 
@@ -52,7 +52,7 @@ def test_an_edited_small_entry_is_not_trusted(tmp_path, kind):
         c.save_arrays("codec", NAME, powers=np.arange(3.0))
     path = tmp_path / "codec" / f"{NAME}.{kind}"
     data = bytearray(path.read_bytes())
-    data[2] ^= 0x01                   # one bit: "0.95" becomes "0/95", or a zip header byte
+    data[2] ^= 0x01  # one bit: "0.95" becomes "0/95", or a zip header byte
     path.write_bytes(bytes(data))
     load = DerivedCache(tmp_path).load_json if kind == "json" else DerivedCache(tmp_path).load_arrays
     assert load("codec", NAME) is None
@@ -62,14 +62,14 @@ def test_damaged_or_missing_entries_read_as_absent(tmp_path):
     c = DerivedCache(tmp_path)
     assert c.load_arrays("k", "none") is None and c.load_json("k", "none") is None
     c.save_raw("k", NAME + ".f32", np.ones(7, np.float32))
-    assert c.load_raw("k", NAME + ".f32", "<f4", 8) is None          # not what its name promised
+    assert c.load_raw("k", NAME + ".f32", "<f4", 8) is None  # not what its name promised
     (tmp_path / "k" / "bad.npz").write_bytes(b"junk")
     assert c.load_arrays("k", "bad") is None
     (tmp_path / "k" / "bad.json").write_text("{")
     assert c.load_json("k", "bad") is None
     c.save_json("k", "cut", {"a": 1})
     path = tmp_path / "k" / "cut.json"
-    path.write_bytes(path.read_bytes()[:-3])                           # truncated
+    path.write_bytes(path.read_bytes()[:-3])  # truncated
     assert c.load_json("k", "cut") is None
 
 
@@ -99,7 +99,7 @@ def test_the_first_entry_stays(tmp_path):
 def test_an_unwritable_cache_only_costs_speed(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    c = DerivedCache(blocker / "sub")       # its root cannot be made
+    c = DerivedCache(blocker / "sub")  # its root cannot be made
     c.save_json("k", NAME, 1)
     assert c.load_json("k", NAME) is None
 
@@ -123,19 +123,19 @@ def test_a_full_tmpfs_is_reported_as_full(tmp_path):
 
     with tmpfs("1m") as disk:
         c = DerivedCache(disk / "mix")
-        c.save_json("k", NAME, 1)            # the folders exist before the disk fills
+        c.save_json("k", NAME, 1)  # the folders exist before the disk fills
         fill(disk)
         with pytest.raises(EnvironmentFault, match="the disk is full") as err:
             c.save_raw("k", NAME + ".f32", np.ones(100_000, np.float32))
         assert err.value.exit_code == 1
-        assert [p.name for p in (disk / "mix" / "k").iterdir()] == [NAME + ".json"]   # no temp left
+        assert [p.name for p in (disk / "mix" / "k").iterdir()] == [NAME + ".json"]  # no temp left
 
 
 def test_dead_writers_temps_are_removed_when_the_folder_is_next_written(tmp_path, dead_writer_name):
     folder = tmp_path / "speech"
     folder.mkdir()
     dead = folder / dead_writer_name(NAME + ".npz")
-    live = folder / ("." + NAME + ".npz.x.tmp")   # not our pattern: not ours to judge
+    live = folder / ("." + NAME + ".npz.x.tmp")  # not our pattern: not ours to judge
     user = folder / "notes.txt"
     for p in (dead, live, user):
         p.write_bytes(b"x")

@@ -7,15 +7,20 @@ from voiceguide.timeline import Step, Timeline
 
 
 def tl(steps, total=100_000):
-    return Timeline("Back massage", "back", total, tuple(Step(i + 1, i + 1, t, a, b) for i, (t, a, b) in
-                                                          enumerate(steps)), ())
+    return Timeline(
+        "Back massage", "back", total, tuple(Step(i + 1, i + 1, t, a, b) for i, (t, a, b) in enumerate(steps)), ()
+    )
 
 
 def test_intro_steps_closing_contiguous_in_order():
     chapters = session_chapters(tl([("Warm-up", 10_000, 40_000), ("Effleurage", 40_000, 80_000)]))
     assert [c.title for c in chapters] == ["Introduction", "Warm-up", "Effleurage", "Closing"]
-    assert [(c.start_ms, c.end_ms) for c in chapters] == [(0, 10_000), (10_000, 40_000), (40_000, 80_000),
-                                                          (80_000, 100_000)]
+    assert [(c.start_ms, c.end_ms) for c in chapters] == [
+        (0, 10_000),
+        (10_000, 40_000),
+        (40_000, 80_000),
+        (80_000, 100_000),
+    ]
 
 
 def test_no_intro_or_closing_when_the_steps_fill_the_session():
@@ -34,13 +39,16 @@ def test_webvtt():
     assert lines[0] == "WEBVTT" and lines[1] == ""
     assert "00:00:00.000 --> 00:01:01.500" in lines
     assert "00:01:01.500 --> 01:02:03.004" in lines
-    assert "Two -> three lines" in lines        # one line, no arrow in a cue's text
+    assert "Two -> three lines" in lines  # one line, no arrow in a cue's text
 
 
 def test_podcast_json_chapters():
-    doc = json.loads(podcast_json([Chapter(0, 1500, "Intro"), Chapter(1500, 9000, "Étape")],
-                                  title="Back massage", file_name="s.mp3"))
+    doc = json.loads(
+        podcast_json([Chapter(0, 1500, "Intro"), Chapter(1500, 9000, "Étape")], title="Back massage", file_name="s.mp3")
+    )
     assert doc["version"] == "1.2.0"
     assert doc["title"] == "Back massage" and doc["fileName"] == "s.mp3"
-    assert doc["chapters"] == [{"startTime": 0.0, "endTime": 1.5, "title": "Intro"},
-                               {"startTime": 1.5, "endTime": 9.0, "title": "Étape"}]
+    assert doc["chapters"] == [
+        {"startTime": 0.0, "endTime": 1.5, "title": "Intro"},
+        {"startTime": 1.5, "endTime": 9.0, "title": "Étape"},
+    ]

@@ -24,10 +24,10 @@ def test_measured_once_then_remembered(tmp_path, monkeypatch):
     monkeypatch.setattr(codec, "_gains", {})
     monkeypatch.setattr(codec, "measure", lambda *a, **k: calls.append(a) or 0.93)
     codec.warm_up(22050, 1, cache, "96k")
-    assert codec.codec_gain("96k", 22050, 1, cache) == 0.93     # waits for the background run
+    assert codec.codec_gain("96k", 22050, 1, cache) == 0.93  # waits for the background run
     assert codec.codec_gain("96k", 22050, 1, cache) == 0.93
     assert len(calls) == 1
-    monkeypatch.setattr(codec, "_gains", {})                   # a new process: the cache answers
+    monkeypatch.setattr(codec, "_gains", {})  # a new process: the cache answers
     assert codec.codec_gain("96k", 22050, 1, cache) == 0.93 and len(calls) == 1
 
 
@@ -39,8 +39,9 @@ def test_the_mp3_plays_at_the_level_the_mixer_made(tmp_path):
     m = build_mixer(tl, {"tone": tone}, MixSettings(music="none", chime="none"))
     out = tmp_path / "t.mp3"
     export_session(m, out)
-    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-f", "s16le", "-ac", "1", "-"],
-                             capture_output=True, check=True).stdout
+    decoded = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(out), "-f", "s16le", "-ac", "1", "-"], capture_output=True, check=True
+    ).stdout
     y = np.frombuffer(decoded, "<i2").astype(np.float64) / 32767
     want = m.render(0, m.total_frames)[:, 0]
     mid = slice(rate * 2, rate * 4)

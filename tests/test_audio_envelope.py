@@ -5,7 +5,7 @@ import pytest
 
 from voiceguide.audio.envelope import ATTACK_MS, RELEASE_MS, MusicEnvelope
 
-RATE = 8000   # small, so whole sessions fit in a test
+RATE = 8000  # small, so whole sessions fit in a test
 
 
 def env_for(spans_s, total_s=60.0, duck_db=13.0):
@@ -20,11 +20,11 @@ def test_dips_to_the_duck_level_and_back_with_ramps():
     assert g[int(10 * RATE)] == pytest.approx(duck, rel=1e-6)
     assert g[int(11.9 * RATE)] == pytest.approx(duck, rel=1e-6)
     a = int((10 - ATTACK_MS / 1000) * RATE)
-    assert g[a - 1] == pytest.approx(1.0) and g[a + 1] < 1.0          # the ramp starts before the cue
+    assert g[a - 1] == pytest.approx(1.0) and g[a + 1] < 1.0  # the ramp starts before the cue
     r = int((12 + RELEASE_MS / 1000) * RATE)
     assert g[r + 1] == pytest.approx(1.0) and g[r - 10] < 1.0
-    ramp = g[a:int(10 * RATE)]
-    assert np.all(np.diff(ramp) <= 0)                                 # glides down, no wobble
+    ramp = g[a : int(10 * RATE)]
+    assert np.all(np.diff(ramp) <= 0)  # glides down, no wobble
 
 
 def test_cues_less_than_merge_apart_share_one_dip():
@@ -32,16 +32,16 @@ def test_cues_less_than_merge_apart_share_one_dip():
     assert len(e.dips) == 2
     g = e.block(0, e.total)
     duck = 10 ** (-13 / 20)
-    assert np.allclose(g[int(12 * RATE):int(13 * RATE)], duck)       # no pumping in the short gap
-    assert g[int(17 * RATE)] == pytest.approx(1.0)                     # a long gap comes back up
+    assert np.allclose(g[int(12 * RATE) : int(13 * RATE)], duck)  # no pumping in the short gap
+    assert g[int(17 * RATE)] == pytest.approx(1.0)  # a long gap comes back up
 
 
 def test_fades_at_the_ends():
     e = env_for([], total_s=60)
     g = e.block(0, e.total)
     assert g[0] == 0.0 and g[e.fade_in] == pytest.approx(1.0)
-    assert g[-1] < 1e-3 and np.all(np.diff(g[-e.fade_out:]) <= 1e-7)
-    assert not np.any(e.block(e.total, 100))                          # silent past the end
+    assert g[-1] < 1e-3 and np.all(np.diff(g[-e.fade_out :]) <= 1e-7)
+    assert not np.any(e.block(e.total, 100))  # silent past the end
     assert np.all(e.block(0, e.total, fades=False) == 1.0)
 
 

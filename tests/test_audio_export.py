@@ -19,7 +19,7 @@ from voiceguide.errors import EnvironmentFault, OutputError
 pytestmark = [needs_espeak, needs_ffmpeg]
 
 
-SESSION = (1.5, 3)   # minutes, steps of the conftest's session fixture
+SESSION = (1.5, 3)  # minutes, steps of the conftest's session fixture
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +46,7 @@ def test_mp3_lasts_what_the_timeline_says(mp3, session):
     playing = float(fmt["duration"]) - float(fmt.get("start_time", 0))
     assert abs(playing - tl.total_ms / 1000) <= 0.05
     assert abs(float(fmt["duration"]) - tl.total_ms / 1000) <= 0.1
-    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-f", "s16le", "-"],
-                             capture_output=True).stdout
+    decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(out), "-f", "s16le", "-"], capture_output=True).stdout
     assert abs(len(decoded) / 4 / 44100 - tl.total_ms / 1000) <= 0.05
     assert result.duration_ms == tl.total_ms and result.path == out
     assert result.duration_s == tl.total_ms / 1000 and result.bytes == out.stat().st_size
@@ -100,8 +99,11 @@ def test_progress_and_no_leftovers(mp3, mixer):
     out, _, seen = mp3
     assert seen[-1] == (mixer.total_frames, mixer.total_frames)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
-    assert sorted(p.name for p in out.parent.iterdir()) == ["session.mp3", "session.mp3.chapters.json",
-                                                            "session.mp3.chapters.vtt"]
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "session.mp3",
+        "session.mp3.chapters.json",
+        "session.mp3.chapters.vtt",
+    ]
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask
@@ -124,13 +126,13 @@ def test_music_is_12_db_under_the_voice_while_it_speaks(wav, mixer, session):
         if c.spoken:
             s = mixer.speech(c.text)[:, 0]
             a = mixer.frame_of_ms(c.start_ms)
-            voice[a:a + len(s)] += s
-    bed = x - voice        # what is left is the music (and the quantisation, at -96 dB)
+            voice[a : a + len(s)] += s
+    bed = x - voice  # what is left is the music (and the quantisation, at -96 dB)
     for c in tl.cues:
         if c.spoken:
             a, n = mixer.frame_of_ms(c.start_ms), mixer.bank.out_frames(c.text)
-            v = np.sqrt(np.mean(voice[a:a + n] ** 2))
-            m = np.sqrt(np.mean(bed[a:a + n] ** 2))
+            v = np.sqrt(np.mean(voice[a : a + n] ** 2))
+            m = np.sqrt(np.mean(bed[a : a + n] ** 2))
             assert 20 * np.log10(v / m) >= 12, c.text
 
 
@@ -142,7 +144,7 @@ def test_cues_are_even(wav, mixer, session):
             lufs, _ = ebur128(wav, start=c.start_ms / 1000, duration=c.duration_ms / 1000)
             louds.append(lufs)
     assert len(louds) >= 4
-    assert max(louds) - min(louds) <= 4.0     # each within +-2 LU of the others
+    assert max(louds) - min(louds) <= 4.0  # each within +-2 LU of the others
 
 
 def test_no_click_at_duck_ramps(wav, mixer, session):
@@ -154,15 +156,15 @@ def test_no_click_at_duck_ramps(wav, mixer, session):
         a = mixer.frame_of_ms(c.start_ms)
         if c.spoken:
             s = mixer.speech(c.text)[:, 0]
-            voice[a:a + len(s)] += s
+            voice[a : a + len(s)] += s
         else:
-            chimes[a:a + 3 * 44100] = True
+            chimes[a : a + 3 * 44100] = True
     bed = (x - voice)[~chimes]
     steps = np.abs(np.diff(bed))
     ramps = np.zeros(len(x), dtype=bool)
     for d in mixer.envelope.dips:
-        ramps[max(0, d.start - 9000):d.start + 100] = True
-        ramps[d.end - 100:d.end + 14000] = True
+        ramps[max(0, d.start - 9000) : d.start + 100] = True
+        ramps[d.end - 100 : d.end + 14000] = True
     near = np.abs(np.diff(x - voice))[ramps[1:] & ~chimes[1:]]
     assert near.max() <= steps.max() + 2 / 32768
 
@@ -180,6 +182,7 @@ def test_mono_48k_mp3(session, tmp_path):
 
 def test_user_music_export(session, tmp_path):
     from test_audio_support import make_audio
+
     tl, clips = session
     song = make_audio(tmp_path / "song.ogg", "anoisesrc=c=brown:a=0.2:seed=3", 20.0)
     m = build_mixer(tl, clips, MixSettings(music=str(song), cache_dir=tmp_path / "cache"))
@@ -190,6 +193,7 @@ def test_user_music_export(session, tmp_path):
 
 
 # -- failures leave nothing behind ------------------------------------------------------------
+
 
 def listing(folder):
     return sorted(p.name for p in folder.iterdir())
@@ -255,8 +259,9 @@ def test_ffmpeg_failing_midway_is_an_environment_fault(mixer, tmp_path, monkeypa
     # an ffmpeg that reads a little, then dies as it would on a full disk
     fake = tmp_path / "bin" / "ffmpeg"
     fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\nhead -c 100000 >/dev/null\necho 'Error writing trailer: No space left on device' >&2\n"
-                    "exit 1\n")
+    fake.write_text(
+        "#!/bin/sh\nhead -c 100000 >/dev/null\necho 'Error writing trailer: No space left on device' >&2\nexit 1\n"
+    )
     fake.chmod(0o755)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
@@ -292,6 +297,7 @@ def test_a_full_disk_is_reported_and_leaves_nothing(mixer, tmp_path):
 
 # -- what lies beside an export agrees with it -------------------------------------------------------
 
+
 def test_exporting_again_removes_the_sidecars_it_was_not_asked_for(mixer, tmp_path):
     out = tmp_path / "s.mp3"
     first = export_session(mixer, out, chapters=("vtt", "json"))
@@ -320,8 +326,8 @@ def read_cues(path):
     assert data[:4] == b"RIFF" and struct.unpack_from("<I", data, 4)[0] == len(data) - 8
     pos, cues, labels = 12, {}, {}
     while pos + 8 <= len(data):
-        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
-        body = data[pos + 8:pos + 8 + size]
+        cid, size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        body = data[pos + 8 : pos + 8 + size]
         if cid == b"cue ":
             n = struct.unpack_from("<I", body)[0]
             for i in range(n):
@@ -331,10 +337,10 @@ def read_cues(path):
         elif cid == b"LIST" and body[:4] == b"adtl":
             sub = 4
             while sub + 8 <= len(body):
-                sid, ssize = body[sub:sub + 4], struct.unpack_from("<I", body, sub + 4)[0]
+                sid, ssize = body[sub : sub + 4], struct.unpack_from("<I", body, sub + 4)[0]
                 if sid == b"labl":
                     ident = struct.unpack_from("<I", body, sub + 8)[0]
-                    labels[ident] = body[sub + 12:sub + 8 + ssize].rstrip(b"\0").decode()
+                    labels[ident] = body[sub + 12 : sub + 8 + ssize].rstrip(b"\0").decode()
                 sub += 8 + ssize + (ssize & 1)
         pos += 8 + size + (size & 1)
     return [(cues[i], labels.get(i)) for i in sorted(cues)]
@@ -356,11 +362,16 @@ def test_a_killed_exports_temps_are_removed_by_the_next_export(mixer, tmp_path, 
     from voiceguide.files import temp_name
 
     out = tmp_path / "s.mp3"
-    dead = [tmp_path / dead_writer_name("s.mp3", ".part"), tmp_path / dead_writer_name("other.wav", ".part"),
-            tmp_path / dead_writer_name("s.mp3.chapters.vtt", ".part")]
-    live = tmp_path / temp_name("x.mp3", ".part")              # a run writing it now (this process)
-    theirs = [tmp_path / ".s.mp3.0a1b2c3d.part",                 # the old pattern: no writer to check
-              tmp_path / dead_writer_name("photo.jpg", ".part")]  # not a name an export writes
+    dead = [
+        tmp_path / dead_writer_name("s.mp3", ".part"),
+        tmp_path / dead_writer_name("other.wav", ".part"),
+        tmp_path / dead_writer_name("s.mp3.chapters.vtt", ".part"),
+    ]
+    live = tmp_path / temp_name("x.mp3", ".part")  # a run writing it now (this process)
+    theirs = [
+        tmp_path / ".s.mp3.0a1b2c3d.part",  # the old pattern: no writer to check
+        tmp_path / dead_writer_name("photo.jpg", ".part"),
+    ]  # not a name an export writes
     for p in [*dead, live, *theirs]:
         p.write_bytes(b"x" * 1000)
     export_session(mixer, out)
@@ -370,7 +381,7 @@ def test_a_killed_exports_temps_are_removed_by_the_next_export(mixer, tmp_path, 
 def test_odd_names_reach_ffmpeg_as_files(mixer, tmp_path, monkeypatch):
     from pathlib import Path
 
-    monkeypatch.chdir(tmp_path)            # relative, as `-o NAME` gives them
+    monkeypatch.chdir(tmp_path)  # relative, as `-o NAME` gives them
     result = export_session(mixer, Path("-y.wav"))
     assert (tmp_path / "-y.wav").exists() and read_wav(tmp_path / "-y.wav").shape[0] == mixer.total_frames
     (tmp_path / "concat:a.mp3|b.mp3").mkdir()

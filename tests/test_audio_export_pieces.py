@@ -60,14 +60,15 @@ def window_errors(decoded, truth, rate):
     n = min(len(decoded), len(truth))
     w = int(rate * WINDOW)
     k = n // w
-    err = (decoded[:k * w] - truth[:k * w]).mean(axis=1)
+    err = (decoded[: k * w] - truth[: k * w]).mean(axis=1)
     return 20 * np.log10(np.sqrt((err.reshape(k, w) ** 2).mean(axis=1)) + 1e-12)
 
 
 def single_pass(wav, tmp_path, bitrate="128k"):
     out = tmp_path / "single.mp3"
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "libmp3lame", "-b:a", bitrate, "-y", str(out)],
-                   check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "libmp3lame", "-b:a", bitrate, "-y", str(out)], check=True
+    )
     return out
 
 
@@ -100,20 +101,25 @@ def listing(folder):
 
 # -- exact length -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("minutes,rate,channels,music,bitrate", [
-    (0.5, 44100, 2, "builtin", "128k"),
-    (1.0, 48000, 1, "builtin", "96k"),
-    (0.75, 22050, 2, "builtin", "128k"),
-    (0.6, 44100, 2, "none", "128k"),
-    (0.4, 22050, 1, "none", "96k"),
-    # low bitrates: a reservoir of up to 511 (or 255) bytes spans many small frames
-    (0.5, 44100, 2, "builtin", "32k"),
-    (0.5, 24000, 1, "none", "8k"),
-])
+
+@pytest.mark.parametrize(
+    "minutes,rate,channels,music,bitrate",
+    [
+        (0.5, 44100, 2, "builtin", "128k"),
+        (1.0, 48000, 1, "builtin", "96k"),
+        (0.75, 22050, 2, "builtin", "128k"),
+        (0.6, 44100, 2, "none", "128k"),
+        (0.4, 22050, 1, "none", "96k"),
+        # low bitrates: a reservoir of up to 511 (or 255) bytes spans many small frames
+        (0.5, 44100, 2, "builtin", "32k"),
+        (0.5, 24000, 1, "none", "8k"),
+    ],
+)
 def test_decodes_to_exactly_the_sessions_length(tmp_path, joins, minutes, rate, channels, music, bitrate):
     tl, clips = build_session(minutes, steps=2, intro_ms=4000, outro_ms=5000, checkin_every_ms=9000)
-    m = build_mixer(tl, clips, MixSettings(sample_rate=rate, channels=channels, music=music,
-                                           cache_dir=tmp_path / "cache"))
+    m = build_mixer(
+        tl, clips, MixSettings(sample_rate=rate, channels=channels, music=music, cache_dir=tmp_path / "cache")
+    )
     out = tmp_path / "s.mp3"
     result = export_session(m, out, bitrate=bitrate)
     assert result.encoders == 2 and len(joins) == 1 and joins[0].offsets
@@ -125,18 +131,22 @@ def test_decodes_to_exactly_the_sessions_length(tmp_path, joins, minutes, rate, 
     want = m.render(0, m.total_frames)
     x, y = got[:, 0], want[:, 0]
     lags = range(-40, 41)
-    best = max(lags, key=lambda k: float(np.dot(x[1000 + k:-1000 + k], y[1000:-1000])))
+    best = max(lags, key=lambda k: float(np.dot(x[1000 + k : -1000 + k], y[1000:-1000])))
     assert best == 0
 
 
 def speech_across(boundary_s):
     """40 s with one long sentence spoken across ``boundary_s``."""
-    texts = ["Check the pressure with your partner.",
-             "Use long, slow strokes from the lower back up to the shoulders, then glide back down."]
+    texts = [
+        "Check the pressure with your partner.",
+        "Use long, slow strokes from the lower back up to the shoulders, then glide back down.",
+    ]
     clips = {t: espeak_clip(t) for t in texts}
     cues = []
-    for kind, at_ms, text in [(CueKind.CHECKIN, 2000, texts[0]),
-                              (CueKind.INSTRUCTION, int(boundary_s * 1000) - 1500, texts[1])]:
+    for kind, at_ms, text in [
+        (CueKind.CHECKIN, 2000, texts[0]),
+        (CueKind.INSTRUCTION, int(boundary_s * 1000) - 1500, texts[1]),
+    ]:
         c = clips[text]
         cues.append(Cue(at_ms, at_ms + -(-c.frames * 1000 // c.sample_rate), kind, text, 1))
     return Timeline("t", "r", 40000, (Step(1, 1, "One", 0, 40000),), tuple(cues)), clips
@@ -175,6 +185,7 @@ def test_the_split_starts_at_twenty_seconds(tmp_path, seconds, encoders):
 
 # -- joins, loudness, chapters ------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def session():
     return build_session(1.5, steps=3)
@@ -188,7 +199,7 @@ def stereo_song(tmp_path):
 @pytest.mark.parametrize("music", ["builtin", "stereo"])
 def test_no_join_is_heard_and_the_targets_hold(session, tmp_path, joins, music, monkeypatch):
     if music == "builtin":
-        tl, clips = build_session(4.0, steps=3)     # long enough for the 96 s loop to pay
+        tl, clips = build_session(4.0, steps=3)  # long enough for the 96 s loop to pay
     else:
         tl, clips = session
         music = stereo_song(tmp_path)
@@ -198,7 +209,7 @@ def test_no_join_is_heard_and_the_targets_hold(session, tmp_path, joins, music, 
     result = export_session(m, out, chapters=("vtt",))
     assert result.encoders == 2
     (report,) = joins
-    assert len(report.joins) >= 4 and report.loop_frames_copied > 0   # the bed's loop was reused
+    assert len(report.joins) >= 4 and report.loop_frames_copied > 0  # the bed's loop was reused
     truth, _ = decode(wav)
     ours, err = decode(out)
     assert err == "" and len(ours) == m.total_frames
@@ -214,8 +225,10 @@ def test_no_join_is_heard_and_the_targets_hold(session, tmp_path, joins, music, 
     starts = [float(c["start_time"]) for c in info["chapters"]]
     assert starts == sorted(starts)
     assert info["format"]["tags"]["title"] == tl.title
-    assert listing(tmp_path) == sorted(["cache", "one.mp3", "s.mp3", "s.mp3.chapters.vtt", "s.wav", "single.mp3"]
-                                       + (["song.ogg"] if music != "builtin" else []))
+    assert listing(tmp_path) == sorted(
+        ["cache", "one.mp3", "s.mp3", "s.mp3.chapters.vtt", "s.wav", "single.mp3"]
+        + (["song.ogg"] if music != "builtin" else [])
+    )
 
 
 def test_a_join_with_a_wrong_reservoir_is_heard(session, tmp_path, joins, monkeypatch):
@@ -241,11 +254,12 @@ def test_when_no_join_can_be_made_it_encodes_in_one_pass(session, tmp_path, monk
     result = export_session(m, out)
     assert result.encoders == 1
     got, err = decode(out)
-    assert err == "" and abs(len(got) - m.total_frames) <= 0   # ffmpeg's own tag trims exactly too
+    assert err == "" and abs(len(got) - m.total_frames) <= 0  # ffmpeg's own tag trims exactly too
     assert listing(tmp_path) == ["s.mp3"]
 
 
 # -- failures leave nothing behind ------------------------------------------------------------------
+
 
 def children():
     """Processes whose parent is this one."""
@@ -284,8 +298,10 @@ def test_an_encoder_dying_midway_is_an_environment_fault(session, tmp_path, monk
     m = build_mixer(tl, clips, MixSettings())
     fake = tmp_path / "bin" / "ffmpeg"
     fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\nhead -c 300000 >/dev/null\necho 'av_interleaved_write_frame(): No space left on device' >&2\n"
-                    "exit 1\n")
+    fake.write_text(
+        "#!/bin/sh\nhead -c 300000 >/dev/null\necho 'av_interleaved_write_frame(): No space left on device' >&2\n"
+        "exit 1\n"
+    )
     fake.chmod(0o755)
     out_dir = tmp_path / "out"
     out_dir.mkdir()

@@ -11,8 +11,23 @@ from voiceguide.audio.id3 import id3v2_tag
 
 def tagged_mp3(tmp_path, tags, chapters):
     audio = tmp_path / "a.mp3"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=3", "-c:a", "libmp3lame",
-                    "-id3v2_version", "0", str(audio)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=d=3",
+            "-c:a",
+            "libmp3lame",
+            "-id3v2_version",
+            "0",
+            str(audio),
+        ],
+        check=True,
+    )
     out = tmp_path / "tagged.mp3"
     out.write_bytes(id3v2_tag(tags, chapters) + audio.read_bytes())
     return out
@@ -22,8 +37,13 @@ def tagged_mp3(tmp_path, tags, chapters):
 def test_ffprobe_reads_tags_and_chapters_in_order(tmp_path):
     titles = ["Introduction", "Pétrissage = kneading; #2", "Friction \\ slow", "日本語", "Closing"]
     chapters = [Chapter(i * 600, (i + 1) * 600, t) for i, t in enumerate(titles)]
-    tags = {"title": "Back massage", "album": "back-massage", "artist": "voiceguide",
-            "comment": "pacing: length=20m; pace=1.0", "custom": "x=y"}
+    tags = {
+        "title": "Back massage",
+        "album": "back-massage",
+        "artist": "voiceguide",
+        "comment": "pacing: length=20m; pace=1.0",
+        "custom": "x=y",
+    }
     info = ffprobe(tagged_mp3(tmp_path, tags, chapters))
     got = info["format"]["tags"]
     for k in ("title", "album", "artist", "comment"):
@@ -33,7 +53,7 @@ def test_ffprobe_reads_tags_and_chapters_in_order(tmp_path):
     assert [c["tags"]["title"] for c in ch] == titles
     assert [round(float(c["start_time"]) * 1000) for c in ch] == [c.start_ms for c in chapters]
     assert [round(float(c["end_time"]) * 1000) for c in ch] == [c.end_ms for c in chapters]
-    assert float(info["format"]["duration"]) == pytest.approx(3.0, abs=0.1)   # the audio is intact
+    assert float(info["format"]["duration"]) == pytest.approx(3.0, abs=0.1)  # the audio is intact
 
 
 def test_the_tag_size_is_syncsafe_and_exact():

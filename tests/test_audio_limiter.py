@@ -13,14 +13,14 @@ arrays = st.lists(st.floats(-10, 10, allow_nan=False), min_size=1, max_size=200)
 @given(arrays, st.integers(0, 30))
 @settings(max_examples=200, deadline=None)
 def test_sliding_min_equals_brute_force(x, r):
-    want = np.array([x[max(0, i - r):i + r + 1].min() for i in range(len(x))])
+    want = np.array([x[max(0, i - r) : i + r + 1].min() for i in range(len(x))])
     assert np.array_equal(sliding_min(x, r), want)
 
 
 @given(arrays, st.integers(0, 30))
 @settings(max_examples=200, deadline=None)
 def test_sliding_max_equals_brute_force(x, r):
-    want = np.array([x[max(0, i - r):i + r + 1].max() for i in range(len(x))])
+    want = np.array([x[max(0, i - r) : i + r + 1].max() for i in range(len(x))])
     assert np.array_equal(sliding_max(x, r), want)
 
 
@@ -39,15 +39,15 @@ def test_gain_is_the_sliding_minimum_of_the_needed_gain():
 @settings(max_examples=200, deadline=None)
 def test_moving_average_equals_brute_force(x, r):
     padded = np.concatenate([np.full(r, x[0]), x, np.full(r, x[-1])])
-    want = np.array([padded[i:i + 2 * r + 1].mean() for i in range(len(x))])
+    want = np.array([padded[i : i + 2 * r + 1].mean() for i in range(len(x))])
     assert np.allclose(moving_average(x, r), want)
 
 
 def speechlike(rate=22050, seconds=2.0, seed=3):
     rng = np.random.default_rng(seed)
     t = np.arange(int(rate * seconds)) / rate
-    pulses = np.sin(2 * np.pi * 120 * t) ** 31   # sharp glottal-like peaks ...
-    bursts = (t % 0.5) < 0.1                      # ... in 100 ms bursts, with quiet between
+    pulses = np.sin(2 * np.pi * 120 * t) ** 31  # sharp glottal-like peaks ...
+    bursts = (t % 0.5) < 0.1  # ... in 100 ms bursts, with quiet between
     return 0.3 * pulses * bursts + 0.02 * rng.standard_normal(len(t))
 
 
@@ -71,4 +71,4 @@ def test_gain_moves_smoothly():
     x = speechlike()
     g = Limiter(x, 22050).gain(0.3 * true_peak(x))
     assert g.max() <= 1.0 and g.min() > 0
-    assert np.abs(np.diff(g)).max() < 0.05   # no gain steps that would click
+    assert np.abs(np.diff(g)).max() < 0.05  # no gain steps that would click

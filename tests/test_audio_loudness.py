@@ -44,7 +44,7 @@ def program(rate, seconds=12.0, seed=1):
     tones = 0.3 * np.sin(2 * np.pi * 220 * t)[:, None] + 0.1 * np.sin(2 * np.pi * 3100 * t)[:, None]
     env = (0.2 + 0.8 * (np.sin(2 * np.pi * 0.7 * t) > 0))[:, None]
     x = 0.3 * (noise * 0.5 + tones) * env
-    x[int(n * 0.4):int(n * 0.55)] *= 0.02   # a near-silent stretch the relative gate drops
+    x[int(n * 0.4) : int(n * 0.55)] *= 0.02  # a near-silent stretch the relative gate drops
     return x
 
 
@@ -54,7 +54,7 @@ def test_integrated_loudness_matches_ffmpeg(tmp_path, rate):
     x = program(rate)
     mine = integrated_loudness(np.rint(x * 32767) / 32767, rate)
     theirs, _ = ebur128(write_wav(tmp_path / "p.wav", x, rate))
-    assert abs(mine - theirs) <= 0.1   # ffmpeg prints one decimal
+    assert abs(mine - theirs) <= 0.1  # ffmpeg prints one decimal
 
 
 @needs_ffmpeg
@@ -62,7 +62,7 @@ def test_gating_drops_silence_like_ffmpeg(tmp_path):
     rate = 48000
     t = np.arange(rate * 10) / rate
     tone = 0.25 * np.sin(2 * np.pi * 1000 * t)
-    x = np.concatenate([tone, np.zeros(rate * 20), tone * 0.05])   # mostly silence and a faint end
+    x = np.concatenate([tone, np.zeros(rate * 20), tone * 0.05])  # mostly silence and a faint end
     mine = integrated_loudness(x, rate)
     theirs, _ = ebur128(write_wav(tmp_path / "g.wav", x, rate))
     assert abs(mine - theirs) <= 0.1
@@ -88,7 +88,7 @@ def test_true_peak_finds_peaks_between_samples(tmp_path):
 
 def test_true_peak_of_a_loop_checks_its_seam():
     x = np.zeros(1000)
-    x[0], x[-1] = 0.5, 0.5     # the seam joins two samples of the same sign: a peak across it
+    x[0], x[-1] = 0.5, 0.5  # the seam joins two samples of the same sign: a peak across it
     assert true_peak(x, periodic=True) > true_peak(x)
 
 
@@ -111,7 +111,7 @@ def test_k_weight_in_blocks_equals_direct_convolution(rate, channels):
     x = rng.standard_normal((5 * rate + 77,) if channels == 1 else (5 * rate + 77, channels))
     kernel = k_kernel(rate)
     lanes = x[:, None] if channels == 1 else x
-    want = np.stack([np.convolve(lanes[:, c], kernel)[:len(x)] for c in range(channels)], axis=1)
+    want = np.stack([np.convolve(lanes[:, c], kernel)[: len(x)] for c in range(channels)], axis=1)
     got = k_weight(x, rate)
     assert got.shape == x.shape
     assert np.allclose(got.reshape(len(x), -1), want, rtol=0, atol=1e-10)
@@ -153,7 +153,7 @@ def test_gated_power_absolute_and_relative_gates():
     assert gated_power(np.array([quiet]), scale=power_of(0) / power_of(-20) * 1e2) > 0
 
 
-@given(st.integers(1, 10 ** 6))
+@given(st.integers(1, 10**6))
 @settings(max_examples=200, deadline=None)
 def test_fast_length_is_the_smallest_5_smooth_at_least_n(n):
     m = fast_length(n)
@@ -163,7 +163,7 @@ def test_fast_length_is_the_smallest_5_smooth_at_least_n(n):
         while r % p == 0:
             r //= p
     assert r == 1
-    for k in range(n, m):   # nothing smaller qualifies (checked on the stretch in between)
+    for k in range(n, m):  # nothing smaller qualifies (checked on the stretch in between)
         r = k
         for p in (2, 3, 5):
             while r % p == 0:

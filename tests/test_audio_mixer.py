@@ -17,7 +17,7 @@ def click_session(rate_in=44100, at_ms=(1000, 2501, 7333)):
     for i, ms in enumerate(at_ms):
         x = np.zeros(rate_in // 10, np.float32)
         x[100] = 0.5
-        x[101:400] = 0.001 * np.sin(np.arange(299))   # something to measure loudness on
+        x[101:400] = 0.001 * np.sin(np.arange(299))  # something to measure loudness on
         clips[f"c{i}"] = ArrayClip(x, rate_in)
         cues.append(Cue(ms, ms + 100, CueKind.INSTRUCTION, f"c{i}", 1))
     tl = Timeline("t", "r", 9000, (Step(1, 1, "One", 0, 9000),), tuple(cues))
@@ -30,19 +30,19 @@ def test_each_clip_lands_on_its_frame(rate):
     m = build_mixer(tl, clips, MixSettings(sample_rate=rate, music="none", chime="none"))
     out = m.render(0, m.total_frames)[:, 0]
     for c in tl.cues:
-        assert np.argmax(np.abs(out[m.frame_of_ms(c.start_ms) - 50:][:1000])) - 50 == 100
+        assert np.argmax(np.abs(out[m.frame_of_ms(c.start_ms) - 50 :][:1000])) - 50 == 100
 
 
 def test_frame_of_ms_rounds_half_up_in_integers():
     tl, clips = click_session()
     m = build_mixer(tl, clips, MixSettings(sample_rate=22050, music="none", chime="none"))
-    assert m.frame_of_ms(1) == 22          # 22.05
-    assert m.frame_of_ms(10) == 221        # 220.5 rounds up
+    assert m.frame_of_ms(1) == 22  # 22.05
+    assert m.frame_of_ms(10) == 221  # 220.5 rounds up
     assert m.frame_of_ms(1000) == 22050
     assert m.total_frames == m.frame_of_ms(tl.total_ms)
 
 
-SESSION = (1.0, 2)   # minutes, steps of the conftest's session fixture
+SESSION = (1.0, 2)  # minutes, steps of the conftest's session fixture
 
 
 @needs_espeak
@@ -53,9 +53,9 @@ def test_random_access_equals_the_stream(mixer):
     for start in rng.integers(0, mixer.total_frames, 25):
         n = int(rng.integers(1, 20000))
         got = mixer.render(int(start), n)
-        want = whole[start:start + n]
-        assert np.array_equal(got[:len(want)], want)
-        assert not np.any(got[len(want):])                 # past the end: silence
+        want = whole[start : start + n]
+        assert np.array_equal(got[: len(want)], want)
+        assert not np.any(got[len(want) :])  # past the end: silence
     odd = np.concatenate(list(mixer.blocks(0, 777)))
     assert np.array_equal(odd, whole)
 
@@ -117,7 +117,7 @@ def test_with_timeline_keeps_gain_and_moves_the_cues(mixer, session):
 
 @needs_espeak
 def test_a_loud_bed_in_a_sparse_session_is_lowered_to_keep_the_voice_in_front():
-    tl, clips = build_session(4.0, steps=2, checkin_every_ms=10 ** 9)   # little speech, much music
+    tl, clips = build_session(4.0, steps=2, checkin_every_ms=10**9)  # little speech, much music
     m = build_mixer(tl, clips, MixSettings(music_volume_db=-12))
     assert m.music_volume_db < -12
     voice_lufs = -23 + 3 + m.gain_db
@@ -161,7 +161,7 @@ def test_prepare_mix_leaves_nothing_for_the_first_export_to_do(session, tmp_path
 
     tl, clips = session
     prepare_mix(tl, clips, MixSettings(cache_dir=tmp_path))
-    monkeypatch.setattr(codec, "_gains", {})             # as in a new process
+    monkeypatch.setattr(codec, "_gains", {})  # as in a new process
 
     def forbidden(*a, **k):
         raise AssertionError("work redone after prepare_mix")

@@ -17,9 +17,35 @@ RATE = 44100
 def encode(pcm: np.ndarray, path, *, rate=RATE, bitrate="128k", xing=True):
     """s16 (frames, channels) through ffmpeg's libmp3lame, as export runs it."""
     channels = pcm.shape[1]
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "s16le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
-                    "-c:a", "libmp3lame", "-b:a", bitrate, "-id3v2_version", "0", "-write_xing", "1" if xing else "0",
-                    "-f", "mp3", "-y", str(path)], input=pcm.tobytes(), check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "s16le",
+            "-ar",
+            str(rate),
+            "-ac",
+            str(channels),
+            "-i",
+            "pipe:0",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            bitrate,
+            "-id3v2_version",
+            "0",
+            "-write_xing",
+            "1" if xing else "0",
+            "-f",
+            "mp3",
+            "-y",
+            str(path),
+        ],
+        input=pcm.tobytes(),
+        check=True,
+    )
     return path
 
 
@@ -32,18 +58,20 @@ def music(seconds, rate=RATE, channels=2, seed=0):
     """Tones with a moving level and some noise: enough for LAME to use its reservoir."""
     t = np.arange(int(seconds * rate)) / rate
     rng = np.random.default_rng(seed)
-    x = [0.2 * np.sin(2 * np.pi * f * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.3 * t)) + 0.02 * rng.standard_normal(len(t))
-         for f in (220, 331)[:channels]]
+    x = [
+        0.2 * np.sin(2 * np.pi * f * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.3 * t)) + 0.02 * rng.standard_normal(len(t))
+        for f in (220, 331)[:channels]
+    ]
     return np.rint(np.stack(x, axis=1) * 32767).astype("<i2")
 
 
 def test_header_fields():
-    fmt, size, bri = mf.parse_header(0xFFFB9044)       # what LAME writes at 128k, 44.1 kHz, joint stereo
+    fmt, size, bri = mf.parse_header(0xFFFB9044)  # what LAME writes at 128k, 44.1 kHz, joint stereo
     assert fmt == mf.StreamFormat(1, 44100, 2, False) and size == 417 and bri == 9
     assert fmt.samples == 1152 and fmt.data_start == 36
-    fmt, size, _ = mf.parse_header(0xFFFB9244)         # the same with the padding byte
+    fmt, size, _ = mf.parse_header(0xFFFB9244)  # the same with the padding byte
     assert size == 418
-    fmt, size, _ = mf.parse_header(0xFFF380C4)         # MPEG-2, 64k, 22.05 kHz, mono
+    fmt, size, _ = mf.parse_header(0xFFF380C4)  # MPEG-2, 64k, 22.05 kHz, mono
     assert (fmt.mpeg, fmt.rate, fmt.channels, fmt.samples, fmt.side_info) == (2, 22050, 1, 576, 9)
     assert size == 72 * 64000 // 22050
     for bad in (0, 0xFFFD9044, 0xFFFBF044, 0xFFFB9C44):  # no sync, layer II, bad bitrate, bad rate
@@ -73,12 +101,12 @@ def test_crc16_matches_a_byte_at_a_time_reference():
         return v
 
     rng = np.random.default_rng(3)
-    assert mf.crc16(b"123456789") == 0xBB3D              # CRC-16/ARC's check value
+    assert mf.crc16(b"123456789") == 0xBB3D  # CRC-16/ARC's check value
     for n in (0, 1, 5000, mf.Crc16.ROWS, mf.Crc16.BLOCK + 12345):
         data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
         c = mf.Crc16()
-        for i in range(0, n, 70001):                        # in pieces that do not line up with blocks
-            c.update(data[i:i + 70001])
+        for i in range(0, n, 70001):  # in pieces that do not line up with blocks
+            c.update(data[i : i + 70001])
         assert c.value() == (slow(data) if n < 100_000 else mf.crc16(data))
     big = rng.integers(0, 256, mf.Crc16.BLOCK + 3, dtype=np.uint8).tobytes()
     assert mf.crc16(big) == slow(big)
@@ -91,13 +119,24 @@ def test_an_info_frame_ffmpeg_reads_and_trusts(tmp_path):
     audio = src.read_bytes()
     frames = len(idx)
     padding = frames * 1152 - 576 - 2 * RATE
-    info = mf.info_frame(idx.header, frames=frames, audio_bytes=len(audio), toc=bytes(100), delay=576,
-                         padding=padding, music_crc=mf.crc16(audio), encoder=b"Lavc59.37")
+    info = mf.info_frame(
+        idx.header,
+        frames=frames,
+        audio_bytes=len(audio),
+        toc=bytes(100),
+        delay=576,
+        padding=padding,
+        music_crc=mf.crc16(audio),
+        encoder=b"Lavc59.37",
+    )
     out = tmp_path / "b.mp3"
     out.write_bytes(info + audio)
-    assert len(decode(out)[0]) == 2 * RATE                  # trimmed exactly by our delay and padding
-    probe = json.loads(subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(out)],
-                                      capture_output=True, text=True).stdout)
+    assert len(decode(out)[0]) == 2 * RATE  # trimmed exactly by our delay and padding
+    probe = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(out)], capture_output=True, text=True
+        ).stdout
+    )
     # ffmpeg shows the encoder string only when the tag's CRC checks out
     assert probe["streams"][0]["tags"]["encoder"] == "Lavc59.37"
     back = mf.index_frames(out)
@@ -110,8 +149,15 @@ def test_low_bitrate_info_frame_moves_up_a_bitrate(tmp_path):
     # at 8 kb/s a 22.05 kHz frame holds 26 bytes, too few for the tag
     src = encode(music(1.0, rate=22050, channels=1), tmp_path / "a.mp3", rate=22050, bitrate="8k", xing=False)
     idx = mf.index_frames(src)
-    info = mf.info_frame(idx.header, frames=len(idx), audio_bytes=src.stat().st_size, toc=bytes(100),
-                         delay=576, padding=len(idx) * 576 - 576 - 22050, music_crc=0)
+    info = mf.info_frame(
+        idx.header,
+        frames=len(idx),
+        audio_bytes=src.stat().st_size,
+        toc=bytes(100),
+        delay=576,
+        padding=len(idx) * 576 - 576 - 22050,
+        music_crc=0,
+    )
     fmt, size, bri = mf.parse_header(int.from_bytes(info[:4], "big"))
     assert size == len(info) >= 4 + 9 + mf.INFO_TAG_BYTES and bri > mf.parse_header(idx.header)[2]
     out = tmp_path / "b.mp3"
@@ -125,15 +171,15 @@ def test_reservoir_round_trip():
     for i in range(3):
         frame = bytearray(size)
         frame[:4] = (0xFFFB9044).to_bytes(4, "big")
-        frame[fmt.data_start:] = bytes([i + 1]) * (size - fmt.data_start)
+        frame[fmt.data_start :] = bytes([i + 1]) * (size - fmt.data_start)
         frames += frame
-    slot = size - fmt.data_start                                # 381 bytes of main data per frame
-    data = bytes(range(256)) * 2                                # 512: reaches into the second-last frame
+    slot = size - fmt.data_start  # 381 bytes of main data per frame
+    data = bytes(range(256)) * 2  # 512: reaches into the second-last frame
     mf.patch_tail(frames, data[:500], fmt)
     assert mf.reservoir(bytes(frames), 500, fmt) == data[:500]
-    assert frames[:4] == (0xFFFB9044).to_bytes(4, "big")        # headers and side info untouched
-    assert frames[size:size + fmt.data_start] == frames[:4] + bytes(fmt.data_start - 4)
-    assert frames[2 * size - (500 - slot) - 1] == 2             # the byte before the patch is still frame 2's
+    assert frames[:4] == (0xFFFB9044).to_bytes(4, "big")  # headers and side info untouched
+    assert frames[size : size + fmt.data_start] == frames[:4] + bytes(fmt.data_start - 4)
+    assert frames[2 * size - (500 - slot) - 1] == 2  # the byte before the patch is still frame 2's
     with pytest.raises(mf.FrameError):
         mf.reservoir(bytes(frames[:size]), 500, fmt)
 
@@ -141,7 +187,7 @@ def test_reservoir_round_trip():
 def test_short_blocks_are_seen_where_lame_uses_them(tmp_path):
     steady = encode(music(2.0), tmp_path / "steady.mp3")
     clicks = np.zeros((2 * RATE, 2), dtype="<i2")
-    clicks[RATE // 4::RATE // 4] = 30000                        # sharp attacks: LAME switches to short blocks
+    clicks[RATE // 4 :: RATE // 4] = 30000  # sharp attacks: LAME switches to short blocks
     clicky = encode(clicks + music(2.0) // 8, tmp_path / "clicks.mp3")
 
     def shapes(path):
@@ -158,14 +204,17 @@ def test_short_blocks_are_seen_where_lame_uses_them(tmp_path):
 def test_two_encodings_joined_decode_as_one(tmp_path, rate, channels):
     pcm = music(6.0, rate=rate, channels=channels, seed=rate)
     spf = 1152 if rate >= 32000 else 576
-    g = 3 * rate // spf                                         # join about half way
-    a = mf.index_frames(encode(pcm[:(g + 20) * spf], tmp_path / "a.mp3", rate=rate))
-    b = mf.index_frames(encode(pcm[(g - 8) * spf:], tmp_path / "b.mp3", rate=rate, xing=False))
+    g = 3 * rate // spf  # join about half way
+    a = mf.index_frames(encode(pcm[: (g + 20) * spf], tmp_path / "a.mp3", rate=rate))
+    b = mf.index_frames(encode(pcm[(g - 8) * spf :], tmp_path / "b.mp3", rate=rate, xing=False))
     fa, fb = open(a.path, "rb"), open(b.path, "rb")  # noqa: SIM115 - closed once the frames are read
     at = lambda idx, f, i: idx.read(f, i, i + 1)
-    off = g - 8                                                 # b's frame i is the session's frame i + off
-    j = next(j for j in range(g, g + 16)
-             if mf.join_ok(at(a, fa, j - 1), at(a, fa, j), at(b, fb, j - 1 - off), at(b, fb, j - off), a.fmt))
+    off = g - 8  # b's frame i is the session's frame i + off
+    j = next(
+        j
+        for j in range(g, g + 16)
+        if mf.join_ok(at(a, fa, j - 1), at(a, fa, j), at(b, fb, j - 1 - off), at(b, fb, j - off), a.fmt)
+    )
     head = bytearray(a.read(fa, 0, j))
     need = mf.main_data_begin(at(b, fb, j - off), b.fmt)
     mf.patch_tail(head, mf.reservoir(b.read(fb, 0, j - off), need, b.fmt), a.fmt)
@@ -173,8 +222,15 @@ def test_two_encodings_joined_decode_as_one(tmp_path, rate, channels):
     fa.close()
     fb.close()
     frames = j + len(b) - (j - off)
-    info = mf.info_frame(a.header, frames=frames, audio_bytes=len(head) + len(tail), toc=bytes(100), delay=576,
-                         padding=frames * spf - 576 - len(pcm), music_crc=0)
+    info = mf.info_frame(
+        a.header,
+        frames=frames,
+        audio_bytes=len(head) + len(tail),
+        toc=bytes(100),
+        delay=576,
+        padding=frames * spf - 576 - len(pcm),
+        music_crc=0,
+    )
     out = tmp_path / "joined.mp3"
     out.write_bytes(info + bytes(head) + tail)
     got, err = decode(out, channels)

@@ -26,8 +26,7 @@ pytestmark = needs_ffmpeg
 RATE = 44100
 
 # "Music" with a tonal part and a noisy part: neither loops by itself without a jump.
-MUSIC = ("anoisesrc=c=pink:a=0.1:seed=7[n];sine=f=221.3:sample_rate=44100[s];"
-         "[n][s]amix=inputs=2:weights=1 0.6")
+MUSIC = "anoisesrc=c=pink:a=0.1:seed=7[n];sine=f=221.3:sample_rate=44100[s];[n][s]amix=inputs=2:weights=1 0.6"
 
 
 def fade_s(seconds):
@@ -42,7 +41,7 @@ def whole_loop(bed):
 def going_round(bed, n=2000):
     """What is heard at the seam: the bed's last frames, then the loop's first."""
     x = whole_loop(bed)
-    return np.concatenate([x[-n:], x[bed.loop_start:bed.loop_start + n]])
+    return np.concatenate([x[-n:], x[bed.loop_start : bed.loop_start + n]])
 
 
 def jumps(x):
@@ -92,10 +91,12 @@ def test_a_folder_plays_in_name_order_with_crossfades(tmp_path):
         spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
         return np.fft.rfftfreq(len(seg), 1 / RATE)[np.argmax(spec)]
 
-    assert abs(pitch(x[: RATE // 2]) - 330) < 5                   # first track first
-    assert abs(pitch(x[int(RATE * 6.5):int(RATE * 7)]) - 660) < 5   # then the second (its 2 s opening under the first one's end)
+    assert abs(pitch(x[: RATE // 2]) - 330) < 5  # first track first
+    assert (
+        abs(pitch(x[int(RATE * 6.5) : int(RATE * 7)]) - 660) < 5
+    )  # then the second (its 2 s opening under the first one's end)
     # tracks are evened out: both play at one level
-    a, b = np.sqrt(np.mean(x[: RATE // 2] ** 2)), np.sqrt(np.mean(x[int(RATE * 6.5):int(RATE * 7)] ** 2))
+    a, b = np.sqrt(np.mean(x[: RATE // 2] ** 2)), np.sqrt(np.mean(x[int(RATE * 6.5) : int(RATE * 7)] ** 2))
     assert 0.8 < a / b < 1.25
     assert jumps(going_round(bed)).max() <= jumps(x[:, None]).max() + 1e-6
 
@@ -103,19 +104,20 @@ def test_a_folder_plays_in_name_order_with_crossfades(tmp_path):
 def test_the_music_starts_at_its_first_sample(tmp_path):
     # a melody that changes every second: where the bed starts in the file is unmistakable
     tones = ";".join(f"sine=f={220 * 2 ** (k / 12):.2f}:sample_rate=44100:duration=1[t{k}]" for k in range(12))
-    src = make_audio(tmp_path / "melody.wav", tones + ";" + "".join(f"[t{k}]" for k in range(12))
-                     + "concat=n=12:v=0:a=1", 12.0)
+    src = make_audio(
+        tmp_path / "melody.wav", tones + ";" + "".join(f"[t{k}]" for k in range(12)) + "concat=n=12:v=0:a=1", 12.0
+    )
     decoded = np.concatenate(list(ffmpeg_mod.decode(src, RATE, 1)))[:, 0].astype(np.float64)
     bed = file_bed(src, RATE, 1, None)
     head = np.asarray(bed.read(0, RATE * 5), dtype=np.float64).reshape(-1)
-    gain = np.dot(head, decoded[:len(head)]) / np.dot(decoded[:len(head)], decoded[:len(head)])
+    gain = np.dot(head, decoded[: len(head)]) / np.dot(decoded[: len(head)], decoded[: len(head)])
     # the session's first 5 s are the file's first 5 s, only brought to the bed's level
-    assert np.max(np.abs(head - gain * decoded[:len(head)])) < 1e-4
+    assert np.max(np.abs(head - gain * decoded[: len(head)])) < 1e-4
     # and round the loop, the opening comes back under the seam, then the file carries on
     x = fade_s(12.0)
     later = np.asarray(bed.read(bed.frames, RATE), dtype=np.float64).reshape(-1)
     start = round(x * RATE)
-    assert np.max(np.abs(later - gain * decoded[start:start + RATE])) < 1e-4
+    assert np.max(np.abs(later - gain * decoded[start : start + RATE])) < 1e-4
 
 
 def test_crossfade_keeps_the_level_for_alike_and_unalike_material():
@@ -124,9 +126,9 @@ def test_crossfade_keeps_the_level_for_alike_and_unalike_material():
     a, b = rng.standard_normal(n), rng.standard_normal(n)
     mixed = crossfade(a, b)
     mid = slice(n // 2 - 2000, n // 2 + 2000)
-    assert np.sqrt(np.mean(mixed[mid] ** 2)) == pytest.approx(1.0, rel=0.1)   # uncorrelated: equal power
+    assert np.sqrt(np.mean(mixed[mid] ** 2)) == pytest.approx(1.0, rel=0.1)  # uncorrelated: equal power
     same = crossfade(a, a)
-    assert np.allclose(same, a)                                                 # identical: no dip or bump
+    assert np.allclose(same, a)  # identical: no dip or bump
 
 
 def test_decoded_loop_is_cached_and_reused(tmp_path, monkeypatch):
@@ -147,10 +149,10 @@ def test_builtin_bed_is_cached(tmp_path):
     cache = DerivedCache(tmp_path / "cache")
     a = builtin_bed(RATE, 2, cache)
     b = builtin_bed(RATE, 2, cache)
-    assert type(a).__name__ == "ArrayBed" and type(b).__name__ == "FileBed"   # made, then read from the cache
+    assert type(a).__name__ == "ArrayBed" and type(b).__name__ == "FileBed"  # made, then read from the cache
     assert a.frames == b.frames and a.channels == b.channels == 1
     assert np.array_equal(a.samples, b.read(0, b.frames)) and np.array_equal(a.powers, b.powers)
-    assert np.array_equal(a.read(a.frames - 100, 300), b.read(b.frames - 100, 300))   # across the loop point
+    assert np.array_equal(a.read(a.frames - 100, 300), b.read(b.frames - 100, 300))  # across the loop point
     # power is reported for both output channels of the dual-mono bed
     one = builtin_bed(RATE, 1, None)
     assert np.allclose(a.powers, 2 * one.powers)
@@ -162,8 +164,8 @@ def test_builtin_bed_analysis_agrees_with_filtering_its_samples():
     bed = builtin_bed(48000, 1, None)
     powers, peak = loop_analysis(bed.samples, 48000, 1)
     assert bed.powers.mean() == pytest.approx(powers.mean(), rel=1e-4)
-    assert np.max(np.abs(bed.powers / powers - 1)) < 0.1          # each 10 ms within 0.4 dB
-    assert peak <= bed.peak < peak * 1.1                           # a safe bound on the true peak
+    assert np.max(np.abs(bed.powers / powers - 1)) < 0.1  # each 10 ms within 0.4 dB
+    assert peak <= bed.peak < peak * 1.1  # a safe bound on the true peak
 
 
 def test_none_means_no_bed():
@@ -194,6 +196,7 @@ def test_silent_music_is_refused(tmp_path):
 def test_a_video_without_sound_is_refused(tmp_path):
     video = tmp_path / "clip.mp4"
     import subprocess
+
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=d=1:s=64x64", str(video)], check=True)
     with pytest.raises(AudioInputError) as e:
         prepare_bed(str(video), RATE, 2, None)
@@ -242,9 +245,9 @@ def test_a_music_file_is_read_as_that_file_whatever_its_name(tmp_path, name, mon
     make_audio(tmp_path / "b.mp3", "sine=f=1000:sample_rate=44100", 3.0)
     make_audio(tmp_path / "own.mp3", "sine=f=2500:sample_rate=44100", 6.0)
     os.rename(tmp_path / "own.mp3", tmp_path / name)
-    relative = Path(name)     # as `--music NAME` gives it: ffmpeg would take it for a protocol or option
+    relative = Path(name)  # as `--music NAME` gives it: ffmpeg would take it for a protocol or option
     x = np.concatenate(list(ffmpeg_mod.decode(relative, RATE, 1)))
-    assert abs(len(x) / RATE - 6.0) < 0.1          # not a.mp3 then b.mp3 (3 s each)
+    assert abs(len(x) / RATE - 6.0) < 0.1  # not a.mp3 then b.mp3 (3 s each)
     assert abs(dominant_hz(x) - 2500) < 5
     bed = file_bed(relative, RATE, 1, DerivedCache(tmp_path / "cache"))
     assert abs(dominant_hz(bed.read(0, RATE)) - 2500) < 5
@@ -256,10 +259,10 @@ def test_a_cached_loop_damaged_on_disk_is_made_again(tmp_path):
     good = whole_loop(file_bed(src, RATE, 1, cache))
     loop = next((tmp_path / "cache" / "music").glob("*.f32"))
     size = loop.stat().st_size
-    with open(loop, "r+b") as f:           # garbage of the same size over the samples
+    with open(loop, "r+b") as f:  # garbage of the same size over the samples
         f.write(np.random.default_rng(9).standard_normal((size - 24) // 4).astype("<f4").tobytes())
     again = file_bed(src, RATE, 1, DerivedCache(tmp_path / "cache"))
     assert np.array_equal(whole_loop(again), good)
-    for entry in (tmp_path / "cache" / "music").iterdir():   # every entry whole again
+    for entry in (tmp_path / "cache" / "music").iterdir():  # every entry whole again
         assert not entry.name.startswith(".")
     assert file_bed(src, RATE, 1, DerivedCache(tmp_path / "cache")).frames == again.frames

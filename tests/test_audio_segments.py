@@ -21,9 +21,9 @@ def check_feeds(plan):
         assert p.feed_start == 0 or p.feed_start <= (p.first - sg.PRIME) * spf
         assert p.feed_end == plan.total or p.feed_end >= (p.end + sg.WINDOW + sg.TAIL) * spf
     for a, b in zip(plan.pieces, plan.pieces[1:]):
-        assert a.end == b.first                        # the pieces tile the session
+        assert a.end == b.first  # the pieces tile the session
     for p in plan.pieces[:-1]:
-        assert p.end - p.first >= sg.WINDOW            # so the joins either side cannot cross
+        assert p.end - p.first >= sg.WINDOW  # so the joins either side cannot cross
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
@@ -61,7 +61,7 @@ def test_steady_stretches_are_copied_from_the_loop():
     check_feeds(plan)
     spf = plan.spf
     copied = sum(p.end - p.first for p in plan.pieces if p.loop)
-    assert copied > 0.6 * total / spf                   # 25 s of every 30
+    assert copied > 0.6 * total / spf  # 25 s of every 30
     assert plan.encoded_frames < 0.45 * total / spf
     for p in (p for p in plan.pieces if p.loop):
         # every frame it may give (from its first to the end of the window after it) is the bed
@@ -79,13 +79,13 @@ def test_steady_stretches_are_copied_from_the_loop():
 
 def test_a_long_steady_stretch_wraps_round_the_loop():
     total = 600 * RATE
-    steady = [(20 * RATE, 500 * RATE)]                 # 8 minutes of bed: five times round a 96 s loop
+    steady = [(20 * RATE, 500 * RATE)]  # 8 minutes of bed: five times round a 96 s loop
     plan = sg.plan_session(total, RATE, 2, steady=steady, loop_samples=96 * RATE)
     loops = [p for p in plan.pieces if p.loop]
     assert len(loops) >= 5
     lf = 96 * RATE // 1152
     for p in loops[1:]:
-        assert p.first % lf == 0                        # joined where the loop starts again
+        assert p.first % lf == 0  # joined where the loop starts again
 
 
 @pytest.mark.parametrize("off", [-20, -15, -5, -1, 0, 1, 5, 15, 16, 17, 20, 31, 33])
@@ -95,10 +95,10 @@ def test_steady_runs_starting_or_ending_near_a_wrap_leave_no_stub(off):
     lf = 96 * RATE // 1152
     total = 500 * RATE
 
-    def span(u, v):                                    # the steady samples that make run [u, v)
+    def span(u, v):  # the steady samples that make run [u, v)
         return (u * 1152 - DELAY - sg.MARGIN * 1152, v * 1152 - DELAY + sg.MARGIN * 1152)
 
-    for u, v in [(lf + off, lf + off + 8000), (lf - 800, 3 * lf + off + sg.WINDOW)]:   # long enough to pay
+    for u, v in [(lf + off, lf + off + 8000), (lf - 800, 3 * lf + off + sg.WINDOW)]:  # long enough to pay
         plan = sg.plan_session(total, RATE, 2, steady=[span(u, v)], loop_samples=96 * RATE)
         assert plan.loop is not None
         check_feeds(plan)
@@ -120,6 +120,6 @@ def test_a_loop_off_the_frame_grid_or_too_long_is_not_reused():
 
 def test_short_steady_gaps_are_encoded_fresh():
     total = 300 * RATE
-    steady = [(t * RATE, (t + 1) * RATE) for t in range(10, 290, 3)]   # 1 s gaps: joins would cost more
+    steady = [(t * RATE, (t + 1) * RATE) for t in range(10, 290, 3)]  # 1 s gaps: joins would cost more
     plan = sg.plan_session(total, RATE, 2, steady=steady, loop_samples=96 * RATE)
     assert plan.loop is None and len(plan.pieces) == 2

@@ -12,8 +12,12 @@ from voiceguide.audio.loudness import db, integrated_loudness, true_peak
 from voiceguide.audio.speech import REFERENCE_LUFS, SpeechBank, shape
 
 pytestmark = needs_espeak
-TEXTS = ["Step 2 of 7: Effleurage.", "Check in: is the pressure comfortable?", "Good.",
-         "Keep your hands relaxed and your movements slow and even, from the lower back to the neck."]
+TEXTS = [
+    "Step 2 of 7: Effleurage.",
+    "Check in: is the pressure comfortable?",
+    "Good.",
+    "Keep your hands relaxed and your movements slow and even, from the lower back to the neck.",
+]
 
 
 class CountingClip:
@@ -47,7 +51,7 @@ def test_shape_limits_peaks_and_keeps_loudness():
     clip = espeak_clip(TEXTS[3])
     x = clip.read().astype(np.float64)
     x *= 10 ** ((REFERENCE_LUFS - integrated_loudness(x, clip.sample_rate)) / 20)
-    assert db(true_peak(x)) > -6      # espeak-ng is peaky: this needs limiting
+    assert db(true_peak(x)) > -6  # espeak-ng is peaky: this needs limiting
     y = shape(x, clip.sample_rate, -9.0)
     assert db(true_peak(y)) <= -9.0 + 1e-9
     assert integrated_loudness(y, clip.sample_rate) == pytest.approx(REFERENCE_LUFS, abs=0.05)
@@ -65,7 +69,7 @@ def test_analysis_and_samples_are_cached(tmp_path):
     for t in TEXTS:
         assert np.array_equal(bank2.samples(t), first[t])
         assert np.array_equal(bank2.analysis(t).powers, bank.analysis(t).powers)
-    assert all(c.reads == 0 for c in clips2.values())   # a warm start reads no clip at all
+    assert all(c.reads == 0 for c in clips2.values())  # a warm start reads no clip at all
 
 
 def test_a_truncated_cache_entry_is_made_again(tmp_path):
@@ -92,13 +96,13 @@ def test_garbage_of_the_same_size_in_the_cache_is_never_mixed(tmp_path):
     rng = np.random.default_rng(5)
     for f in (tmp_path / "speech").iterdir():
         size = f.stat().st_size
-        with open(f, "r+b") as fh:        # the payload scrambled, sizes and trailers kept
+        with open(f, "r+b") as fh:  # the payload scrambled, sizes and trailers kept
             fh.write(rng.integers(0, 256, size - 24, dtype=np.uint8).tobytes())
     again = SpeechBank({t: CountingClip(espeak_clip(t))}, 44100, DerivedCache(tmp_path))
     again.analyse([t])
     assert np.array_equal(again.analysis(t).powers, powers)
     assert np.array_equal(again.samples(t), good)
-    assert again.clips[t].reads == 2      # made again from the clip: analysed, then processed
+    assert again.clips[t].reads == 2  # made again from the clip: analysed, then processed
 
 
 def test_what_is_derived_is_keyed_by_the_clips_samples_not_its_key(tmp_path):
@@ -128,14 +132,14 @@ def test_check_sources_finds_a_damaged_clip_before_the_first_block(tmp_path, put
     clip = put_clip(clips, "ab" + "0" * 62, ms=800)
     bank = SpeechBank({"x": clip}, 44100, DerivedCache(tmp_path / "mix"))
     bank.analyse(["x"])
-    bank.check_sources(["x"])          # sound: nothing to say
+    bank.check_sources(["x"])  # sound: nothing to say
     data = bytearray(clip.path.read_bytes())
     data[100:110] = bytes(10)
-    clip.path.write_bytes(bytes(data))   # rewritten: a new file with the same size
+    clip.path.write_bytes(bytes(data))  # rewritten: a new file with the same size
     fresh = clips.get(clip.key)
     bank = SpeechBank({"x": fresh}, 44100, DerivedCache(tmp_path / "mix"))
-    bank.analyse(["x"])                  # cached: the clip is not read
-    bank.set_ceiling(-9.0)               # processed samples for this ceiling are not cached
+    bank.analyse(["x"])  # cached: the clip is not read
+    bank.set_ceiling(-9.0)  # processed samples for this ceiling are not cached
     with pytest.raises(DamagedClip) as err:
         bank.check_sources(["x"])
     assert err.value.keys == (clip.key,) and not clip.path.exists()
@@ -169,7 +173,7 @@ def test_a_sessions_analyses_are_read_back_as_one_entry(tmp_path):
     warm = OneEntry(tmp_path)
     again = SpeechBank(clips, 44100, warm)
     again.analyse(TEXTS)
-    assert warm.loads == [bundle]          # one read, not one per clip
+    assert warm.loads == [bundle]  # one read, not one per clip
     for t in TEXTS:
         a, b = again.analysis(t), bank.analysis(t)
         assert (a.rate, a.frames, a.gain, a.peak) == (b.rate, b.frames, b.gain, b.peak)

@@ -49,8 +49,9 @@ def wav_rate(path: Path) -> int:
         return w.getframerate()
 
 
-def build_session(minutes: float = 1.5, steps: int = 3, *, intro_ms: int = 12000, outro_ms: int = 10000,
-                  checkin_every_ms: int = 25000) -> tuple[Timeline, dict[str, ArrayClip]]:
+def build_session(
+    minutes: float = 1.5, steps: int = 3, *, intro_ms: int = 12000, outro_ms: int = 10000, checkin_every_ms: int = 25000
+) -> tuple[Timeline, dict[str, ArrayClip]]:
     """A routine-like session: set-up line, chime + announce + instruction per step, check-ins,
     a countdown, closing words and a last chime. Cue ends are the clips' real lengths."""
     total = int(minutes * 60000)
@@ -93,26 +94,49 @@ def ebur128(path: Path, *, start: float | None = None, duration: float | None = 
         cmd += ["-t", f"{duration:.3f}"]
     cmd += ["-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"]
     err = subprocess.run(cmd, capture_output=True, text=True).stderr
-    tail = err[err.rfind("Summary:"):]
+    tail = err[err.rfind("Summary:") :]
     i = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", tail)
     tp = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", tail)
     return float(i.group(1)), float(tp.group(1))
 
 
 def ffprobe(path: Path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-show_chapters",
-                          "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-show_chapters", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
 def make_audio(path: Path, lavfi: str, seconds: float, *, rate: int = 44100, channels: int = 2) -> Path:
     """A file made by ffmpeg from a lavfi source (format from the extension)."""
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", lavfi, "-t", str(seconds),
-                    "-ar", str(rate), "-ac", str(channels), str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            lavfi,
+            "-t",
+            str(seconds),
+            "-ar",
+            str(rate),
+            "-ac",
+            str(channels),
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
 # The helpers are code too: these keep them honest.
+
 
 @needs_espeak
 def test_espeak_clip_is_real_speech():

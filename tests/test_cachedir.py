@@ -33,14 +33,16 @@ def shared(tmp_path, put_clip):
     derived = tmp_path / "mix" / "speech" / ("a" * 32 + ".npz")
     derived.parent.mkdir(parents=True)
     derived.write_bytes(b"x" * 100)
-    foreign = [tmp_path / "clips" / "drafts" / "interview.wav",        # a folder of the user's
-               tmp_path / "clips" / "ab" / "interview.wav",             # beside our clips
-               tmp_path / "clips" / "cd" / (KEY_A + ".wav"),            # our name, in the wrong folder
-               tmp_path / "clips" / "ab" / (KEY_A.upper() + ".wav"),
-               tmp_path / "mix" / "album" / "final-master.wav",         # a folder that is no kind of ours
-               tmp_path / "mix" / "speech" / "notes.txt",
-               tmp_path / "mix" / "speech" / ("a" * 31 + ".npz"),
-               tmp_path / "readme.txt"]
+    foreign = [
+        tmp_path / "clips" / "drafts" / "interview.wav",  # a folder of the user's
+        tmp_path / "clips" / "ab" / "interview.wav",  # beside our clips
+        tmp_path / "clips" / "cd" / (KEY_A + ".wav"),  # our name, in the wrong folder
+        tmp_path / "clips" / "ab" / (KEY_A.upper() + ".wav"),
+        tmp_path / "mix" / "album" / "final-master.wav",  # a folder that is no kind of ours
+        tmp_path / "mix" / "speech" / "notes.txt",
+        tmp_path / "mix" / "speech" / ("a" * 31 + ".npz"),
+        tmp_path / "readme.txt",
+    ]
     for f in foreign:
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_bytes(b"RIFF not voiceguide's")
@@ -53,7 +55,7 @@ def test_prune_and_clear_remove_only_voiceguides_files(shared, put_clip):
     root, clips, derived, foreign = shared
     pruned = CacheDir(root).prune(30 * 86400)
     assert pruned.files == 3 and pruned.bytes == sum(c.size for c in clips) + 100
-    assert pruned.kept_foreign == 7     # 7 things in our folders (the readme at the root is not looked at)
+    assert pruned.kept_foreign == 7  # 7 things in our folders (the readme at the root is not looked at)
     assert all(f.exists() for f in foreign)
     assert not derived.exists() and not any(c.path.exists() for c in clips)
     assert "left 7 files or folders that voiceguide did not make" in pruned.describe()
@@ -98,7 +100,7 @@ def test_temps_go_when_their_writer_is_gone_whatever_their_age(tmp_path, dead_wr
     folder = tmp_path / "clips" / "ab"
     dead = folder / dead_writer_name(KEY_A + ".wav")
     live = folder / files.temp_name(KEY_A + ".wav")
-    legacy_old = folder / f"{KEY_A}.1234-0badf00d.tmp"          # from before temps named their writer
+    legacy_old = folder / f"{KEY_A}.1234-0badf00d.tmp"  # from before temps named their writer
     legacy_new = folder / f"{KEY_A}.1234-0badf00d.tmp.1.tmp"
     mix = tmp_path / "mix" / "music"
     mix.mkdir(parents=True)
@@ -115,7 +117,7 @@ def test_temps_go_when_their_writer_is_gone_whatever_their_age(tmp_path, dead_wr
     assert pruned.files == 4 and pruned.kept_live == 1
     assert live.exists() and legacy_new.exists()
     assert not any(p.exists() for p in (dead, legacy_old, mix_dead, mix_legacy))
-    assert (folder / (KEY_A + ".wav")).exists()     # a clip used lately stays
+    assert (folder / (KEY_A + ".wav")).exists()  # a clip used lately stays
 
 
 def test_info_counts_what_is_not_ours(shared):

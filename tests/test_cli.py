@@ -47,8 +47,9 @@ def test_every_command_has_an_example_and_is_in_the_readme(name, cmd):
     for param in cmd.params:
         for opt in getattr(param, "opts", []):
             if opt.startswith("--") and opt != "--help":
-                assert re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", README), \
+                assert re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", README), (
                     f"README does not document {opt} of {name}"
+                )
 
 
 def test_help_runs(capsys):
@@ -63,8 +64,15 @@ def test_show_json_is_the_contract(capsys):
     code, out, err = run(capsys, "show", "--json")
     assert code == 0, err
     tl = json.loads(out)
-    assert [s["title"] for s in tl["steps"]] == ["Warm-up strokes", "Effleurage", "Petrissage", "Circular motions",
-                                                "Tapotement", "Friction", "Lower back"]
+    assert [s["title"] for s in tl["steps"]] == [
+        "Warm-up strokes",
+        "Effleurage",
+        "Petrissage",
+        "Circular motions",
+        "Tapotement",
+        "Friction",
+        "Lower back",
+    ]
     for s in tl["steps"]:
         assert {"index", "title", "start_s", "end_s"} <= set(s)
     for c in tl["cues"]:
@@ -83,15 +91,18 @@ def test_show_table(capsys):
     assert "Step 1 of 1: Warm-up strokes." in out and "(chime)" in out and "~" in out
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["show", "--length", "2m"], "can last from"),
-    (["show", "--length", "soon"], "not a duration"),
-    (["show", "--steps", "9"], "outside 1-7"),
-    (["show", "--pace", "0"], "--pace"),
-    (["show", "no-such-routine"], "no bundled routine or file"),
-    (["show", "--countdown", "x"], "--countdown"),
-    (["export"], "Missing option '-o'"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["show", "--length", "2m"], "can last from"),
+        (["show", "--length", "soon"], "not a duration"),
+        (["show", "--steps", "9"], "outside 1-7"),
+        (["show", "--pace", "0"], "--pace"),
+        (["show", "no-such-routine"], "no bundled routine or file"),
+        (["show", "--countdown", "x"], "--countdown"),
+        (["export"], "Missing option '-o'"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(capsys, args, needle):
     code, out, err = run(capsys, *args)
     assert code == 2, (out, err)
@@ -161,7 +172,8 @@ def test_one_step_is_singular_in_show_validate_and_routines(capsys, tmp_path):
 def test_show_finds_name_yaml_in_the_current_folder(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "neck-and-shoulders.yaml").write_text(
-        "title: Neck and shoulders\nsteps:\n  - title: Neck\n    duration: 1m\n    instruction: Tilt.\n")
+        "title: Neck and shoulders\nsteps:\n  - title: Neck\n    duration: 1m\n    instruction: Tilt.\n"
+    )
     for ref in ("neck-and-shoulders", "neck-and-shoulders.yaml", tmp_path / "neck-and-shoulders"):
         code, out, err = run(capsys, "show", ref)
         assert code == 0 and out.startswith("Neck and shoulders: 1 step"), (ref, err)
@@ -199,6 +211,7 @@ def test_prune_older_than_suggests_ages_like_its_help(capsys):
 class _Terminal:
     def __init__(self):
         import io
+
         self.out = io.StringIO()
 
     def isatty(self):
@@ -217,7 +230,7 @@ def test_no_progress_bar_when_everything_is_cached(monkeypatch):
     term = _Terminal()
     monkeypatch.setattr(sys, "stderr", term)
     bar = _Bar("Rendering")
-    bar(12, 12)   # all found in the cache: the first report is already the last
+    bar(12, 12)  # all found in the cache: the first report is already the last
     bar.close()
     assert term.out.getvalue() == ""
     bar = _Bar("Rendering")
@@ -253,5 +266,5 @@ def test_voices_has_a_header_even_columns_and_marks_the_default(capsys):
     rows = lines[1:-1]
     assert rows and all(r.startswith("espeak-ng") for r in rows)
     language_at = lines[0].index("LANGUAGE")
-    assert all(r[language_at - 2:language_at] == "  " and r[language_at] != " " for r in rows)  # one column
-    assert sum(" * " in r[:language_at] for r in rows) == 1                                       # one default
+    assert all(r[language_at - 2 : language_at] == "  " and r[language_at] != " " for r in rows)  # one column
+    assert sum(" * " in r[:language_at] for r in rows) == 1  # one default

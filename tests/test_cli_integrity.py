@@ -23,13 +23,14 @@ ESPEAK = ["--engine", "espeak-ng", "--steps", "1-2"]
 
 pytestmark = [
     pytest.mark.skipif(not VG.exists(), reason="no .venv/bin/voiceguide (run scripts/bootstrap)"),
-    pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
-                       reason="needs espeak-ng and ffmpeg"),
+    pytest.mark.skipif(
+        shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None, reason="needs espeak-ng and ffmpeg"
+    ),
 ]
 
 
 _NO_SETTINGS = Path(tempfile.mkdtemp(prefix="voiceguide-test-config-")) / "config.toml"
-_NO_SETTINGS.write_text("")   # the user's own settings file must not change these runs
+_NO_SETTINGS.write_text("")  # the user's own settings file must not change these runs
 
 
 def env_for(cache: Path) -> dict:
@@ -37,8 +38,9 @@ def env_for(cache: Path) -> dict:
 
 
 def vg(cache: Path, *args, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VG), *map(str, args)], capture_output=True, text=True, env=env_for(cache),
-                          timeout=timeout)
+    return subprocess.run(
+        [str(VG), *map(str, args)], capture_output=True, text=True, env=env_for(cache), timeout=timeout
+    )
 
 
 def timed(cache: Path, *args) -> tuple[float, subprocess.CompletedProcess]:
@@ -70,6 +72,7 @@ def one_line(stderr: str) -> str:
 
 # --- damage is found and made again; the export equals an undamaged one ----------------------------
 
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     d = tmp_path_factory.mktemp("ref")
@@ -88,9 +91,9 @@ def test_damage_that_keeps_sizes_and_headers_never_reaches_the_export(reference,
     cache = copy_cache(reference, tmp_path)
     clips = sorted(cache.rglob("clips/*/*.wav"))
     derived = sorted(p for p in cache.rglob("mix/*/*") if p.is_file())
-    scramble(clips[len(clips) // 2], 64)                       # a clip, seal and all
-    scramble(clips[1], 64, keep_tail=24)                       # a clip's samples, its seal kept
-    for p in derived:                                          # every derived entry, trailers kept
+    scramble(clips[len(clips) // 2], 64)  # a clip, seal and all
+    scramble(clips[1], 64, keep_tail=24)  # a clip's samples, its seal kept
+    for p in derived:  # every derived entry, trailers kept
         scramble(p, 0, keep_tail=24)
     p = vg(cache, "export", *ESPEAK, "-o", tmp_path / "again.wav")
     assert p.returncode == 0, p.stderr
@@ -126,13 +129,22 @@ def test_an_edited_codec_calibration_is_not_trusted(reference, tmp_path):
 
 # --- several runs at once on one empty cache --------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_five_exports_at_once_on_an_empty_cache_all_succeed_with_identical_audio(tmp_path):
     """The default engine (piper when installed, whose output varies from run to run)."""
     cache = tmp_path / "shared"
     outs = [tmp_path / f"c{i}.wav" for i in range(5)]
-    procs = [subprocess.Popen([str(VG), "export", "--steps", "1-2", "-o", str(o)], env=env_for(cache),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for o in outs]
+    procs = [
+        subprocess.Popen(
+            [str(VG), "export", "--steps", "1-2", "-o", str(o)],
+            env=env_for(cache),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for o in outs
+    ]
     errs = [p.communicate(timeout=900)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 5, errs
     audio = [pcm(o) for o in outs]
@@ -145,6 +157,7 @@ def test_five_exports_at_once_on_an_empty_cache_all_succeed_with_identical_audio
 
 # --- SIGTERM is Ctrl-C; after SIGKILL the next run clears up ------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def warm(tmp_path_factory):
     cache = tmp_path_factory.mktemp("warm") / "cache"
@@ -154,8 +167,13 @@ def warm(tmp_path_factory):
 
 
 def start_export(cache: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen([str(VG), "export", "--engine", "espeak-ng", "--pace", "3", "-o", str(out)],
-                            env=env_for(cache), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(VG), "export", "--engine", "espeak-ng", "--pace", "3", "-o", str(out)],
+        env=env_for(cache),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_part(folder: Path, timeout: float = 30) -> None:
@@ -186,7 +204,7 @@ def test_after_a_sigkill_the_next_export_removes_what_was_left(warm, tmp_path):
     p.wait(30)
     left = [q.name for q in tmp_path.iterdir()]
     assert left and all(n.endswith(".part") for n in left)
-    time.sleep(0.5)   # the killed run's ffmpeg finishes reading its closed pipe
+    time.sleep(0.5)  # the killed run's ffmpeg finishes reading its closed pipe
     again = vg(warm, "export", "--engine", "espeak-ng", "--steps", "1", "-o", out)
     assert again.returncode == 0, again.stderr
     assert sorted(q.name for q in tmp_path.iterdir()) == ["s.mp3"]
@@ -194,8 +212,13 @@ def test_after_a_sigkill_the_next_export_removes_what_was_left(warm, tmp_path):
 
 def test_sigterm_during_a_render_stops_the_engines_and_leaves_no_temp(tmp_path):
     cache = tmp_path / "cache"
-    p = subprocess.Popen([str(VG), "render", "--engine", "espeak-ng", "--pace", "3"], env=env_for(cache),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [str(VG), "render", "--engine", "espeak-ng", "--pace", "3"],
+        env=env_for(cache),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 30
     while not list(cache.glob("clips/*/*.wav")):
         assert time.monotonic() < deadline and p.poll() is None
@@ -209,6 +232,7 @@ def test_sigterm_during_a_render_stops_the_engines_and_leaves_no_temp(tmp_path):
 
 # --- a full disk, a read-only cache: one line, at once ---------------------------------------------
 
+
 def test_a_full_disk_under_the_clips_says_so_at_once(tmp_path):
     with tmpfs("4m") as disk:
         fill(disk, leave_bytes=200_000)
@@ -219,7 +243,7 @@ def test_a_full_disk_under_the_clips_says_so_at_once(tmp_path):
 
 def test_a_disk_filling_during_the_render_says_so(tmp_path):
     with tmpfs("3m") as disk:
-        fill(disk, leave_bytes=1_600_000)       # room for a few clips, not for all of them
+        fill(disk, leave_bytes=1_600_000)  # room for a few clips, not for all of them
         t, p = timed(disk / "cache", "render", "--engine", "espeak-ng")
         leftovers = [q.name for q in (disk / "cache").rglob("*") if q.is_file() and q.name.startswith(".")]
     assert p.returncode == 1 and "the disk is full" in one_line(p.stderr) and "bad clip" not in p.stderr
@@ -248,7 +272,7 @@ def test_a_full_export_target_says_so(warm, tmp_path):
 def test_a_read_only_cache_with_clips_to_render_fails_at_once(reference, tmp_path):
     cache = copy_cache(reference, tmp_path)
     with read_only_view(cache) as ro:
-        served = vg(ro, "export", *ESPEAK, "-o", tmp_path / "from-ro.wav")   # nothing to write: works
+        served = vg(ro, "export", *ESPEAK, "-o", tmp_path / "from-ro.wav")  # nothing to write: works
         t, p = timed(ro, "render", "--engine", "espeak-ng", "--steps", "3")
     assert served.returncode == 0, served.stderr
     assert np.array_equal(pcm(tmp_path / "from-ro.wav"), pcm(reference))
@@ -257,6 +281,7 @@ def test_a_read_only_cache_with_clips_to_render_fails_at_once(reference, tmp_pat
 
 
 # --- clear and prune --------------------------------------------------------------------------------
+
 
 def test_clear_refuses_a_folder_that_is_no_cache(tmp_path):
     plain = tmp_path / "not-a-cache"
@@ -273,7 +298,7 @@ def test_clear_and_prune_report_what_they_did(reference, tmp_path):
     mine = cache / "clips" / "drafts" / "interview.wav"
     mine.parent.mkdir()
     mine.write_text("mine")
-    n = sum(1 for q in cache.rglob("*") if q.is_file()) - 2   # less the tag and mine
+    n = sum(1 for q in cache.rglob("*") if q.is_file()) - 2  # less the tag and mine
     p = vg(cache, "cache", "prune", "--older-than", "0m")
     assert p.returncode == 0 and p.stdout.startswith(f"removed {n} files (")
     assert "left 1 files or folders that voiceguide did not make" in p.stdout

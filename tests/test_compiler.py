@@ -21,8 +21,10 @@ ROUTINES = Path(__file__).parent / "routines"
 CASES = {
     "back-massage-default": ("back-massage", Pacing()),
     "back-massage-15m-steps": ("back-massage", Pacing(length_ms=15 * 60_000, steps="1-3,lower back")),
-    "back-massage-slow": ("back-massage", Pacing(pace=1.5, rate_wpm=130, countdowns_ms=(60_000, 30_000, 10_000),
-                                                 checkin_every_ms=120_000)),
+    "back-massage-slow": (
+        "back-massage",
+        Pacing(pace=1.5, rate_wpm=130, countdowns_ms=(60_000, 30_000, 10_000), checkin_every_ms=120_000),
+    ),
     "back-massage-quiet": ("back-massage", Pacing(countdowns_ms=(), checkins=False, lead_in_ms=0)),
     "stretch-default": (ROUTINES / "stretch.yaml", Pacing()),
     "stretch-fit": (ROUTINES / "stretch.yaml", Pacing(length_ms=4 * 60_000, pace=0.8)),
@@ -51,9 +53,21 @@ def test_default_session_is_about_twenty_minutes_with_the_seven_techniques():
     assert 18 * 60_000 <= tl.total_ms <= 22 * 60_000
     assert [s.title for s in tl.steps][0] == "Warm-up strokes" and len(tl.steps) == 7
     kinds = {c.kind for c in tl.cues}
-    for k in (CueKind.SETUP, CueKind.SAFETY, CueKind.ANNOUNCE, CueKind.INSTRUCTION, CueKind.TIP, CueKind.CHECKIN,
-              CueKind.HALFWAY, CueKind.COUNTDOWN, CueKind.PREVIEW, CueKind.TRANSITION, CueKind.CLOSING,
-              CueKind.SWITCH, CueKind.CUE):
+    for k in (
+        CueKind.SETUP,
+        CueKind.SAFETY,
+        CueKind.ANNOUNCE,
+        CueKind.INSTRUCTION,
+        CueKind.TIP,
+        CueKind.CHECKIN,
+        CueKind.HALFWAY,
+        CueKind.COUNTDOWN,
+        CueKind.PREVIEW,
+        CueKind.TRANSITION,
+        CueKind.CLOSING,
+        CueKind.SWITCH,
+        CueKind.CUE,
+    ):
         assert k in kinds, k
     assert tl.cues[-1].kind is CueKind.TRANSITION  # the session ends on a chime
     announce = [c.text for c in tl.cues if c.kind is CueKind.ANNOUNCE]
@@ -89,8 +103,14 @@ def test_step_selection():
     assert select_steps(r, "effleurage, friction") == [1, 5]
     assert select_steps(r, "lower") == [6]
     assert select_steps(r, "2,2,1") == [1, 0]
-    for bad, needle in [("0", "outside"), ("8", "outside"), ("3-1", "backwards"), ("massage", "matches no"),
-                        ("1,,2", "empty"), ("ion", "several")]:
+    for bad, needle in [
+        ("0", "outside"),
+        ("8", "outside"),
+        ("3-1", "backwards"),
+        ("massage", "matches no"),
+        ("1,,2", "empty"),
+        ("ion", "several"),
+    ]:
         with pytest.raises(PacingError, match=needle):
             select_steps(r, bad)
     tl = compile_timeline(r, Pacing(steps="petrissage,7"))
@@ -100,8 +120,11 @@ def test_step_selection():
 
 
 def test_countdowns_are_dropped_in_short_steps_not_crammed():
-    r = parse_routine("title: T\nsteps:\n  - title: Short\n    duration: 12s\n    instruction: Go.\n"
-                      "  - title: Long\n    duration: 3m\n    instruction: Go on.\n", source="t.yaml")
+    r = parse_routine(
+        "title: T\nsteps:\n  - title: Short\n    duration: 12s\n    instruction: Go.\n"
+        "  - title: Long\n    duration: 3m\n    instruction: Go on.\n",
+        source="t.yaml",
+    )
     tl = compile_timeline(r)
     by_step = {i: [c.kind for c in tl.cues if c.step == i] for i in (1, 2)}
     assert CueKind.COUNTDOWN not in by_step[1]
@@ -140,7 +163,7 @@ def _check_invariants(tl, pacing):
         assert a.end_ms == b.start_ms
     for i, c in enumerate(tl.cues):
         if c.kind in (CueKind.TIP, CueKind.CHECKIN):
-            for other in tl.cues[max(0, i - 1): i] + tl.cues[i + 1: i + 2]:
+            for other in tl.cues[max(0, i - 1) : i] + tl.cues[i + 1 : i + 2]:
                 gap = other.start_ms - c.end_ms if other.start_ms >= c.end_ms else c.start_ms - other.end_ms
                 assert gap >= CLEAR_MS, f"{c.kind} too close to {other.kind}"
     if pacing.length_ms is not None:
@@ -156,20 +179,38 @@ def _routines(draw):
     for i in range(draw(st.integers(1, 6))):
         lo = draw(st.integers(5, 400)) * 1000
         hi = lo + draw(st.integers(0, 300)) * 1000
-        cues = tuple(sorted((StepCue(draw(st.integers(0, lo - 1)), draw(_text)) for _ in range(draw(st.integers(0, 2)))),
-                            key=lambda c: c.at_ms))
+        cues = tuple(
+            sorted(
+                (StepCue(draw(st.integers(0, lo - 1)), draw(_text)) for _ in range(draw(st.integers(0, 2)))),
+                key=lambda c: c.at_ms,
+            )
+        )
         sides = ("left", "right") if draw(st.booleans()) else ()
-        steps.append(RoutineStep(f"Step {i}", draw(_text), lo, hi, tuple(draw(st.lists(_text, max_size=3))), cues,
-                                 sides))
-    return Routine("gen", "gen.yaml", "Gen", "", tuple(draw(st.lists(_text, max_size=2))),
-                   tuple(draw(st.lists(_text, max_size=2))), tuple(draw(st.lists(_text, max_size=3))),
-                   draw(st.sampled_from([None, 20_000, 60_000])), tuple(draw(st.lists(_text, max_size=2))),
-                   tuple(steps))
+        steps.append(
+            RoutineStep(f"Step {i}", draw(_text), lo, hi, tuple(draw(st.lists(_text, max_size=3))), cues, sides)
+        )
+    return Routine(
+        "gen",
+        "gen.yaml",
+        "Gen",
+        "",
+        tuple(draw(st.lists(_text, max_size=2))),
+        tuple(draw(st.lists(_text, max_size=2))),
+        tuple(draw(st.lists(_text, max_size=3))),
+        draw(st.sampled_from([None, 20_000, 60_000])),
+        tuple(draw(st.lists(_text, max_size=2))),
+        tuple(steps),
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_routines(), st.floats(0.5, 3), st.integers(100, 250), st.sampled_from([(), (30_000, 10_000), (60_000,)]),
-       st.one_of(st.none(), st.integers(1, 60).map(lambda m: m * 60_000)))
+@given(
+    _routines(),
+    st.floats(0.5, 3),
+    st.integers(100, 250),
+    st.sampled_from([(), (30_000, 10_000), (60_000,)]),
+    st.one_of(st.none(), st.integers(1, 60).map(lambda m: m * 60_000)),
+)
 def test_property_no_overlaps_and_every_step_fits(routine, pace, rate, countdowns, length):
     pacing = Pacing(pace=pace, rate_wpm=rate, countdowns_ms=countdowns, length_ms=length)
     try:
@@ -186,10 +227,16 @@ def test_golden_cases_hold_the_invariants(name):
     _check_invariants(compile_timeline(load_routine(ref), pacing), pacing)
 
 
-@pytest.mark.parametrize("kwargs, needle", [
-    ({"pace": 0}, "--pace"), ({"rate_wpm": 5}, "--rate"), ({"length_ms": -1}, "--length"),
-    ({"countdowns_ms": (0,)}, "--countdown"), ({"checkin_every_ms": 1000}, "--checkin-every"),
-])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"pace": 0}, "--pace"),
+        ({"rate_wpm": 5}, "--rate"),
+        ({"length_ms": -1}, "--length"),
+        ({"countdowns_ms": (0,)}, "--countdown"),
+        ({"checkin_every_ms": 1000}, "--checkin-every"),
+    ],
+)
 def test_bad_pacing(kwargs, needle):
     with pytest.raises(PacingError, match=needle):
         Pacing(**kwargs)
@@ -226,10 +273,17 @@ class _NaiveSlot:
         return None
 
 
-_ops = st.lists(st.tuples(st.sampled_from(["fit", "fits"]), st.integers(-50, 1100),
-                          st.one_of(st.integers(1, 4), st.integers(1, 120)),
-                          st.sampled_from([0, 5, 40]), st.one_of(st.none(), st.integers(-50, 1200))),
-                min_size=1, max_size=300)
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["fit", "fits"]),
+        st.integers(-50, 1100),
+        st.one_of(st.integers(1, 4), st.integers(1, 120)),
+        st.sampled_from([0, 5, 40]),
+        st.one_of(st.none(), st.integers(-50, 1200)),
+    ),
+    min_size=1,
+    max_size=300,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -292,7 +346,8 @@ def _checkin_gaps(tl):
 
 
 def _range_routine(every: str) -> Routine:
-    return parse_routine(f"""\
+    return parse_routine(
+        f"""\
 title: Long hold
 checkins:
   every: {every}
@@ -301,7 +356,9 @@ steps:
   - title: Hold
     duration: 12m
     instruction: Hold the stretch.
-""", source="long.yaml")
+""",
+        source="long.yaml",
+    )
 
 
 def test_a_range_of_spacings_keeps_every_checkin_inside_it_where_the_step_has_room():
@@ -316,8 +373,11 @@ def test_a_range_of_spacings_keeps_every_checkin_inside_it_where_the_step_has_ro
 
 
 def test_checkins_that_waited_past_the_longest_spacing_are_listed_with_the_wait():
-    for pacing in (Pacing(), Pacing(checkin_every_ms=60_000, checkin_every_most_ms=90_000),
-                   Pacing(checkin_every_ms=75_000)):
+    for pacing in (
+        Pacing(),
+        Pacing(checkin_every_ms=60_000, checkin_every_most_ms=90_000),
+        Pacing(checkin_every_ms=75_000),
+    ):
         tl = compile_timeline(load_routine("back-massage"), pacing)
         most = pacing.checkin_every_most_ms or pacing.checkin_every_ms or 90_000
         late = {start: gap - most for start, gap in _checkin_gaps(tl) if gap - most >= 1000}
@@ -340,7 +400,7 @@ def test_a_range_is_refused_backwards_and_out_of_range():
     with pytest.raises(PacingError, match="--checkin-every"):
         Pacing(checkin_every_ms=90_000, checkin_every_most_ms=60_000)
     with pytest.raises(PacingError, match="--checkin-every"):
-        Pacing(checkin_every_ms=60_000, checkin_every_most_ms=10 ** 9)
+        Pacing(checkin_every_ms=60_000, checkin_every_most_ms=10**9)
     with pytest.raises(Exception, match="shortest"):
         _range_routine("90-60s")
 

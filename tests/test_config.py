@@ -23,13 +23,16 @@ def test_keys_table_becomes_the_players_keymap(tmp_path):
     assert got == {"play": {"keymap": {"pause": "b", "next": "pagedown"}}}
 
 
-@pytest.mark.parametrize("settings, needle", [
-    ({"rat": 150}, "did you mean 'rate'"),
-    ({"play": {"outptu": "stream"}}, "did you mean 'output'"),
-    ({"plya": {"rate": 1}}, "no such command"),
-    ({"keys": {"pause": "spacebar"}}, "unknown key 'spacebar'"),
-    ({"keys": {"jump": "j"}}, "unknown setting 'jump'"),
-])
+@pytest.mark.parametrize(
+    "settings, needle",
+    [
+        ({"rat": 150}, "did you mean 'rate'"),
+        ({"play": {"outptu": "stream"}}, "did you mean 'output'"),
+        ({"plya": {"rate": 1}}, "no such command"),
+        ({"keys": {"pause": "spacebar"}}, "unknown key 'spacebar'"),
+        ({"keys": {"jump": "j"}}, "unknown setting 'jump'"),
+    ],
+)
 def test_mistakes_are_named(tmp_path, settings, needle):
     with pytest.raises(ConfigError, match=needle) as e:
         default_map(settings, COMMANDS, tmp_path / "c.toml")

@@ -3,11 +3,24 @@ import pytest
 from voiceguide.durations import format_clock, format_ms, parse_duration, parse_range
 
 
-@pytest.mark.parametrize("text, ms", [
-    ("90s", 90_000), ("2m", 120_000), ("1m30s", 90_000), ("1.5m", 90_000), ("1:30", 90_000),
-    ("1h", 3_600_000), ("250ms", 250), ("45", 45_000), (45, 45_000), (1.5, 1_500), (" 2 m ", 120_000),
-    ("2min", 120_000), ("10sec", 10_000),
-])
+@pytest.mark.parametrize(
+    "text, ms",
+    [
+        ("90s", 90_000),
+        ("2m", 120_000),
+        ("1m30s", 90_000),
+        ("1.5m", 90_000),
+        ("1:30", 90_000),
+        ("1h", 3_600_000),
+        ("250ms", 250),
+        ("45", 45_000),
+        (45, 45_000),
+        (1.5, 1_500),
+        (" 2 m ", 120_000),
+        ("2min", 120_000),
+        ("10sec", 10_000),
+    ],
+)
 def test_parse_duration(text, ms):
     assert parse_duration(text) == ms
 
@@ -18,10 +31,17 @@ def test_parse_duration_rejects(text):
         parse_duration(text)
 
 
-@pytest.mark.parametrize("text, lo, hi", [
-    ("2-3m", 120_000, 180_000), ("90s-2m", 90_000, 120_000), ("2m-3m", 120_000, 180_000),
-    ("90s", 90_000, 90_000), ("30-45s", 30_000, 45_000), (60, 60_000, 60_000),
-])
+@pytest.mark.parametrize(
+    "text, lo, hi",
+    [
+        ("2-3m", 120_000, 180_000),
+        ("90s-2m", 90_000, 120_000),
+        ("2m-3m", 120_000, 180_000),
+        ("90s", 90_000, 90_000),
+        ("30-45s", 30_000, 45_000),
+        (60, 60_000, 60_000),
+    ],
+)
 def test_parse_range(text, lo, hi):
     assert parse_range(text) == (lo, hi)
 

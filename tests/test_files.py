@@ -16,7 +16,7 @@ def test_a_temp_name_says_what_it_becomes_and_who_writes_it():
     assert name.startswith(".") and name.endswith(".tmp")
     assert files.temp_target(name) == "ab" * 32 + ".wav"
     assert files.temp_target(files.temp_name("s.mp3", ".part")) == "s.mp3"
-    assert files.temp_target(name + ".1.tmp") == "ab" * 32 + ".wav"   # pyttsx3's retry beside it
+    assert files.temp_target(name + ".1.tmp") == "ab" * 32 + ".wav"  # pyttsx3's retry beside it
     pid = name.split(".")[-3].split("-")[0]
     assert int(pid) == os.getpid()
     for foreign in ("interview.wav", ".s.mp3.1234.part", ".x.abc-1-2.deadbeef.tmp", "notes.tmp"):
@@ -26,7 +26,7 @@ def test_a_temp_name_says_what_it_becomes_and_who_writes_it():
 def test_a_live_writer_is_alive_and_an_exited_one_is_not(dead_writer_name):
     mine = files.temp_name("x.json")
     assert files.writer_alive(mine)
-    assert files.writer_alive(mine, time.time() - 10 * 86400)   # however old: its writer runs
+    assert files.writer_alive(mine, time.time() - 10 * 86400)  # however old: its writer runs
     dead = dead_writer_name("x.json")
     assert not files.writer_alive(dead, time.time())
 
@@ -69,7 +69,7 @@ def test_publish_first_keeps_the_first_entry(tmp_path):
     b.write_text("second")
     assert files.publish_first(a, final)
     assert not files.publish_first(b, final)
-    assert final.read_text() == "first" and a.exists() and b.exists()   # temps are the caller's
+    assert final.read_text() == "first" and a.exists() and b.exists()  # temps are the caller's
 
 
 def test_set_aside_removes_files_and_links_but_only_moves_folders(tmp_path):
@@ -88,7 +88,7 @@ def test_set_aside_removes_files_and_links_but_only_moves_folders(tmp_path):
     assert len(moved) == 1 and (moved[0] / "inside.txt").read_text() == "not ours to delete"
     plain = tmp_path / "plain"
     plain.write_text("x")
-    files.set_aside(plain, ino=os.lstat(plain).st_ino + 1)   # another file by now: left alone
+    files.set_aside(plain, ino=os.lstat(plain).st_ino + 1)  # another file by now: left alone
     assert plain.exists()
 
 
@@ -109,13 +109,14 @@ def test_the_cache_tag_follows_the_spec(tmp_path):
     # the spec: the file begins with exactly these 43 bytes
     assert text.startswith(b"Signature: 8a477f597d28d172789f06886806bc55")
     assert files.has_cache_tag(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["CACHEDIR.TAG"]   # no temp left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CACHEDIR.TAG"]  # no temp left
 
 
 def test_disk_is_full_reads_the_free_space(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "free_bytes", lambda path: 5000)
     assert files.disk_is_full(tmp_path)
     assert str(files.full_disk_fault("the clip cache", tmp_path)).endswith(
-        "the disk is full (4 kB free): cannot write to the clip cache")
+        "the disk is full (4 kB free): cannot write to the clip cache"
+    )
     monkeypatch.setattr(files, "free_bytes", lambda path: 50 << 20)
     assert not files.disk_is_full(tmp_path)

@@ -41,8 +41,17 @@ def test_hostile_input_gets_exit_2_and_a_clear_message(case, env, tmp_path):
     assert not wrong, f"{case.name}: {wrong}\n{err[-600:]}"
 
 
-@pytest.mark.parametrize("name", ["validate:duration-0", "show:instruction-9", "show:deep-flow",
-                                  "settings-2", "env-config-dev-zero", "music-two-samples"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "validate:duration-0",
+        "show:instruction-9",
+        "show:deep-flow",
+        "settings-2",
+        "env-config-dev-zero",
+        "music-two-samples",
+    ],
+)
 def test_a_sample_end_to_end_as_a_process(name, env, tmp_path):
     case = next(c for c in CASES if c.name == name)
     code, out, err, seconds, wrong = run_case(case, tmp_path, env, run_subprocess)

@@ -19,8 +19,11 @@ from voiceguide.routine import parse_routine
 
 ARTICLES = Path(__file__).resolve().parent / "articles"
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "back-massage-techniques.txt"
-FIXTURES = sorted(p for p in ARTICLES.iterdir() if p.suffix in (".txt", ".md", ".html") and
-                  (ARTICLES / f"{p.stem}.EXPECTED.json").exists())
+FIXTURES = sorted(
+    p
+    for p in ARTICLES.iterdir()
+    if p.suffix in (".txt", ".md", ".html") and (ARTICLES / f"{p.stem}.EXPECTED.json").exists()
+)
 
 
 def expected(path: Path) -> dict:
@@ -39,7 +42,7 @@ def article_words(path: Path) -> str:
     if path.suffix == ".html":
         import lxml.html
 
-        raw = " ".join(lxml.html.fromstring(raw).itertext())   # "<li>a</li><li>b</li>": two words, not one
+        raw = " ".join(lxml.html.fromstring(raw).itertext())  # "<li>a</li><li>b</li>": two words, not one
     return normalised(raw)
 
 
@@ -95,8 +98,11 @@ def test_article_drafts_as_expected(path):
     assert all(w in safety for w in want["safety"]), (want["safety"], safety)
     setup = " ".join(line.text.lower() for line in draft.setup)
     assert all(w in setup for w in want["setup"]), setup
-    helpful = " ".join(line.text.lower() for line in draft.checkins) + " " + " ".join(
-        line.text.lower() for s in draft.steps for line in s.tips + s.instruction)
+    helpful = (
+        " ".join(line.text.lower() for line in draft.checkins)
+        + " "
+        + " ".join(line.text.lower() for s in draft.steps for line in s.tips + s.instruction)
+    )
     assert all(w in helpful for w in want["checkins_or_tips"])
     for i, tips in want.get("step_tips", {}).items():
         said = " ".join(line.text for line in draft.steps[int(i)].tips)
@@ -133,16 +139,16 @@ def test_draft_validates_and_says_where_each_line_came_from(path):
 
 def test_steps_found_in_each_shape():
     hows = {p.name: import_article(p).how for p in FIXTURES}
-    assert hows["foot-massage.txt"] == "numbered headings"               # Step 1 - ...
-    assert hows["hand-massage.html"] == "numbered headings"              # <h3>Step 1: ...</h3>
+    assert hows["foot-massage.txt"] == "numbered headings"  # Step 1 - ...
+    assert hows["hand-massage.html"] == "numbered headings"  # <h3>Step 1: ...</h3>
     assert hows["lower-back-stretches.html"] == "the headings under a steps heading"
     assert hows["neck-stretches.md"] == "a numbered list"
     assert hows["morning-stretch.txt"] == "a numbered list"
     assert "HowTo" in hows["shoulder-howto.html"]
-    assert hows["self-foot-massage.md"] == "numbered headings"           # ## Step 1: ...
-    assert hows["scalp-massage.html"] == "numbered headings"             # <h2>1. ...</h2>
-    assert hows["hand-stretch-break.txt"] == "a numbered list"           # 1) ... wrapped over two lines
-    assert hows["calf-massage.html"] == "a numbered list"                # <li><p><strong>Lead.</strong> ...
+    assert hows["self-foot-massage.md"] == "numbered headings"  # ## Step 1: ...
+    assert hows["scalp-massage.html"] == "numbered headings"  # <h2>1. ...</h2>
+    assert hows["hand-stretch-break.txt"] == "a numbered list"  # 1) ... wrapped over two lines
+    assert hows["calf-massage.html"] == "a numbered list"  # <li><p><strong>Lead.</strong> ...
 
 
 def test_the_traceability_check_catches_an_invented_sentence():
@@ -152,7 +158,7 @@ def test_the_traceability_check_catches_an_invented_sentence():
 
     path = ARTICLES / "foot-massage.txt"
     draft = import_article(path)
-    invented = replace(draft, closing=(Line("Wiggle your toes and smile.", "line 74 (\"Finishing up\")"),))
+    invented = replace(draft, closing=(Line("Wiggle your toes and smile.", 'line 74 ("Finishing up")'),))
     with pytest.raises(AssertionError, match="not in the article"):
         assert_traceable(invented, path)
     reworded = replace(draft, closing=(Line("Wrap both feet in a warm towel.", "line 74"),))  # "the" -> "a"
@@ -164,7 +170,7 @@ def test_howto_json_ld_comes_first_and_its_tips_are_step_tips():
     draft = import_article(ARTICLES / "shoulder-howto.html")
     assert draft.title == "Shoulder release in four moves"
     assert all(s.origin.startswith("the page's HowTo data") for s in draft.steps)
-    assert draft.steps[2].timing.endswith("timeRequired")            # "PT1M30S"
+    assert draft.steps[2].timing.endswith("timeRequired")  # "PT1M30S"
     # the page shows the same steps in its body: they are not read again as set-up or closing
     assert not any("Lift both shoulders" in line.text for line in draft.setup + draft.closing)
 
@@ -174,13 +180,16 @@ def test_no_times_in_the_article_gives_marked_defaults_and_length_fits_them():
     draft = import_article(path)
     assert all((s.min_ms, s.max_ms) == DEFAULT_RANGE_MS for s in draft.steps)
     assert "5 of 5 steps have no time in the article" in draft_text(draft)
-    assert all("default: the article gives no time here" in line for line in draft_text(draft).splitlines()
-               if "duration:" in line)
+    assert all(
+        "default: the article gives no time here" in line
+        for line in draft_text(draft).splitlines()
+        if "duration:" in line
+    )
     fitted = import_article(path, length_ms=12 * 60_000)
     routine = parse_routine(draft_text(fitted), source="fitted.yaml")
     tl = compile_timeline(routine, Pacing(length_ms=12 * 60_000))
     assert tl.total_ms == 12 * 60_000
-    assert all(s.max_ms > DEFAULT_RANGE_MS[1] for s in fitted.steps)   # a share of 12 minutes, not 1-2m
+    assert all(s.max_ms > DEFAULT_RANGE_MS[1] for s in fitted.steps)  # a share of 12 minutes, not 1-2m
     with pytest.raises(PacingError, match="does not fit"):
         compile_timeline(routine, Pacing(length_ms=60_000))  # the plain compiler says it cannot
     with pytest.raises(PacingError, match="too short for 5 steps"):
@@ -189,7 +198,7 @@ def test_no_times_in_the_article_gives_marked_defaults_and_length_fits_them():
 
 @pytest.mark.parametrize("minutes", [5, 20, 45])
 def test_length_widens_the_article_times_when_they_cannot_fit(minutes):
-    path = ARTICLES / "neck-stretches.md"      # every step timed: 4-5 minutes in all
+    path = ARTICLES / "neck-stretches.md"  # every step timed: 4-5 minutes in all
     draft = import_article(path, length_ms=minutes * 60_000)
     routine = parse_routine(draft_text(draft), source="fitted.yaml")
     assert compile_timeline(routine, Pacing(length_ms=minutes * 60_000)).total_ms == minutes * 60_000
@@ -212,13 +221,20 @@ needs_seed = pytest.mark.skipif(not SEED.exists(), reason="the seed guide is not
 def test_seed_seven_techniques_in_order_with_the_warm_up_at_2_to_3_minutes():
     draft = import_article(SEED)
     assert draft.title == "Back Massage Techniques: A Simple Guide"
-    assert [s.title for s in draft.steps] == ["Warm-up strokes", "Effleurage", "Petrissage", "Circular motions",
-                                              "Tapotement", "Friction", "Lower back massage"]
+    assert [s.title for s in draft.steps] == [
+        "Warm-up strokes",
+        "Effleurage",
+        "Petrissage",
+        "Circular motions",
+        "Tapotement",
+        "Friction",
+        "Lower back massage",
+    ]
     warm_up = draft.steps[0]
     assert (warm_up.min_ms, warm_up.max_ms) == (120_000, 180_000) and "about 2 to 3 minutes" in warm_up.timing
     assert not any("2 to 3 minutes" in line.text for line in warm_up.instruction + warm_up.tips)
-    assert all(s.defaulted for s in draft.steps[1:])     # the guide times only the warm-up
-    assert draft.steps[3].sides == ("left", "right")   # "Use both hands and alternate sides."
+    assert all(s.defaulted for s in draft.steps[1:])  # the guide times only the warm-up
+    assert draft.steps[3].sides == ("left", "right")  # "Use both hands and alternate sides."
 
 
 @needs_seed
@@ -226,10 +242,11 @@ def test_seed_safety_rules_and_tips_as_check_ins():
     draft = import_article(SEED)
     safety = [line.text for line in draft.safety]
     assert safety[0] == "Always stop if the person feels pain. A good massage should never hurt."
-    assert "Avoid open wounds, rashes or skin infections, areas with swelling or bruising, and recent injuries." \
-        in safety
+    assert (
+        "Avoid open wounds, rashes or skin infections, areas with swelling or bruising, and recent injuries." in safety
+    )
     assert any("spine" in s for s in safety) and any("bones" in s for s in safety)
-    assert not any("safe for most people" in s for s in safety)       # a reassurance, not a rule
+    assert not any("safe for most people" in s for s in safety)  # a reassurance, not a rule
     checkins = [line.text for line in draft.checkins]
     assert checkins[0] == "Use both hands. Keep pressure even."
     assert "Check in often. Ask how the pressure feels." in checkins
@@ -242,8 +259,20 @@ def test_seed_safety_rules_and_tips_as_check_ins():
 def test_seed_leaves_out_the_page_furniture_and_invents_nothing():
     draft = import_article(SEED)
     everything = " ".join(line.text.lower() for _, line in spoken_lines(draft))
-    for junk in ("top of page", "writer", "monica", "min read", "updated", "table of contents", "recent posts",
-                 "leave a comment", "your email", "here's a step-by-step", "tools can help", "a man performing"):
+    for junk in (
+        "top of page",
+        "writer",
+        "monica",
+        "min read",
+        "updated",
+        "table of contents",
+        "recent posts",
+        "leave a comment",
+        "your email",
+        "here's a step-by-step",
+        "tools can help",
+        "a man performing",
+    ):
         assert junk not in everything, junk
     assert_traceable(draft, SEED)
 

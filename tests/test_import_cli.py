@@ -53,8 +53,13 @@ def test_writes_a_draft_that_validates_and_shows(capsys, tmp_path):
     code, stdout, err = run(capsys, "show", out, "--json")
     assert code == 0, err
     tl = json.loads(stdout)
-    assert [s["title"] for s in tl["steps"]] == ["Warm the hand", "Thumb circles on the palm", "Fingers",
-                                                 "The back of the hand", "The other hand"]
+    assert [s["title"] for s in tl["steps"]] == [
+        "Warm the hand",
+        "Thumb circles on the palm",
+        "Fingers",
+        "The back of the hand",
+        "The other hand",
+    ]
     kinds = {c["kind"] for c in tl["cues"]}
     assert {"setup", "safety", "instruction", "tip", "closing"} <= kinds
 
@@ -70,13 +75,16 @@ def test_an_existing_file_needs_force(capsys, tmp_path):
     assert yaml.safe_load(out.read_text())["title"] == "Five Neck Stretches for Desk Workers"
 
 
-@pytest.mark.parametrize("make, needle", [
-    (lambda d: d / "missing.txt", "no such file"),
-    (lambda d: d, "is a folder"),
-    (lambda d: _write(d / "photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"), "not a text file"),
-    (lambda d: _write(d / "latin1.txt", b"Massage caf\xe9\n"), "not UTF-8"),
-    (lambda d: ARTICLES / "not-a-howto.txt", "no steps found: this does not look like a how-to"),
-])
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        (lambda d: d / "missing.txt", "no such file"),
+        (lambda d: d, "is a folder"),
+        (lambda d: _write(d / "photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"), "not a text file"),
+        (lambda d: _write(d / "latin1.txt", b"Massage caf\xe9\n"), "not UTF-8"),
+        (lambda d: ARTICLES / "not-a-howto.txt", "no steps found: this does not look like a how-to"),
+    ],
+)
 def test_bad_articles_are_one_line_exit_2_and_write_nothing(capsys, tmp_path, make, needle):
     article = make(tmp_path)
     out = tmp_path / "out" / "draft.yaml"
@@ -126,11 +134,24 @@ def test_seed_draft_exports_with_a_chapter_per_technique(capsys, tmp_path):
     mp3 = tmp_path / "back.mp3"
     code, _, err = run(capsys, "export", draft, "-o", mp3, "--engine", "espeak-ng", "--pace", "0.3")
     assert code == 0, err
-    probe = json.loads(subprocess.run(["ffprobe", "-v", "error", "-show_chapters", "-show_format", "-of", "json",
-                                       str(mp3)], capture_output=True, text=True, check=True).stdout)
+    probe = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_chapters", "-show_format", "-of", "json", str(mp3)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     titles = [c["tags"]["title"] for c in probe["chapters"]]
-    assert titles[1:-1] == ["Warm-up strokes", "Effleurage", "Petrissage", "Circular motions", "Tapotement",
-                            "Friction", "Lower back massage"]
+    assert titles[1:-1] == [
+        "Warm-up strokes",
+        "Effleurage",
+        "Petrissage",
+        "Circular motions",
+        "Tapotement",
+        "Friction",
+        "Lower back massage",
+    ]
     assert float(probe["format"]["duration"]) > 60
 
 

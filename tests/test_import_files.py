@@ -11,14 +11,27 @@ from voiceguide.importer.source import read_article
 
 
 def test_formats_by_suffix_and_by_content(tmp_path):
-    cases = {"a.txt": "Just text.\n", "b.md": "Just text.\n", "c.html": "<p>x</p>",
-             "d": "<!DOCTYPE html><html><body><p>x</p></body></html>", "e": "# Title\n\nText.\n",
-             "f.txt": "# Not a heading in a .txt file\n", "g": "Plain words.\n"}
+    cases = {
+        "a.txt": "Just text.\n",
+        "b.md": "Just text.\n",
+        "c.html": "<p>x</p>",
+        "d": "<!DOCTYPE html><html><body><p>x</p></body></html>",
+        "e": "# Title\n\nText.\n",
+        "f.txt": "# Not a heading in a .txt file\n",
+        "g": "Plain words.\n",
+    }
     for name, text in cases.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     got = {name: read_article(tmp_path / name).format for name in cases}
-    assert got == {"a.txt": "text", "b.md": "markdown", "c.html": "html", "d": "html", "e": "markdown",
-                   "f.txt": "text", "g": "text"}
+    assert got == {
+        "a.txt": "text",
+        "b.md": "markdown",
+        "c.html": "html",
+        "d": "html",
+        "e": "markdown",
+        "f.txt": "text",
+        "g": "text",
+    }
 
 
 def test_bom_and_windows_line_ends(tmp_path):
@@ -29,20 +42,26 @@ def test_bom_and_windows_line_ends(tmp_path):
 
 def test_a_page_that_declares_its_own_encoding(tmp_path):
     p = tmp_path / "old.html"
-    p.write_bytes('<html><head><meta charset="windows-1252"></head><body><p>Caf\u00e9 \u2013 relax</p></body></html>'
-                  .encode("windows-1252"))
+    p.write_bytes(
+        '<html><head><meta charset="windows-1252"></head><body><p>Caf\u00e9 \u2013 relax</p></body></html>'.encode(
+            "windows-1252"
+        )
+    )
     assert "Caf\u00e9 \u2013 relax" in read_article(p).text
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: None, "no such file"),
-    (lambda p: p.mkdir(), "is a folder"),
-    (lambda p: p.write_bytes(b""), "the file is empty"),
-    (lambda p: p.write_bytes(b"   \n\n"), "the file is empty"),
-    (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), "not a text file"),
-    (lambda p: p.write_bytes(b"Line one\nLine two caf\xe9\n"), "not UTF-8"),
-    (lambda p: os.mkfifo(p), "not a regular file"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.mkdir(), "is a folder"),
+        (lambda p: p.write_bytes(b""), "the file is empty"),
+        (lambda p: p.write_bytes(b"   \n\n"), "the file is empty"),
+        (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), "not a text file"),
+        (lambda p: p.write_bytes(b"Line one\nLine two caf\xe9\n"), "not UTF-8"),
+        (lambda p: os.mkfifo(p), "not a regular file"),
+    ],
+)
 def test_bad_files_get_one_clear_reason(tmp_path, make, message):
     p = tmp_path / "article.txt"
     make(p)
@@ -66,7 +85,7 @@ def test_html_without_trafilatura_says_what_to_install(tmp_path, monkeypatch):
 
     from voiceguide.importer.webpage import parse_html
 
-    monkeypatch.setitem(sys.modules, "trafilatura", None)   # import fails as if not installed
+    monkeypatch.setitem(sys.modules, "trafilatura", None)  # import fails as if not installed
     with pytest.raises(EnvironmentFault, match=r"voiceguide\[html\]") as e:
         parse_html("<html><body><p>x</p></body></html>", source="x.html")
     assert e.value.exit_code == 1
@@ -135,10 +154,13 @@ def test_ctrl_c_while_writing_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("target, message", [
-    (lambda d: d / "missing" / "x.yaml", "no such folder"),
-    (lambda d: d, "is a folder"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        (lambda d: d / "missing" / "x.yaml", "no such folder"),
+        (lambda d: d, "is a folder"),
+    ],
+)
 def test_bad_output_paths(tmp_path, target, message):
     with pytest.raises(OutputError, match=message):
         writer.write_draft(target(tmp_path), "x\n")
@@ -155,8 +177,22 @@ def test_the_article_itself_is_never_the_output(tmp_path):
 def test_values_are_quoted_only_where_yaml_needs_it():
     import yaml
 
-    for value in ["Plain words.", "Back Massage: A Guide", "Yes", "50% off # no", "- dash", "'quoted'", "a: b",
-                  "Don\u2019t press.", "on", "null", "1.5", "[x]", "@home", "What you need: a towel."]:
+    for value in [
+        "Plain words.",
+        "Back Massage: A Guide",
+        "Yes",
+        "50% off # no",
+        "- dash",
+        "'quoted'",
+        "a: b",
+        "Don\u2019t press.",
+        "on",
+        "null",
+        "1.5",
+        "[x]",
+        "@home",
+        "What you need: a towel.",
+    ]:
         text = writer._scalar(value)
         assert yaml.safe_load(f"k: {text}") == {"k": value}
     assert writer._scalar("Plain words.") == "Plain words."

@@ -22,7 +22,9 @@ def test_a_device_name_is_refused_with_the_way_out():
 
 
 def test_simpleaudio_failures_become_one_clear_line():
-    assert str(device_error(Exception("Error opening PCM device. -- CODE: -16 -- MSG: Device or resource busy"))) == BUSY
+    assert (
+        str(device_error(Exception("Error opening PCM device. -- CODE: -16 -- MSG: Device or resource busy"))) == BUSY
+    )
     assert str(device_error(Exception("Error opening PCM device. -- CODE: -2 -- MSG: No such file"))) == NO_DEVICE
 
 
@@ -43,7 +45,7 @@ def test_overlapping_buffers_add_up_to_the_session():
     second = pcm(out._prepare(t, n, fade_in=True, apply=False))
     assert len(first) == len(second) == n + j
     played = np.zeros((2 * n + j, 2), np.int32)
-    played[:n + j] += first
+    played[: n + j] += first
     played[n:] += second
     want = to_pcm16(mixer.render(0, 2 * n + j)).astype(np.int32)
     # both sides are rounded to 16 bits on their own: at most one step apart where they overlap

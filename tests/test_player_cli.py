@@ -26,8 +26,14 @@ ROUTINE = ROOT / "tests" / "routines" / "stretch.yaml"
 
 
 def voiceguide(*args, env, **kw):
-    return subprocess.run([sys.executable, "-m", "voiceguide", *map(str, args)], env=env, capture_output=True,
-                          text=True, timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "voiceguide", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kw,
+    )
 
 
 class Terminal:
@@ -42,8 +48,15 @@ class Terminal:
         def controlling_terminal():
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-        self.proc = subprocess.Popen(args, env=env, stdin=slave, stdout=slave, stderr=subprocess.PIPE,
-                                     start_new_session=True, preexec_fn=controlling_terminal)
+        self.proc = subprocess.Popen(
+            args,
+            env=env,
+            stdin=slave,
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=controlling_terminal,
+        )
         os.close(slave)
         self.screen = bytearray()
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -149,7 +162,7 @@ def test_play_in_a_terminal_with_keys_matches_export_and_stops_cleanly(server, t
     assert score > 0.999
     heard = server.time_of(mark + lag)  # when the session's frame 0 was heard
     n = int((t_pause - heard - 0.3) * RATE)
-    assert np.abs(rec[lag + RATE // 10: lag + n] - ref[RATE // 10: n]).max() < 1e-4
+    assert np.abs(rec[lag + RATE // 10 : lag + n] - ref[RATE // 10 : n]).max() < 1e-4
     # after the pause: the same session, later by the time between the two presses
     at = int((t_next - heard - 2.0 - 1.0) * RATE)
     lag2, score = offset_of(rec, ref, at=at, window=RATE, search=(lag + at, lag + at + 3 * RATE))
@@ -168,8 +181,14 @@ def test_play_in_a_terminal_with_keys_matches_export_and_stops_cleanly(server, t
 
 def test_play_when_piped_prints_a_line_per_cue_and_q_is_not_needed(server, tmp_path):
     env = dict(os.environ, **server.env, VOICEGUIDE_CACHE_DIR=str(tmp_path / "cache"))
-    p = subprocess.Popen([sys.executable, "-m", "voiceguide", "play", str(ROUTINE), "--steps", "2"], env=env,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "voiceguide", "play", str(ROUTINE), "--steps", "2"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(10)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=20)
@@ -183,8 +202,13 @@ def test_play_when_piped_prints_a_line_per_cue_and_q_is_not_needed(server, tmp_p
 def test_play_with_no_sound_server_is_one_line_and_exit_1(tmp_path):
     conf = tmp_path / "asound.conf"
     conf.write_text("pcm.!default { type pulse }\nctl.!default { type pulse }\n")
-    env = dict(os.environ, PULSE_SERVER=f"unix:{tmp_path}/none", ALSA_CONFIG_PATH=f"/usr/share/alsa/alsa.conf:{conf}",
-               VOICEGUIDE_CACHE_DIR=str(tmp_path / "cache"), XDG_RUNTIME_DIR=str(tmp_path))
+    env = dict(
+        os.environ,
+        PULSE_SERVER=f"unix:{tmp_path}/none",
+        ALSA_CONFIG_PATH=f"/usr/share/alsa/alsa.conf:{conf}",
+        VOICEGUIDE_CACHE_DIR=str(tmp_path / "cache"),
+        XDG_RUNTIME_DIR=str(tmp_path),
+    )
     p = voiceguide("play", ROUTINE, "--steps", "2", env=env, stdin=subprocess.DEVNULL)
     assert p.returncode == 1
     last = p.stderr.strip().splitlines()[-1]

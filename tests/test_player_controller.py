@@ -76,8 +76,7 @@ def play(server, mixer, *, output="stream", keys=None, **kw):
     """Play; return (result, recording from just before the start, printed lines, recording mark)."""
     shown = io.StringIO()
     mark = server.mark()
-    result = play_session(mixer, options=PlayerOptions(output=output, **kw), display=PlainDisplay(shown),
-                          keys=keys)
+    result = play_session(mixer, options=PlayerOptions(output=output, **kw), display=PlainDisplay(shown), keys=keys)
     time.sleep(0.15)  # the recorder's own latency
     return result, server.record(mark), shown.getvalue(), mark
 
@@ -112,7 +111,7 @@ def test_a_session_is_heard_exactly_as_rendered_and_on_time(pulse_env, output):
     # onset tolerance; the stream output plays one continuous stream and keeps to a frame.
     assert worst <= (2 * TOLERANCE if output == "simpleaudio" else 1), worst
     if output == "stream":  # sample for sample (after the first few ms, which a new stream may lose)
-        err = np.abs(rec[lag + RATE // 10: lag + mixer.total_frames] - ref[RATE // 10:]).max()
+        err = np.abs(rec[lag + RATE // 10 : lag + mixer.total_frames] - ref[RATE // 10 :]).max()
         assert err < 1e-4, err
     sched = beep_onsets(mixer)
     got_onsets = [o - lag for o in onsets(rec)]
@@ -145,7 +144,7 @@ def test_a_two_second_pause_moves_later_onsets_by_two_seconds(pulse_env, output)
     assert max(abs(g - s) for g, s in zip(got_before, before)) <= TOLERANCE
     assert max(abs(g - (s + shift)) for g, s in zip(got_after, after)) <= TOLERANCE
     # paused means silent (after the fade)
-    quiet = rec[lag + pause.device_frame + RATE // 2: lag + resume.device_frame]
+    quiet = rec[lag + pause.device_frame + RATE // 2 : lag + resume.device_frame]
     assert np.abs(quiet).max() < 1e-3
     assert "(Paused" in shown and "(Playing)" in shown
 
@@ -161,12 +160,11 @@ def test_next_starts_the_next_step_at_once(pulse_env, output):
     lag, _ = offset_of(rec, ref, at=RATE // 2, window=RATE)
     # the step-2 chime lands right after the short jump fade, where the log says
     jump = Fades().jump_ms * RATE // 1000
-    chime = onsets(ref[step2:step2 + RATE // 10])[0]
+    chime = onsets(ref[step2 : step2 + RATE // 10])[0]
     first_after = [o - lag for o in onsets(rec) if o - lag > nxt.device_frame][0]
     assert abs(first_after - (nxt.device_frame + jump + chime)) <= TOLERANCE
     # and the rest of the session plays from there on
-    later, score = offset_of(rec, ref, at=step2 + RATE, window=RATE // 4,
-                             search=(lag + nxt.device_frame, len(rec)))
+    later, score = offset_of(rec, ref, at=step2 + RATE, window=RATE // 4, search=(lag + nxt.device_frame, len(rec)))
     # (a simpleaudio buffer join inside the window, a few ms off, lowers the match a little)
     assert score > (0.9 if output == "simpleaudio" else 0.999)
     assert abs(later - (lag + nxt.device_frame + jump - step2)) <= TOLERANCE
@@ -200,7 +198,9 @@ def test_repeat_says_the_last_line_again_over_the_ducked_bed(pulse_env):
     ref = heard(mixer.render(0, mixer.total_frames))
     lag, _ = offset_of(rec, ref, at=RATE // 2, window=RATE)
     clip = heard(mixer.speech("Step 1 line 1."))
-    where, score = offset_of(rec, clip, window=len(clip), search=(lag + rep.device_frame, lag + rep.device_frame + RATE))
+    where, score = offset_of(
+        rec, clip, window=len(clip), search=(lag + rep.device_frame, lag + rep.device_frame + RATE)
+    )
     assert score > 0.95  # the line, over a bed ducked to 30 %
     assert 0.2 * RATE < where - (lag + rep.device_frame) < 0.35 * RATE  # after the short lead-in
     # then the session goes on from where it was held
@@ -222,8 +222,9 @@ def test_extend_swaps_in_the_retimed_session(pulse_env):
     keys = ScriptedKeys([(1.5, "+"), (2.0, "-")])
     shown = io.StringIO()
     mark = pulse_env.mark()
-    result = play_session(mixer, options=PlayerOptions(step_adjust_ms=2000), display=PlainDisplay(shown),
-                          keys=keys, retime=retime)
+    result = play_session(
+        mixer, options=PlayerOptions(step_adjust_ms=2000), display=PlainDisplay(shown), keys=keys, retime=retime
+    )
     assert asked == [(1, 2000), (1, -2000)]
     assert [e.action for e in result.events] == ["retime"]
     assert result.completed and result.position_ms == tl.total_ms + 2000
@@ -255,7 +256,7 @@ def test_quit_key_fades_and_reports(pulse_env):
     assert result.quit and not result.completed
     assert [e.action for e in result.events] == ["stop"]
     assert 0 < result.position_ms < 2000
-    tail = rec[-RATE // 10:]
+    tail = rec[-RATE // 10 :]
     assert np.abs(tail).max() < 1e-3
 
 
@@ -316,8 +317,7 @@ def test_a_device_that_goes_away_mid_session_is_a_device_error(monkeypatch, outp
         threading.Timer(1.5, doomed.kill_server).start()
         t0 = time.monotonic()
         with pytest.raises(DeviceError) as e:
-            play_session(mixer, options=PlayerOptions(output=output), display=PlainDisplay(io.StringIO()),
-                         keys=None)
+            play_session(mixer, options=PlayerOptions(output=output), display=PlainDisplay(io.StringIO()), keys=None)
         assert time.monotonic() - t0 < 4.0
         assert "went away" in str(e.value)
 
@@ -328,17 +328,26 @@ def real_session(cache_dir):
     from voiceguide.timeline import Cue, CueKind, Step, Timeline
     from voiceguide.tts import ClipCache, VoiceSettings, render_clips
 
-    lines = {"intro": "Warm your hands.", "s1": "Step one. Long strokes.", "tip": "Keep it slow.",
-             "s2": "Step two. Small circles."}
+    lines = {
+        "intro": "Warm your hands.",
+        "s1": "Step one. Long strokes.",
+        "tip": "Keep it slow.",
+        "s2": "Step two. Small circles.",
+    }
     clips = render_clips(lines.values(), VoiceSettings(engine="espeak-ng"), ClipCache(cache_dir)).clips
 
     def cue(at, kind, key, step):
         text = lines[key] if key else ""
         return Cue(at, at + (clips[text].duration_ms if text else 1500), kind, text, step)
 
-    cues = (cue(300, CueKind.SETUP, "intro", None), cue(2000, CueKind.TRANSITION, "", 1),
-            cue(3200, CueKind.INSTRUCTION, "s1", 1), cue(4800, CueKind.TIP, "tip", 1),
-            cue(6000, CueKind.TRANSITION, "", 2), cue(7200, CueKind.INSTRUCTION, "s2", 2))
+    cues = (
+        cue(300, CueKind.SETUP, "intro", None),
+        cue(2000, CueKind.TRANSITION, "", 1),
+        cue(3200, CueKind.INSTRUCTION, "s1", 1),
+        cue(4800, CueKind.TIP, "tip", 1),
+        cue(6000, CueKind.TRANSITION, "", 2),
+        cue(7200, CueKind.INSTRUCTION, "s2", 2),
+    )
     steps = (Step(1, 1, "Long strokes", 2000, 6000), Step(2, 2, "Circles", 6000, 9500))
     timeline = Timeline("Real", "real", 10500, steps, cues)
     return build_mixer(timeline, clips, MixSettings(music="builtin"))
@@ -362,7 +371,7 @@ def test_the_real_mixer_is_heard_as_it_exports(pulse_env, tmp_path):
     for at in (3 * RATE, 5 * RATE, 7 * RATE):
         local, score = offset_of(rec, ref, at=at, window=RATE)
         assert score > 0.999 and local == lag
-    same = rec[lag + RATE // 10: lag + rep.device_frame] - ref[RATE // 10: rep.device_frame]
+    same = rec[lag + RATE // 10 : lag + rep.device_frame] - ref[RATE // 10 : rep.device_frame]
     assert np.abs(same).max() < 1e-4  # what was heard is the export, sample for sample
     line = heard(mixer.speech("Step two. Small circles."))
     where, score = offset_of(rec, line, window=len(line), search=(lag + rep.device_frame, len(rec)))

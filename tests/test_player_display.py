@@ -63,10 +63,10 @@ class Broken(io.StringIO):
 def test_a_closed_pipe_silences_the_display_not_the_session():
     pipe = Broken()
     d = PlainDisplay(pipe)
-    d.cue(TL.cues[0], status(0))   # raises nothing: the session goes on
+    d.cue(TL.cues[0], status(0))  # raises nothing: the session goes on
     d.note("Paused", status(0))
     d.cue(TL.cues[1], status(1))
-    assert pipe.attempts == 1      # after the first failure the display stops writing
+    assert pipe.attempts == 1  # after the first failure the display stops writing
     screen = Broken()
     t = TerminalDisplay(screen, size=(80, 24))
     t.update(status(0))

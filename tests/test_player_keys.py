@@ -30,13 +30,16 @@ def test_remapping_moves_an_action_to_another_key():
     assert ("pagedown", "next") in km.help()
 
 
-@pytest.mark.parametrize("overrides, words", [
-    ({"jump": "j"}, ["unknown action", "jump", "pause, next"]),
-    ({"next": "q"}, ["'q'", "next", "quit"]),
-    ({"next": "hyperspace"}, ["unknown key", "hyperspace", "pagedown"]),
-    ({"next": ""}, ["next needs a key"]),
-    ({"next": "\x07"}, ["control character"]),
-])
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        ({"jump": "j"}, ["unknown action", "jump", "pause, next"]),
+        ({"next": "q"}, ["'q'", "next", "quit"]),
+        ({"next": "hyperspace"}, ["unknown key", "hyperspace", "pagedown"]),
+        ({"next": ""}, ["next needs a key"]),
+        ({"next": "\x07"}, ["control character"]),
+    ],
+)
 def test_a_bad_keymap_is_a_config_error_that_says_why(overrides, words):
     with pytest.raises(ConfigError) as e:
         Keymap(overrides)
@@ -54,9 +57,9 @@ def test_decode_keys_reads_plain_keys_and_escape_sequences():
     assert decode_keys("n p") == (["n", " ", "p"], "")
     assert decode_keys("\x1b[A\x1b[6~\x1bOPq") == (["up", "pagedown", "f1", "q"], "")
     assert decode_keys("\r\t\x7f") == (["enter", "tab", "backspace"], "")
-    assert decode_keys("n\x1b[") == (["n"], "\x1b[")      # the rest is still on its way
+    assert decode_keys("n\x1b[") == (["n"], "\x1b[")  # the rest is still on its way
     assert decode_keys("\x1b[5") == ([], "\x1b[5")
-    assert decode_keys("\x1b[99;5Xn") == (["n"], "")       # unknown sequences are skipped whole
+    assert decode_keys("\x1b[99;5Xn") == (["n"], "")  # unknown sequences are skipped whole
     assert decode_keys("\x1bx") == (["esc", "x"], "")
 
 

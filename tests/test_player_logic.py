@@ -100,11 +100,16 @@ def timeline() -> Timeline:
 
 
 def run(monkeypatch, script, **options):
-    out = FakeOutput(RATE // 50)   # 20 ms of sound per poll
+    out = FakeOutput(RATE // 50)  # 20 ms of sound per poll
     monkeypatch.setattr(controller, "open_output", lambda *a, **k: out)
     shown = Recorder()
-    result = play_session(ToneMixer(timeline(), rate=RATE), options=PlayerOptions(**options), display=shown,
-                          keys=VirtualKeys(out, script), safety_texts=["Stop if it hurts."])
+    result = play_session(
+        ToneMixer(timeline(), rate=RATE),
+        options=PlayerOptions(**options),
+        display=shown,
+        keys=VirtualKeys(out, script),
+        safety_texts=["Stop if it hurts."],
+    )
     return result, shown
 
 
@@ -136,11 +141,14 @@ def test_a_cue_a_jump_lands_on_counts_as_heard(monkeypatch):
     assert shown.cues.count("Long strokes.") == 2
 
 
-@pytest.mark.parametrize("keymap, key, hint", [
-    (None, " ", "Paused: press space to go on"),
-    ({"pause": "b"}, "b", "Paused: press b to go on"),
-    ({"pause": "pagedown"}, "pagedown", "Paused: press pagedown to go on"),
-])
+@pytest.mark.parametrize(
+    "keymap, key, hint",
+    [
+        (None, " ", "Paused: press space to go on"),
+        ({"pause": "b"}, "b", "Paused: press b to go on"),
+        ({"pause": "pagedown"}, "pagedown", "Paused: press pagedown to go on"),
+    ],
+)
 def test_the_pause_hint_names_the_key_as_mapped(monkeypatch, keymap, key, hint):
     _, shown = run(monkeypatch, [(1.0, key), (1.5, key)], keymap=keymap)
     assert shown.notes[:2] == [hint, "Playing"]
@@ -159,7 +167,7 @@ def test_safety_says_the_routine_safety_lines_over_the_session(monkeypatch):
     result, shown = run(monkeypatch, [(3.0, "s")])
     assert "Safety: Stop if it hurts." in shown.notes
     safety = [e for e in result.events if e.action == "safety"]
-    assert len(safety) == 1 and safety[0].before == safety[0].after   # said over the session, no jump
+    assert len(safety) == 1 and safety[0].before == safety[0].after  # said over the session, no jump
     assert result.completed
 
 
@@ -167,8 +175,9 @@ def test_safety_without_safety_lines_says_so(monkeypatch):
     out = FakeOutput(RATE // 50)
     monkeypatch.setattr(controller, "open_output", lambda *a, **k: out)
     shown = Recorder()
-    play_session(ToneMixer(timeline(), rate=RATE), options=PlayerOptions(), display=shown,
-                 keys=VirtualKeys(out, [(1.0, "s")]))
+    play_session(
+        ToneMixer(timeline(), rate=RATE), options=PlayerOptions(), display=shown, keys=VirtualKeys(out, [(1.0, "s")])
+    )
     assert "This routine has no safety lines" in shown.notes
 
 
@@ -180,8 +189,14 @@ def test_extend_and_shorten_say_why_they_cannot_without_a_retimer_or_outside_a_s
 def test_extend_asks_the_retimer_for_the_step_heard_and_swaps_in_its_session(monkeypatch):
     asked = []
     longer = ToneMixer(timeline(), rate=RATE).with_timeline(
-        Timeline("Logic", "logic", 12000, (Step(1, 1, "Strokes", 2000, 8000), Step(2, 2, "Circles", 8000, 11000)),
-                 timeline().cues))
+        Timeline(
+            "Logic",
+            "logic",
+            12000,
+            (Step(1, 1, "Strokes", 2000, 8000), Step(2, 2, "Circles", 8000, 11000)),
+            timeline().cues,
+        )
+    )
 
     def retime(step, delta_ms):
         asked.append((step, delta_ms))
@@ -190,14 +205,20 @@ def test_extend_asks_the_retimer_for_the_step_heard_and_swaps_in_its_session(mon
     out = FakeOutput(RATE // 50)
     monkeypatch.setattr(controller, "open_output", lambda *a, **k: out)
     shown = Recorder()
-    result = play_session(ToneMixer(timeline(), rate=RATE), options=PlayerOptions(step_adjust_ms=3000),
-                          display=shown, keys=VirtualKeys(out, [(0.5, "+"), (3.0, "+"), (3.5, "-")]),
-                          retime=retime)
-    assert asked == [(1, 3000), (1, -3000)]          # none in the intro; the step heard, by the set amount
-    assert shown.notes == ["Only a step can be made longer",
-                           "Step 1 is 3 s longer; the session now ends at 00:12",
-                           "Step 1 cannot be made shorter"]
-    assert result.completed and result.position_ms >= 12000   # the longer session was played to its end
+    result = play_session(
+        ToneMixer(timeline(), rate=RATE),
+        options=PlayerOptions(step_adjust_ms=3000),
+        display=shown,
+        keys=VirtualKeys(out, [(0.5, "+"), (3.0, "+"), (3.5, "-")]),
+        retime=retime,
+    )
+    assert asked == [(1, 3000), (1, -3000)]  # none in the intro; the step heard, by the set amount
+    assert shown.notes == [
+        "Only a step can be made longer",
+        "Step 1 is 3 s longer; the session now ends at 00:12",
+        "Step 1 cannot be made shorter",
+    ]
+    assert result.completed and result.position_ms >= 12000  # the longer session was played to its end
 
 
 def test_quit_stops_where_it_is_heard(monkeypatch):
@@ -245,11 +266,25 @@ def test_a_key_from_the_settings_file_drives_the_real_retimer_end_to_end(tmp_pat
     monkeypatch.setattr(sys, "stdin", _Terminal())
     routine = Path(__file__).parent / "routines" / "stretch.yaml"
     with pytest.raises(SystemExit) as end:
-        main(["play", str(routine), "--steps", "2", "--engine", "espeak-ng", "--sample-rate", str(rate), "--mono",
-              "--music", "none", "--no-checkins"])
+        main(
+            [
+                "play",
+                str(routine),
+                "--steps",
+                "2",
+                "--engine",
+                "espeak-ng",
+                "--sample-rate",
+                str(rate),
+                "--mono",
+                "--music",
+                "none",
+                "--no-checkins",
+            ]
+        )
     assert end.value.code == 0
     shown = capsys.readouterr().out
     assert keys.total_before is not None, shown
     longer = keys.total_before + 30_000
     assert f"(Step 1 is 30 s longer; the session now ends at {format_clock(longer)})" in shown
-    assert out.heard >= longer * rate // 1000   # and the longer session was played to its new end
+    assert out.heard >= longer * rate // 1000  # and the longer session was played to its new end

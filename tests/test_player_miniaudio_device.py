@@ -70,7 +70,7 @@ def test_the_miniaudio_package_loaded_later_or_earlier_leaves_both_working():
 
 
 def test_a_failure_carries_miniaudios_code():
-    missing = ma.lib.ma_backend_webaudio   # a browser's backend: never in a build for this machine
+    missing = ma.lib.ma_backend_webaudio  # a browser's backend: never in a build for this machine
     assert missing not in ma.enabled_backends()
     with pytest.raises(ma.MiniaudioError) as e:
         ma.Playback(rate=44100, channels=2, period_ms=30, periods=3, backends=[missing], fill=lambda o, n: None)

@@ -40,7 +40,7 @@ def play(server, mixer, **kw):
     shown = io.StringIO()
     mark = server.mark()
     result = play_session(mixer, options=PlayerOptions(**kw), display=PlainDisplay(shown), keys=None)
-    time.sleep(0.3)   # the recorder's own latency
+    time.sleep(0.3)  # the recorder's own latency
     return result, server.record(mark), shown.getvalue()
 
 
@@ -54,7 +54,7 @@ def assert_heard_exactly(rec: np.ndarray, ref: np.ndarray, what: str) -> None:
         probes.append((at / RATE, local - lag))
     moved = [(t, round(d * 1000 / RATE, 2)) for t, d in probes if abs(d) > 1]
     assert not moved, f"{what}: the sound moved against the mixer at (s, ms): {moved[:5]}"
-    err = np.abs(rec[lag + RATE // 10: lag + len(ref)] - ref[RATE // 10:])
+    err = np.abs(rec[lag + RATE // 10 : lag + len(ref)] - ref[RATE // 10 :])
     assert err.max() < 1e-4, f"{what}: differs from the mixer by {err.max():.4f} at {np.argmax(err) / RATE + 0.1:.2f} s"
 
 
@@ -84,7 +84,7 @@ def test_python_busy_in_another_thread_is_never_heard(pulse_env):
     mixer = ToneMixer(tone_timeline(steps=2, step_ms=2500))
     stop = threading.Event()
 
-    def busy():   # pure Python, holding the GIL between switches, as the display or a key might
+    def busy():  # pure Python, holding the GIL between switches, as the display or a key might
         while not stop.is_set():
             sum(i * i for i in range(20000))
 
@@ -113,8 +113,7 @@ def long_real_session(cache_dir, seconds: int):
             break
         cues.append(Cue(t, t + clips[text].duration_ms, CueKind.INSTRUCTION, text, 1))
         t += max(2500, clips[text].duration_ms + 300)
-    timeline = Timeline("Long", "long", seconds * 1000, (Step(1, 1, "All", 0, seconds * 1000 - 1000),),
-                        tuple(cues))
+    timeline = Timeline("Long", "long", seconds * 1000, (Step(1, 1, "All", 0, seconds * 1000 - 1000),), tuple(cues))
     # no cache for the mixer's own work: every clip is processed while the session plays
     return build_mixer(timeline, clips, MixSettings(music="builtin", cache_dir=None))
 
@@ -145,7 +144,7 @@ def test_clips_made_while_a_long_session_plays_on_a_loaded_cpu(pulse_env, tmp_pa
 def test_a_device_slow_to_wake_is_waited_for(monkeypatch):
     require_audio_server()
     mixer = ToneMixer(tone_timeline(steps=1, step_ms=3000))
-    with AudioServer(keepalive=False) as idle:   # an idle sink asks for its first sound after ~2 s
+    with AudioServer(keepalive=False) as idle:  # an idle sink asks for its first sound after ~2 s
         for k, v in idle.env.items():
             monkeypatch.setenv(k, v)
         t0 = time.monotonic()
@@ -174,7 +173,7 @@ def test_a_simpleaudio_buffer_started_late_keeps_its_place(pulse_env, monkeypatc
 
     def late_play(self, pcm, frame, deadline, size):
         calls.append(frame)
-        if len(calls) == 2:   # the second buffer's thread wakes 30 ms late
+        if len(calls) == 2:  # the second buffer's thread wakes 30 ms late
             time.sleep(max(0.0, deadline + late_by - time.monotonic()))
         return original(self, pcm, frame, deadline, size)
 
@@ -185,7 +184,8 @@ def test_a_simpleaudio_buffer_started_late_keeps_its_place(pulse_env, monkeypatc
     ref = heard(mixer.render(0, mixer.total_frames))
     lag, _ = offset_of(rec, ref, at=RATE // 2, window=RATE // 2)
     # after the late join (2 s), the sound is where the clock says, not 30 ms behind
-    local, score = offset_of(rec, ref, at=int(2.6 * RATE), window=RATE // 4,
-                             search=(lag + int(2.1 * RATE), lag + int(3.1 * RATE)))
+    local, score = offset_of(
+        rec, ref, at=int(2.6 * RATE), window=RATE // 4, search=(lag + int(2.1 * RATE), lag + int(3.1 * RATE))
+    )
     moved_ms = (local - lag) * 1000 / RATE
     assert score > 0.99 and abs(moved_ms) <= 10, f"after a join started 30 ms late the sound moved {moved_ms:+.1f} ms"

@@ -15,15 +15,21 @@ from voiceguide.player.stream_output import StreamOutput, device_error
 from voiceguide.player.transport import Transport
 
 
-@pytest.mark.parametrize("code, text", [
-    (lib.MA_BUSY, BUSY),
-    (lib.MA_NO_DEVICE, NO_DEVICE),
-    (lib.MA_FAILED_TO_OPEN_BACKEND_DEVICE, NO_DEVICE),
-    (None, NO_DEVICE),
-])
+@pytest.mark.parametrize(
+    "code, text",
+    [
+        (lib.MA_BUSY, BUSY),
+        (lib.MA_NO_DEVICE, NO_DEVICE),
+        (lib.MA_FAILED_TO_OPEN_BACKEND_DEVICE, NO_DEVICE),
+        (None, NO_DEVICE),
+    ],
+)
 def test_miniaudio_failures_become_one_clear_line(code, text):
-    err = MiniaudioError("failed to init device", code) if code is not None else \
-        MiniaudioError("no suitable audio backend found")
+    err = (
+        MiniaudioError("failed to init device", code)
+        if code is not None
+        else MiniaudioError("no suitable audio backend found")
+    )
     e = device_error(err)
     assert isinstance(e, DeviceError) and str(e) == text and e.exit_code == 1
 

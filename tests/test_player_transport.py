@@ -63,7 +63,7 @@ def test_the_end_is_silence_and_marks_the_device_frame(mixer):
     t = Transport(mixer)
     out = pull_all(t, mixer.total_frames + ms(500))
     assert t.end_frame == mixer.total_frames
-    assert not np.any(out[mixer.total_frames:])
+    assert not np.any(out[mixer.total_frames :])
     assert t.at(t.frame).mode == ENDED
 
 
@@ -76,7 +76,7 @@ def test_pause_holds_the_place_and_resume_shifts_later_sound_by_the_pause(mixer)
     hold = pull_all(t, ms(2000))
     assert t.at(t.frame).mode == PAUSED
     # the pause fades out, then it is silent
-    assert not np.any(hold[ms(f.pause_ms):])
+    assert not np.any(hold[ms(f.pause_ms) :])
     assert np.abs(hold[: ms(50)]).max() > 0
     t.post(Pause())
     b = pull_all(t, ms(4000))
@@ -119,8 +119,7 @@ def test_a_crossfade_between_identical_sound_leaves_it_untouched(mixer):
     # seeking to where the sound already is: the fade mixes two copies of the same samples
     t.post(Seek(t.frame + j))
     rest = pull_all(t, ms(900))
-    np.testing.assert_allclose(np.concatenate([first, rest]), mixer.render(0, len(first) + len(rest)),
-                               atol=2e-6)
+    np.testing.assert_allclose(np.concatenate([first, rest]), mixer.render(0, len(first) + len(rest)), atol=2e-6)
 
 
 def test_seek_while_paused_stays_paused_at_the_target(mixer):
@@ -161,7 +160,7 @@ def test_a_line_said_while_paused_returns_to_the_pause(mixer):
     t.post(Say(clip, "safety"))
     out = pull_all(t, len(clip) + ms(1000))
     assert np.abs(out[: len(clip)]).max() > 0.3
-    assert not np.any(out[len(clip) + ms(Fades().duck_ms):])
+    assert not np.any(out[len(clip) + ms(Fades().duck_ms) :])
     assert t.at(t.frame).mode == PAUSED
 
 
@@ -171,9 +170,9 @@ def test_stop_fades_out_marks_the_end_and_ignores_later_commands(mixer):
     t.post(Stop(200))
     out = pull_all(t, ms(600))
     assert t.end_frame == ms(1000) + ms(200)
-    assert not np.any(out[ms(200):])
+    assert not np.any(out[ms(200) :])
     gain = np.abs(out[: ms(200)]).max(axis=1)
-    assert gain[: ms(20)].max() > gain[ms(180):].max()
+    assert gain[: ms(20)].max() > gain[ms(180) :].max()
     t.post(Pause())
     t.post(Seek(0))
     assert not np.any(pull_all(t, ms(300)))
@@ -201,10 +200,10 @@ def test_remap_moves_positions_between_timelines():
     tl = tone_timeline(steps=3, step_ms=4000, intro_ms=1000)
     longer = stretched(tl, 2, 30_000)
     shorter = stretched(tl, 2, -3000)
-    assert remap(tl, longer, 500) == 500                      # intro unchanged
-    assert remap(tl, longer, 5000 + 1200) == 5000 + 1200      # same offset in step 2
-    assert remap(tl, longer, 9000 + 100) == 39000 + 100       # later steps move
-    assert remap(tl, shorter, 5000 + 3500) == 5000 + 1000     # clamped to the shortened step's end
+    assert remap(tl, longer, 500) == 500  # intro unchanged
+    assert remap(tl, longer, 5000 + 1200) == 5000 + 1200  # same offset in step 2
+    assert remap(tl, longer, 9000 + 100) == 39000 + 100  # later steps move
+    assert remap(tl, shorter, 5000 + 3500) == 5000 + 1000  # clamped to the shortened step's end
     assert remap(tl, longer, tl.total_ms - 10) == longer.total_ms - 10  # outro keeps its offset
 
 
@@ -214,7 +213,7 @@ def test_rewind_replays_exactly_and_applies_a_command_at_the_rewound_frame(mixer
     t.rewind(ms(1200))
     assert t.frame == ms(1200)
     again = pull_all(t, ms(1800))
-    np.testing.assert_array_equal(again, first[ms(1200):])
+    np.testing.assert_array_equal(again, first[ms(1200) :])
     # a pause and a say in the history are rebuilt exactly too
     t.post(Pause())
     pull_all(t, ms(400))
@@ -223,7 +222,7 @@ def test_rewind_replays_exactly_and_applies_a_command_at_the_rewound_frame(mixer
     t.post(Say(mixer.speech("abc"), "repeat"))
     out = pull_all(t, ms(2000))
     t.rewind(ms(3000) + ms(900))
-    np.testing.assert_array_equal(pull_all(t, ms(1500)), out[ms(100):ms(1600)])
+    np.testing.assert_array_equal(pull_all(t, ms(1500)), out[ms(100) : ms(1600)])
     t.rewind(ms(3100))
     assert [e.action for e in t.events] == ["pause"]
     t.post(Seek(0, "back"))

@@ -55,15 +55,24 @@ def test_bundled_back_massage_has_the_seven_techniques_in_order():
     assert "back-massage" in bundled_routines()
     r = load_routine()
     titles = [s.title.lower() for s in r.steps]
-    assert titles == ["warm-up strokes", "effleurage", "petrissage", "circular motions", "tapotement",
-                      "friction", "lower back"]
+    assert titles == [
+        "warm-up strokes",
+        "effleurage",
+        "petrissage",
+        "circular motions",
+        "tapotement",
+        "friction",
+        "lower back",
+    ]
     assert (r.steps[0].min_ms, r.steps[0].max_ms) == (120_000, 180_000)  # "about 2 to 3 minutes"
 
 
 # The words a sentence may add to what one passage of the guide says: articles, conjunctions,
 # prepositions, pronouns, and the halves of a contraction ("don't" is "don" and "t"). Nothing else.
-CONNECTIVES = frozenset("a an the and or but so then if as of on in into at to for with from by is are be "
-                        "this that it its you your they s t".split())
+CONNECTIVES = frozenset(
+    "a an the and or but so then if as of on in into at to for with from by is are be "
+    "this that it its you your they s t".split()
+)
 
 
 def _words(text):
@@ -97,7 +106,7 @@ def test_the_passage_check_finds_a_sentence_stitched_from_two_passages():
     passages = _passages("Petrissage\n\nDon't press on the spine.\n\nTapotement\n\nAvoid the bones.\n")
     assert len(passages) == 2
     content = set(_words("Don't press on the bones.")) - CONNECTIVES
-    assert not any(content <= p for p in passages)      # each half is in a passage, the whole in none
+    assert not any(content <= p for p in passages)  # each half is in a passage, the whole in none
     assert any(set(_words("Avoid the bones.")) - CONNECTIVES <= p for p in passages)
 
 
@@ -106,7 +115,7 @@ def test_each_spoken_sentence_of_the_bundled_routine_comes_from_one_passage_of_t
     """Traceability: a sentence's content words all come from one passage of the guide, so each
     line says what the guide says there, not a mix of places or words of our own."""
     passages = _passages(SEED.read_text(encoding="utf-8"))
-    assert len(passages) > 10   # the guide was cut into its sections, not read as one passage
+    assert len(passages) > 10  # the guide was cut into its sections, not read as one passage
     sentences = _spoken_sentences(load_routine())
     assert len(sentences) > 40
     untraced = {}
@@ -138,10 +147,17 @@ BAD = [
     ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: '  '\n", "empty", 5),
     ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instrucion: Go.\n", "did you mean 'instruction'", 5),
     ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n    sides: [left]\n", "two sides", 6),
-    ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n    cues:\n      - at: 2m\n"
-     "        say: Late.\n", "not inside the step", 7),
-    ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n    cues:\n      - at: 10s\n",
-     "no 'say'", 7),
+    (
+        "title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n    cues:\n      - at: 2m\n"
+        "        say: Late.\n",
+        "not inside the step",
+        7,
+    ),
+    (
+        "title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n    cues:\n      - at: 10s\n",
+        "no 'say'",
+        7,
+    ),
     ("title: X\ntitle: Y\nsteps: []\n", "given twice", 2),
     ("title: X\nsteps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n    tips: {a: 1}\n", "list of lines", 6),
     ("title: X\nsteps: nope\n", "must be a list", 2),
@@ -150,8 +166,10 @@ BAD = [
 
 def test_checkins_with_every_and_lines_are_read():
     """The near neighbour of the bad check-in entries above, read as meant."""
-    text = ("title: X\ncheckins:\n  every: 2s\n  lines: [Hi.]\n"
-            "steps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n")
+    text = (
+        "title: X\ncheckins:\n  every: 2s\n  lines: [Hi.]\n"
+        "steps:\n  - title: A\n    duration: 1m\n    instruction: Go.\n"
+    )
     r = parse_routine(text, source="r.yaml")
     assert (r.checkins, r.checkin_every_ms) == (("Hi.",), 2000)
     assert [(s.title, s.instruction, s.min_ms, s.line) for s in r.steps] == [("A", "Go.", 60_000, 6)]
@@ -190,12 +208,40 @@ def test_fuzz_any_text_gives_a_routine_or_a_routine_error(text):
         assert e.path == "fuzz.yaml"
 
 
-_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10_000), st.floats(allow_nan=False, width=16),
-                     st.text(max_size=12), st.sampled_from(["1m", "2-3m", "90s", "-1m", "3-2m", "1:30", "0s"]))
-_keys = st.sampled_from(["title", "description", "setup", "safety", "checkins", "closing", "steps", "every",
-                         "lines", "instruction", "duration", "tips", "cues", "sides", "at", "say", "x"])
-_trees = st.recursive(_scalars, lambda kids: st.one_of(st.lists(kids, max_size=4),
-                                                       st.dictionaries(_keys, kids, max_size=6)), max_leaves=25)
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10_000),
+    st.floats(allow_nan=False, width=16),
+    st.text(max_size=12),
+    st.sampled_from(["1m", "2-3m", "90s", "-1m", "3-2m", "1:30", "0s"]),
+)
+_keys = st.sampled_from(
+    [
+        "title",
+        "description",
+        "setup",
+        "safety",
+        "checkins",
+        "closing",
+        "steps",
+        "every",
+        "lines",
+        "instruction",
+        "duration",
+        "tips",
+        "cues",
+        "sides",
+        "at",
+        "say",
+        "x",
+    ]
+)
+_trees = st.recursive(
+    _scalars,
+    lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(_keys, kids, max_size=6)),
+    max_leaves=25,
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -215,14 +261,14 @@ def test_a_name_finds_name_yaml_in_the_current_folder_and_wins_over_a_bundled_on
     (tmp_path / "neck-and-shoulders.yaml").write_text(GOOD)
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "arms.yml").write_text(GOOD.replace("title: Stretch", "title: Arms"))
-    assert load_routine("neck-and-shoulders").title == "Stretch"            # NAME -> ./NAME.yaml
-    assert load_routine("neck-and-shoulders.yaml").title == "Stretch"       # the path itself
+    assert load_routine("neck-and-shoulders").title == "Stretch"  # NAME -> ./NAME.yaml
+    assert load_routine("neck-and-shoulders.yaml").title == "Stretch"  # the path itself
     assert load_routine(tmp_path / "neck-and-shoulders").title == "Stretch"  # a path without its extension
-    assert load_routine("sub/arms").title == "Arms"                         # .yml too
-    assert load_routine("back-massage").title == "Back massage"              # bundled, nothing here
+    assert load_routine("sub/arms").title == "Arms"  # .yml too
+    assert load_routine("back-massage").title == "Back massage"  # bundled, nothing here
     (tmp_path / "back-massage.yaml").write_text(GOOD)
-    assert load_routine("back-massage").title == "Stretch"                   # the file here wins
-    assert load_routine().title == "Back massage"                            # no name: the bundled default
+    assert load_routine("back-massage").title == "Stretch"  # the file here wins
+    assert load_routine().title == "Back massage"  # no name: the bundled default
     with pytest.raises(RoutineError, match="no bundled routine or file named 'neck'"):
         load_routine("neck")
     with pytest.raises(RoutineError, match="sub/legs: no such file"):

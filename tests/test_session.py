@@ -82,6 +82,7 @@ def test_export_tags_carry_the_pacing(tmp_path, voice):
 
 def test_music_louder_than_the_voice_gets_a_note_and_the_default_none(tmp_path):
     from test_audio_support import build_session
+
     from voiceguide.audio import MixSettings, build_mixer
     from voiceguide.session import music_note
 

@@ -21,8 +21,14 @@ def test_json_contract_round_trips_through_text():
     data = json.loads(json.dumps(_timeline().to_json()))
     assert data["title"] == "T" and data["total_s"] == 12.0 and data["estimated"] is True
     assert data["steps"][0] == {"index": 1, "number": 2, "title": "Neck", "start_s": 1.0, "end_s": 6.0}
-    assert data["cues"][1] == {"start_s": 1.0, "end_s": 1.5, "kind": "transition", "text": "", "step": 1,
-                               "estimated": False}
+    assert data["cues"][1] == {
+        "start_s": 1.0,
+        "end_s": 1.5,
+        "kind": "transition",
+        "text": "",
+        "step": 1,
+        "estimated": False,
+    }
 
 
 def test_helpers():

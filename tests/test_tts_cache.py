@@ -23,7 +23,6 @@ KEY_A = "ab" + "0" * 62
 KEY_B = "cd" + "1" * 62
 
 
-
 def test_layout_and_atomic_commit(tmp_path, put_clip):
     cache = ClipCache(tmp_path)
     tmp = cache.temp_path(KEY_A)
@@ -41,14 +40,15 @@ def test_a_sealed_clip_is_still_a_plain_wav(tmp_path, put_clip):
     assert data[:4] == b"RIFF" and struct.unpack_from("<I", data, 4)[0] == len(data) - 8
     assert data[12:16] == b"fmt " and data[36:40] == b"data"
     n = struct.unpack_from("<I", data, 40)[0]
-    assert n == clip.frames * 2 and len(data) == 44 + n + SEAL_BYTES and data[44 + n:48 + n] == b"vgdg"
+    assert n == clip.frames * 2 and len(data) == 44 + n + SEAL_BYTES and data[44 + n : 48 + n] == b"vgdg"
     with wave.open(str(clip.path)) as w:
         assert (w.getnframes(), w.getframerate(), w.getnchannels()) == (clip.frames, 22050, 1)
-        assert w.readframes(clip.frames) == data[44:44 + n]
+        assert w.readframes(clip.frames) == data[44 : 44 + n]
     if shutil.which("ffmpeg"):
-        decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip.path), "-f", "s16le", "-"],
-                                 capture_output=True, check=True).stdout
-        assert decoded == data[44:44 + n]
+        decoded = subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(clip.path), "-f", "s16le", "-"], capture_output=True, check=True
+        ).stdout
+        assert decoded == data[44 : 44 + n]
 
 
 def test_get_returns_whole_sealed_clips_only(tmp_path, put_clip):
@@ -62,7 +62,7 @@ def test_get_returns_whole_sealed_clips_only(tmp_path, put_clip):
     assert cache.get(KEY_A) is None  # truncated: reads as missing, so it is rendered again
     clip.path.write_bytes(b"garbage" * 100)
     assert cache.get(KEY_A) is None
-    write_pcm16(clip.path, b"\x01\x02" * 1000, 22050)   # a plain WAV of an older format: no seal
+    write_pcm16(clip.path, b"\x01\x02" * 1000, 22050)  # a plain WAV of an older format: no seal
     assert cache.get(KEY_A) is None
 
 
@@ -70,15 +70,15 @@ def test_samples_that_do_not_match_the_digest_are_found_and_removed(tmp_path, pu
     cache = ClipCache(tmp_path)
     clip = put_clip(cache, KEY_A, ms=500)
     size = clip.path.stat().st_size
-    with open(clip.path, "r+b") as f:   # garbage of the same size after the header, seal kept
+    with open(clip.path, "r+b") as f:  # garbage of the same size after the header, seal kept
         f.seek(64)
         f.write(np.random.default_rng(1).integers(0, 256, size - 64 - SEAL_BYTES, dtype=np.uint8).tobytes())
     found = cache.get(KEY_A)
-    assert found is not None            # the header is whole: only reading the samples tells
+    assert found is not None  # the header is whole: only reading the samples tells
     with pytest.raises(DamagedClip, match=r"damaged .*do not match its digest") as err:
         found.read()
     assert err.value.keys == (KEY_A,) and err.value.exit_code == 1
-    assert not clip.path.exists()       # taken out of the cache, so the next render makes it again
+    assert not clip.path.exists()  # taken out of the cache, so the next render makes it again
 
 
 def test_a_damaged_seal_is_found_when_the_digest_is_asked_for(tmp_path, put_clip):
@@ -96,7 +96,7 @@ def test_a_clip_replaced_while_in_use_is_reported_not_removed(tmp_path, put_clip
     cache = ClipCache(tmp_path)
     clip = put_clip(cache, KEY_A)
     clip.path.unlink()
-    other = put_clip(cache, KEY_A, phase=3)      # another recording under the same key
+    other = put_clip(cache, KEY_A, phase=3)  # another recording under the same key
     with pytest.raises(DamagedClip, match="changed while this session used it"):
         clip.read()
     assert other.path.exists() and cache.get(KEY_A) == other
@@ -119,7 +119,7 @@ def test_clip_duration_and_samples(tmp_path, put_clip):
 def test_the_first_whole_clip_stays(tmp_path, put_clip):
     cache = ClipCache(tmp_path)
     first = put_clip(cache, KEY_A)
-    second = put_clip(cache, KEY_A, phase=7)   # a later rendering that differs
+    second = put_clip(cache, KEY_A, phase=7)  # a later rendering that differs
     assert second == first and second.digest == first.digest
     assert cache.get(KEY_A).read().tobytes() == first.read().tobytes()
 
@@ -143,7 +143,7 @@ def test_whatever_holds_a_clips_name_is_moved_aside_and_the_clip_made_again(tmp_
     assert cache.get(KEY_A) is None
     clip = put_clip(cache, KEY_A)
     assert cache.get(KEY_A) == clip and final.is_file() and not final.is_symlink()
-    assert outside.stat().st_size == 44 + 10000       # a symlink's target is never touched
+    assert outside.stat().st_size == 44 + 10000  # a symlink's target is never touched
     if damage == "folder":
         aside = [p for p in final.parent.iterdir() if p.name.endswith(".damaged")]
         assert len(aside) == 1 and (aside[0] / "inside.txt").read_text() == "kept"
@@ -166,10 +166,10 @@ def test_a_render_that_died_leaves_temps_the_next_writer_removes(tmp_path, dead_
     folder.mkdir(parents=True)
     dead = folder / dead_writer_name(f"{KEY_A}.wav")
     dead.write_bytes(b"half a clip")
-    retry = folder / (dead_writer_name(f"{KEY_A}.wav") + ".1.tmp")   # pyttsx3's second attempt
+    retry = folder / (dead_writer_name(f"{KEY_A}.wav") + ".1.tmp")  # pyttsx3's second attempt
     retry.write_bytes(b"half a clip")
     other_process = ClipCache(tmp_path)
-    live = other_process.temp_path(KEY_A)      # being written right now (by this process)
+    live = other_process.temp_path(KEY_A)  # being written right now (by this process)
     live.write_bytes(b"being written")
     put_clip(cache, "ab" + "2" * 62)
     assert not dead.exists() and not retry.exists() and live.exists()
@@ -187,7 +187,7 @@ def test_info_clear_prune(tmp_path, dead_writer_name, put_clip):
     dead_temp.write_bytes(b"half a clip")
     live_temp = ClipCache(tmp_path).temp_path(KEY_A)
     live_temp.write_bytes(b"being written now")
-    os.utime(live_temp, (old, old))   # old, but its writer (this process) is alive
+    os.utime(live_temp, (old, old))  # old, but its writer (this process) is alive
 
     info = cache.info()
     assert isinstance(info, CacheInfo)
@@ -210,7 +210,7 @@ def test_info_clear_prune(tmp_path, dead_writer_name, put_clip):
     assert cache.info().count == 0 and live_temp.exists()
     live_temp.unlink()
     assert cache.clear().files == 0
-    assert (tmp_path / "CACHEDIR.TAG").exists()   # the folder is still a cache
+    assert (tmp_path / "CACHEDIR.TAG").exists()  # the folder is still a cache
 
 
 def test_prune_refuses_negative_age(tmp_path):

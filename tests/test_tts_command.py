@@ -144,7 +144,7 @@ def test_stopping_the_synth_ends_each_running_command_with_its_children(tmp_path
     synth.close()
     worker.join(10)
     assert not worker.is_alive() and time.monotonic() - t < 5
-    assert [type(e) for e in errors] == [EngineFailure], errors   # the render stopped by close() says so
+    assert [type(e) for e in errors] == [EngineFailure], errors  # the render stopped by close() says so
     with pytest.raises(ProcessLookupError):
         for _ in range(100):
             os.kill(int(pid_file.read_text()), 0)

@@ -49,14 +49,17 @@ def fakes(fake_engines):
     return add
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"rate_wpm": 10}, "use 80 to 450"),
-    ({"rate_wpm": 1000}, "use 80 to 450"),
-    ({"rate_wpm": 150.5}, "whole number"),
-    ({"volume": 0}, "above 0"),
-    ({"volume": 1.5}, "at most 1"),
-    ({"voice": "  "}, "voice name is empty"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"rate_wpm": 10}, "use 80 to 450"),
+        ({"rate_wpm": 1000}, "use 80 to 450"),
+        ({"rate_wpm": 150.5}, "whole number"),
+        ({"volume": 0}, "above 0"),
+        ({"volume": 1.5}, "at most 1"),
+        ({"voice": "  "}, "voice name is empty"),
+    ],
+)
 def test_settings_refuse_impossible_values(kwargs, match):
     with pytest.raises(PacingError, match=match):
         VoiceSettings(**kwargs)
@@ -68,7 +71,7 @@ def test_the_command_line_defaults_are_the_librarys(command):
     shown = {p.name: p.default for p in cli.commands[command].params}
     s = VoiceSettings()
     assert (shown["engine"], shown["rate"], shown["volume"]) == (s.engine, s.rate_wpm, s.volume)
-    assert s.voice is None   # the engine's own default voice unless --voice names one
+    assert s.voice is None  # the engine's own default voice unless --voice names one
 
 
 def test_builtins_are_registered():

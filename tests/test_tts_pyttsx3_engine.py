@@ -31,10 +31,18 @@ def py(**kw) -> VoiceSettings:
     return VoiceSettings(engine="pyttsx3", **kw)
 
 
-@pytest.mark.parametrize("wanted, voice_id", [
-    ("gmw/en-us", "gmw/en-US"), ("English (America)", "gmw/en-US"), ("en-US", "gmw/en-US"),
-    ("fr", "roa/fr"), ("fr-fr", "roa/fr"), ("GMW/EN", "gmw/en"), ("klingon", None),
-])
+@pytest.mark.parametrize(
+    "wanted, voice_id",
+    [
+        ("gmw/en-us", "gmw/en-US"),
+        ("English (America)", "gmw/en-US"),
+        ("en-US", "gmw/en-US"),
+        ("fr", "roa/fr"),
+        ("fr-fr", "roa/fr"),
+        ("GMW/EN", "gmw/en"),
+        ("klingon", None),
+    ],
+)
 def test_voice_names_match_by_id_name_short_id_or_language(wanted, voice_id):
     assert match_voice(wanted, ROWS) == voice_id
 
@@ -75,7 +83,9 @@ def test_the_voice_keys_the_clip_and_is_applied(tmp_path):
 def test_an_unknown_voice_is_an_error_not_the_default_voice(tmp_path):
     cache = ClipCache(tmp_path)
     for settings in (py(voice="klingon-warrior"),):
-        with pytest.raises(VoiceError, match=r"pyttsx3 has no voice 'klingon-warrior'; see `voiceguide voices --engine pyttsx3`"):
+        with pytest.raises(
+            VoiceError, match=r"pyttsx3 has no voice 'klingon-warrior'; see `voiceguide voices --engine pyttsx3`"
+        ):
             render_clips(TEXTS[:1], settings, cache)
     assert cache.info().count == 0
     # under auto no installed engine has it: that is said before any engine starts
@@ -88,8 +98,10 @@ def test_voices_come_from_the_engine():
     assert len(voices) > 20 and all(v.engine == "pyttsx3" for v in voices)
     english = [v for v in voices if v.language.startswith("en")]
     assert english and all("/" in v.name for v in english)
-    assert match_voice(english[0].name, [{"id": v.name, "name": "", "language": v.language, "gender": ""}
-                                         for v in voices]) == english[0].name
+    assert (
+        match_voice(english[0].name, [{"id": v.name, "name": "", "language": v.language, "gender": ""} for v in voices])
+        == english[0].name
+    )
 
 
 def test_version_names_pyttsx3_and_its_driver():
@@ -107,8 +119,9 @@ print("rendered", r.rendered)
 
 def test_its_prints_stay_out_of_our_stdout(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    p = subprocess.run([sys.executable, "-c", SNIPPET, str(tmp_path)], capture_output=True, text=True,
-                       env=env, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-c", SNIPPET, str(tmp_path)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout == "rendered 1\n"
     assert "Audio saved" not in p.stderr
@@ -156,8 +169,9 @@ class ScriptedPyttsx3:
             _time.sleep(0)
 
 
-@pytest.mark.parametrize("script, attempts", [(["ok"], 1), (["late"], 1), (["lose", "ok"], 2),
-                                              (["lose", "lose", "lose", "ok"], 4)])
+@pytest.mark.parametrize(
+    "script, attempts", [(["ok"], 1), (["late"], 1), (["lose", "ok"], 2), (["lose", "lose", "lose", "ok"], 4)]
+)
 def test_backend_waits_for_a_whole_clip_and_asks_again_when_one_is_lost(tmp_path, monkeypatch, script, attempts):
     from voiceguide.tts.pyttsx3_engine import pyttsx3_backend
 

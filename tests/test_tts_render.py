@@ -170,8 +170,10 @@ def test_a_hung_engine_is_timed_out_retried_once_then_reported(tmp_path, fake):
 
 
 def test_a_flaky_engine_succeeds_on_its_second_try(tmp_path, fake):
-    code = f"import os, sys\nif not os.path.exists({str(tmp_path / 'failed-once')!r}):\n" \
-           f"    open({str(tmp_path / 'failed-once')!r}, 'w').close(); sys.exit(1)\n" + TONE
+    code = (
+        f"import os, sys\nif not os.path.exists({str(tmp_path / 'failed-once')!r}):\n"
+        f"    open({str(tmp_path / 'failed-once')!r}, 'w').close(); sys.exit(1)\n" + TONE
+    )
     flaky = fake("fake-flaky", code)
     result = render_clips(["one two"], VoiceSettings(engine="fake-flaky"), ClipCache(tmp_path))
     assert flaky.count() == 2 and result.rendered == 1
@@ -179,11 +181,15 @@ def test_a_flaky_engine_succeeds_on_its_second_try(tmp_path, fake):
 
 
 def test_a_clip_of_silence_is_never_cached(tmp_path, fake):
-    code = "import sys, wave\nw = wave.open(sys.argv[1], 'wb'); w.setnchannels(1); w.setsampwidth(2)\n" \
-           "w.setframerate(16000); w.writeframes(bytes(32000)); w.close()\n"
+    code = (
+        "import sys, wave\nw = wave.open(sys.argv[1], 'wb'); w.setnchannels(1); w.setsampwidth(2)\n"
+        "w.setframerate(16000); w.writeframes(bytes(32000)); w.close()\n"
+    )
     fake("fake-silent", code)
     cache = ClipCache(tmp_path)
-    with pytest.raises(EngineError, match=r"fake-silent wrote a bad clip for 'Hello there.': clip is silent \(tried twice\)"):
+    with pytest.raises(
+        EngineError, match=r"fake-silent wrote a bad clip for 'Hello there.': clip is silent \(tried twice\)"
+    ):
         render_clips(["Hello there."], VoiceSettings(engine="fake-silent"), cache)
     assert cache.info().count == 0
 
@@ -199,9 +205,7 @@ def test_a_crash_under_auto_falls_back_to_espeak_with_a_note(tmp_path, fake):
     progress = []
     result = render_clips(TEXTS, VoiceSettings(), ClipCache(tmp_path), progress=lambda d, t: progress.append(d))
     assert result.engine == "espeak-ng"
-    assert result.notes == [
-        "fake-crash failed: killed by SIGABRT (tried twice); fell back to espeak-ng"
-    ]
+    assert result.notes == ["fake-crash failed: killed by SIGABRT (tried twice); fell back to espeak-ng"]
     assert crash.count() >= 2
     assert result.rendered == 3 and all(check_speech(c.path, t, 160) for t, c in result.clips.items())
     assert progress == sorted(progress) and progress[-1] == 3
@@ -243,8 +247,9 @@ def test_two_processes_rendering_into_one_cache_both_succeed_with_identical_clip
     texts = [f"Hold the stretch for {n} breaths, then let go." for n in range(2, 14)]
     cmd = [sys.executable, "-c", SNIPPET, str(tmp_path / "shared"), json.dumps(texts)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
@@ -275,8 +280,9 @@ def test_a_failed_clip_stops_the_others_at_once(tmp_path, fake):
     both = fake("fake-mixed", code)
     t = time.monotonic()
     with pytest.raises(EngineError, match=r"fake-mixed failed: exit status 5 \(tried twice\)"):
-        render_clips(["Hang on.", "Fail now."], VoiceSettings(engine="fake-mixed"), ClipCache(tmp_path),
-                     jobs=2, timeout_s=30)
+        render_clips(
+            ["Hang on.", "Fail now."], VoiceSettings(engine="fake-mixed"), ClipCache(tmp_path), jobs=2, timeout_s=30
+        )
     assert time.monotonic() - t < 10  # the hung clip was killed, not waited for
     assert both.count() >= 3
 
@@ -301,7 +307,7 @@ def test_a_read_only_cache_with_clips_to_render_fails_at_once(tmp_path, fake):
             render_clips(TEXTS, VoiceSettings(engine="fake-ok"), ClipCache(ro), timeout_s=30)
         assert time.monotonic() - t < 2
         assert not isinstance(err.value, EngineFailure)
-    assert engine.count() == before   # no engine was started for nothing
+    assert engine.count() == before  # no engine was started for nothing
 
 
 def test_a_cache_folder_the_user_may_not_write_fails_at_once(tmp_path):
@@ -309,19 +315,26 @@ def test_a_cache_folder_the_user_may_not_write_fails_at_once(tmp_path):
     override the folder's permissions."""
     cache = tmp_path / "cache"
     (cache / "clips").mkdir(parents=True)
-    code = ("import sys\n"
-            "from voiceguide.tts import ClipCache, VoiceSettings, render_clips\n"
-            "from voiceguide.errors import EnvironmentFault\n"
-            "try:\n"
-            "    render_clips(['Hello there.'], VoiceSettings(engine='espeak-ng'), ClipCache(sys.argv[1]))\n"
-            "except EnvironmentFault as e:\n"
-            "    print(e)\n")
+    code = (
+        "import sys\n"
+        "from voiceguide.tts import ClipCache, VoiceSettings, render_clips\n"
+        "from voiceguide.errors import EnvironmentFault\n"
+        "try:\n"
+        "    render_clips(['Hello there.'], VoiceSettings(engine='espeak-ng'), ClipCache(sys.argv[1]))\n"
+        "except EnvironmentFault as e:\n"
+        "    print(e)\n"
+    )
     for folder in (cache, cache / "clips"):
         folder.chmod(0o555)
     try:
         t = time.monotonic()
-        p = subprocess.run([*honouring_permissions(), sys.executable, "-c", code, str(cache)], capture_output=True,
-                           text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+        p = subprocess.run(
+            [*honouring_permissions(), sys.executable, "-c", code, str(cache)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=60,
+        )
         assert time.monotonic() - t < 5, "a fresh interpreter, imports included"
     finally:
         for folder in (cache, cache / "clips"):
@@ -370,6 +383,6 @@ def test_a_folder_where_a_clip_should_be_is_moved_aside_and_rendered(tmp_path):
     (path / "notes.txt").write_text("someone's")
     again = render_clips(TEXTS[:1], espeak(), cache)
     assert again.rendered == 1 and again.clips[TEXTS[0]].path.is_file()
-    assert again.clips[TEXTS[0]].digest == first.digest   # espeak-ng's clips are a function of their key
+    assert again.clips[TEXTS[0]].digest == first.digest  # espeak-ng's clips are a function of their key
     aside = [p for p in path.parent.iterdir() if p.name.endswith(".damaged")]
     assert len(aside) == 1 and (aside[0] / "notes.txt").read_text() == "someone's"

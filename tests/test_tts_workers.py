@@ -158,11 +158,11 @@ class HangingWorkers(WorkerEngine):
 def test_hung_workers_under_auto_fall_back_to_espeak(tmp_path, fake_engines):
     fake_engines(HangingWorkers.name, HangingWorkers, first_in_auto=True)
     t = time.monotonic()
-    result = render_clips(["Slow circles.", "Now faster."], VoiceSettings(), ClipCache(tmp_path),
-                          timeout_s=1.0)
+    result = render_clips(["Slow circles.", "Now faster."], VoiceSettings(), ClipCache(tmp_path), timeout_s=1.0)
     assert time.monotonic() - t < 15
     assert result.engine == "espeak-ng" and result.rendered == 2
     assert result.notes == ["fake-worker-hang gave no clip within 1 s (tried twice); fell back to espeak-ng"]
     with pytest.raises(EngineError, match=r"^fake-worker-hang gave no clip within 1 s \(tried twice\)$"):
-        render_clips(["Slow circles."], VoiceSettings(engine=HangingWorkers.name), ClipCache(tmp_path / "b"),
-                     timeout_s=1.0)
+        render_clips(
+            ["Slow circles."], VoiceSettings(engine=HangingWorkers.name), ClipCache(tmp_path / "b"), timeout_s=1.0
+        )

@@ -47,24 +47,25 @@ class Entry:
     path: Path
     size: int
     mtime: float
-    kind: str          # "clip", "derived", "temp" (ours, writer gone or alive), "legacy-temp"
+    kind: str  # "clip", "derived", "temp" (ours, writer gone or alive), "legacy-temp"
     live: bool = False  # a temp whose writer is still running
 
 
 @dataclass(frozen=True)
 class CacheInfo:
     root: Path
-    count: int                 # clips
-    bytes: int                 # their total size
-    oldest: float | None       # last use (epoch seconds) of the least recently used clip
-    newest: float | None       # last use of the most recently used clip
-    temp_files: int = 0        # temp files of ours (being written, or left by a run that died)
-    derived_files: int = 0     # the mixer's derived audio (processed clips, music loops)
+    count: int  # clips
+    bytes: int  # their total size
+    oldest: float | None  # last use (epoch seconds) of the least recently used clip
+    newest: float | None  # last use of the most recently used clip
+    temp_files: int = 0  # temp files of ours (being written, or left by a run that died)
+    derived_files: int = 0  # the mixer's derived audio (processed clips, music loops)
     derived_bytes: int = 0
-    foreign_files: int = 0     # files and folders in clips/ and mix/ that voiceguide did not make
+    foreign_files: int = 0  # files and folders in clips/ and mix/ that voiceguide did not make
 
     def describe(self) -> dict[str, str]:
         """The figures as labelled text, for ``voiceguide cache info``."""
+
         def when(t: float | None) -> str:
             return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t is not None else "-"
 
@@ -87,9 +88,9 @@ class CacheInfo:
 class Removal:
     """What ``clear`` or ``prune`` did."""
 
-    files: int          # removed
+    files: int  # removed
     bytes: int
-    kept_foreign: int   # files and folders voiceguide did not make, left where they are
+    kept_foreign: int  # files and folders voiceguide did not make, left where they are
     kept_live: int = 0  # temp files another run is writing now
 
     def describe(self) -> str:
@@ -156,7 +157,11 @@ class CacheDir:
 
         for sub in self._files(self.root / CLIPS):
             if not (sub.is_dir(follow_symlinks=False) and re.fullmatch(r"[0-9a-f]{2}", sub.name)):
-                if sub.name.startswith(".") and files.temp_target(sub.name) == PROBE and sub.is_file(follow_symlinks=False):
+                if (
+                    sub.name.startswith(".")
+                    and files.temp_target(sub.name) == PROBE
+                    and sub.is_file(follow_symlinks=False)
+                ):
                     add(sub, "temp")
                 else:
                     foreign += 1
@@ -206,11 +211,13 @@ class CacheDir:
         if not self.root.exists():
             return False
         if not self.root.is_dir():
-            raise CacheDirError("this is not a folder, so not a voiceguide cache; nothing was removed",
-                                path=self.root)
+            raise CacheDirError("this is not a folder, so not a voiceguide cache; nothing was removed", path=self.root)
         if not self.is_cache():
-            raise CacheDirError("this folder is not a voiceguide cache (no CACHEDIR.TAG and nothing voiceguide "
-                                "made in it); nothing was removed", path=self.root)
+            raise CacheDirError(
+                "this folder is not a voiceguide cache (no CACHEDIR.TAG and nothing voiceguide "
+                "made in it); nothing was removed",
+                path=self.root,
+            )
         return True
 
     # -- the commands ----------------------------------------------------------------------
@@ -220,9 +227,17 @@ class CacheDir:
         clips = [e for e in ours if e.kind == "clip"]
         derived = [e for e in ours if e.kind == "derived"]
         temps = sum(1 for e in ours if e.kind in ("temp", "legacy-temp"))
-        return CacheInfo(self.root, len(clips), sum(e.size for e in clips),
-                         min((e.mtime for e in clips), default=None), max((e.mtime for e in clips), default=None),
-                         temps, len(derived), sum(e.size for e in derived), foreign)
+        return CacheInfo(
+            self.root,
+            len(clips),
+            sum(e.size for e in clips),
+            min((e.mtime for e in clips), default=None),
+            max((e.mtime for e in clips), default=None),
+            temps,
+            len(derived),
+            sum(e.size for e in derived),
+            foreign,
+        )
 
     def clear(self) -> Removal:
         """Remove every file voiceguide made here (but the tag, and temps a live run is writing)."""
@@ -268,7 +283,7 @@ class CacheDir:
         for top, names in ((CLIPS, None), (MIX, MIX_KINDS)):
             for sub in self._files(self.root / top):
                 if sub.is_dir(follow_symlinks=False) and (names is None or sub.name in names):
-                    _rmdir(sub.path)   # only when empty
+                    _rmdir(sub.path)  # only when empty
             _rmdir(self.root / top)
         _rmdir(self.root / VOICES)
 
@@ -277,4 +292,4 @@ def _rmdir(path) -> None:
     try:
         os.rmdir(path)
     except OSError:
-        pass   # not empty (or gone): either way it stays as it is
+        pass  # not empty (or gone): either way it stays as it is

@@ -18,7 +18,7 @@ from voiceguide import __version__
 from voiceguide.errors import VoiceguideError
 
 EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143   # 128 + SIGTERM, as a shell reports a process the signal ended
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process the signal ended
 
 
 class Terminated(KeyboardInterrupt):
@@ -32,7 +32,7 @@ _terminated = False
 def _on_sigterm(signum, frame):
     global _terminated
     if _terminated:
-        return   # stopping already: let the cleanup finish
+        return  # stopping already: let the cleanup finish
     _terminated = True
     raise Terminated()
 
@@ -56,19 +56,34 @@ def pacing_options(f):
     --no-checkins, --no-tips."""
     options = [
         click.option("--length", metavar="DURATION", help="Fit the whole session to this length, e.g. 15m."),
-        click.option("--pace", type=float, default=1.0, show_default=True, metavar="FACTOR",
-                     help="Stretch every step by this factor, e.g. 1.25."),
-        click.option("--rate", type=int, default=160, show_default=True, metavar="WPM",
-                     help="Speech rate in words per minute."),
+        click.option(
+            "--pace",
+            type=float,
+            default=1.0,
+            show_default=True,
+            metavar="FACTOR",
+            help="Stretch every step by this factor, e.g. 1.25.",
+        ),
+        click.option(
+            "--rate", type=int, default=160, show_default=True, metavar="WPM", help="Speech rate in words per minute."
+        ),
         click.option("--steps", metavar="LIST", help="Only these steps, by number or title: 1-3,7 or effleurage."),
-        click.option("--lead-in", default="3s", show_default=True, metavar="DURATION",
-                     help="Music before the first words."),
-        click.option("--countdown", default="30s,10s", show_default=True, metavar="TIMES",
-                     help="Countdowns before each step ends."),
+        click.option(
+            "--lead-in", default="3s", show_default=True, metavar="DURATION", help="Music before the first words."
+        ),
+        click.option(
+            "--countdown",
+            default="30s,10s",
+            show_default=True,
+            metavar="TIMES",
+            help="Countdowns before each step ends.",
+        ),
         click.option("--no-countdown", is_flag=True, help="No countdowns."),
-        click.option("--checkin-every", metavar="DURATION",
-                     help="How often to speak a check-in line, e.g. 90s or a range 60-90s "
-                          "(default: the routine's, else 90s)."),
+        click.option(
+            "--checkin-every",
+            metavar="DURATION",
+            help="How often to speak a check-in line, e.g. 90s or a range 60-90s (default: the routine's, else 90s).",
+        ),
         click.option("--no-checkins", is_flag=True, help="No check-in lines."),
         click.option("--no-tips", is_flag=True, help="No tips (the steps' reminders); check-ins stay."),
     ]
@@ -90,15 +105,19 @@ def _duration_range(flag: str, text: str | None, most_ms: int) -> tuple[int | No
     return lo, (hi if hi != lo else None)
 
 
-def make_pacing(length, pace, rate, steps, lead_in, countdown, no_countdown, checkin_every, no_checkins,
-                no_tips=False):
+def make_pacing(length, pace, rate, steps, lead_in, countdown, no_countdown, checkin_every, no_checkins, no_tips=False):
     from voiceguide.compiler import MAX_COUNTDOWN_MS, MAX_LEAD_IN_MS, MAX_SESSION_MS, Pacing
 
     every_ms, every_most_ms = _duration_range("--checkin-every", checkin_every, MAX_SESSION_MS)
     countdowns: tuple[int, ...] = ()
     if not no_countdown and countdown:
-        countdowns = tuple(dict.fromkeys(_duration("--countdown", part.strip(), MAX_COUNTDOWN_MS)
-                                         for part in str(countdown).split(",") if part.strip()))
+        countdowns = tuple(
+            dict.fromkeys(
+                _duration("--countdown", part.strip(), MAX_COUNTDOWN_MS)
+                for part in str(countdown).split(",")
+                if part.strip()
+            )
+        )
     return Pacing(
         length_ms=_duration("--length", length, MAX_SESSION_MS),
         pace=pace,
@@ -113,13 +132,32 @@ def make_pacing(length, pace, rate, steps, lead_in, countdown, no_countdown, che
     )
 
 
-PACING_DEFAULTS = {"length": None, "pace": 1.0, "rate": 160, "steps": None, "lead_in": "3s",
-                   "countdown": "30s,10s", "no_countdown": False, "checkin_every": None, "no_checkins": False,
-                   "no_tips": False}
+PACING_DEFAULTS = {
+    "length": None,
+    "pace": 1.0,
+    "rate": 160,
+    "steps": None,
+    "lead_in": "3s",
+    "countdown": "30s,10s",
+    "no_countdown": False,
+    "checkin_every": None,
+    "no_checkins": False,
+    "no_tips": False,
+}
 
 
-PACING_KEYS = ("length", "pace", "rate", "steps", "lead_in", "countdown", "no_countdown", "checkin_every",
-               "no_checkins", "no_tips")
+PACING_KEYS = (
+    "length",
+    "pace",
+    "rate",
+    "steps",
+    "lead_in",
+    "countdown",
+    "no_countdown",
+    "checkin_every",
+    "no_checkins",
+    "no_tips",
+)
 
 
 def pop_pacing(kwargs: dict):
@@ -127,17 +165,31 @@ def pop_pacing(kwargs: dict):
 
 
 def _cache_dir_option(f):
-    return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-                        help="Clip cache folder (default: $VOICEGUIDE_CACHE_DIR, else the user cache).")(f)
+    return click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Clip cache folder (default: $VOICEGUIDE_CACHE_DIR, else the user cache).",
+    )(f)
+
 
 def voice_options(f):
     """--engine, --voice, --volume, --cache-dir."""
     options = [
-        click.option("--engine", default="auto", show_default=True, metavar="NAME",
-                     help="Speech engine: auto, pyttsx3, espeak-ng or piper."),
+        click.option(
+            "--engine",
+            default="auto",
+            show_default=True,
+            metavar="NAME",
+            help="Speech engine: auto, pyttsx3, espeak-ng or piper.",
+        ),
         click.option("--voice", metavar="NAME", help="Voice name (see `voiceguide voices`)."),
-        click.option("--volume", type=click.FloatRange(0.0, 1.0, min_open=True), default=1.0, show_default=True,
-                     help="Speech engine volume, above 0 and at most 1."),
+        click.option(
+            "--volume",
+            type=click.FloatRange(0.0, 1.0, min_open=True),
+            default=1.0,
+            show_default=True,
+            help="Speech engine volume, above 0 and at most 1.",
+        ),
         _cache_dir_option,
     ]
     for option in reversed(options):
@@ -148,22 +200,39 @@ def voice_options(f):
 def pop_voice(kwargs: dict, rate: int):
     from voiceguide.tts import VoiceSettings, default_cache_dir
 
-    settings = VoiceSettings(engine=kwargs.pop("engine"), voice=kwargs.pop("voice"), rate_wpm=rate,
-                             volume=kwargs.pop("volume"))
+    settings = VoiceSettings(
+        engine=kwargs.pop("engine"), voice=kwargs.pop("voice"), rate_wpm=rate, volume=kwargs.pop("volume")
+    )
     return settings, default_cache_dir(kwargs.pop("cache_dir"))
 
 
 def mix_options(f):
     """--music, --music-volume, --chime, --sample-rate, --mono."""
     options = [
-        click.option("--music", default="builtin", show_default=True, metavar="builtin|none|PATH",
-                     help="Background music: the built-in ambient bed, none, or a file or folder."),
-        click.option("--music-volume", type=float, metavar="DB",
-                     help="Music level relative to speech, in dB (e.g. -18)."),
-        click.option("--chime", type=click.Choice(["soft", "bell", "none"]), default="soft", show_default=True,
-                     help="The sound between steps."),
-        click.option("--sample-rate", type=click.IntRange(8000, 192000), default=44100, show_default=True,
-                     help="Output sample rate in Hz."),
+        click.option(
+            "--music",
+            default="builtin",
+            show_default=True,
+            metavar="builtin|none|PATH",
+            help="Background music: the built-in ambient bed, none, or a file or folder.",
+        ),
+        click.option(
+            "--music-volume", type=float, metavar="DB", help="Music level relative to speech, in dB (e.g. -18)."
+        ),
+        click.option(
+            "--chime",
+            type=click.Choice(["soft", "bell", "none"]),
+            default="soft",
+            show_default=True,
+            help="The sound between steps.",
+        ),
+        click.option(
+            "--sample-rate",
+            type=click.IntRange(8000, 192000),
+            default=44100,
+            show_default=True,
+            help="Output sample rate in Hz.",
+        ),
         click.option("--mono", is_flag=True, help="One channel (smaller files)."),
     ]
     for option in reversed(options):
@@ -176,8 +245,14 @@ def pop_mix(kwargs: dict, cache_dir: Path):
 
     music_volume = kwargs.pop("music_volume")
     extra = {} if music_volume is None else {"music_volume_db": music_volume}
-    return MixSettings(sample_rate=kwargs.pop("sample_rate"), channels=1 if kwargs.pop("mono") else 2,
-                       music=str(kwargs.pop("music")), chime=kwargs.pop("chime"), cache_dir=cache_dir, **extra)
+    return MixSettings(
+        sample_rate=kwargs.pop("sample_rate"),
+        channels=1 if kwargs.pop("mono") else 2,
+        music=str(kwargs.pop("music")),
+        chime=kwargs.pop("chime"),
+        cache_dir=cache_dir,
+        **extra,
+    )
 
 
 # --- output helpers ------------------------------------------------------------------------------------
@@ -202,7 +277,7 @@ class _Bar:
         if not sys.stderr.isatty() or total <= 0:
             return
         if self.bar is None and done >= total:
-            return   # everything was ready (all cached): a bar that opens at 100% says nothing
+            return  # everything was ready (all cached): a bar that opens at 100% says nothing
         if self.bar is None:
             self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
             self.bar.__enter__()
@@ -250,8 +325,11 @@ def cli(ctx: click.Context) -> None:
     path = config_path()
     settings = load_settings(path)
     if settings:
-        commands = {name: {p.name for p in cmd.params} | ({"keymap"} if name == "play" else set())
-                    for name, cmd in cli.commands.items() if isinstance(cmd, click.Command)}
+        commands = {
+            name: {p.name for p in cmd.params} | ({"keymap"} if name == "play" else set())
+            for name, cmd in cli.commands.items()
+            if isinstance(cmd, click.Command)
+        }
         ctx.default_map = default_map(settings, commands, path, _setting_value)
         for (table, key), line in settings.lines.items():
             if table in (None, ctx.invoked_subcommand) and key not in commands and key != "keys":
@@ -348,8 +426,13 @@ def _check_setting(name: str, value) -> None:
 @pacing_options
 @voice_options
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON (the contract other tools read).")
-@click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Also draw the session as an SVG picture in FILE.")
+@click.option(
+    "--svg",
+    "svg_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also draw the session as an SVG picture in FILE.",
+)
 def show(routine, as_json, svg_path, **kwargs):
     """Print the session's timeline: every cue, when, and what it says.
 
@@ -370,7 +453,7 @@ def show(routine, as_json, svg_path, **kwargs):
     prepared = prepare(routine, pacing, voice, cache_dir, render=False)
     tl = prepared.timeline
     if svg_path is not None:
-        from voiceguide.picture import write_svg   # only here: play never imports the picture
+        from voiceguide.picture import write_svg  # only here: play never imports the picture
 
         write_svg(tl, svg_path)
         _err(f"voiceguide: drew {svg_path}")
@@ -430,8 +513,14 @@ def validate(files):
 
 @cli.command("import")
 @click.argument("article", type=click.Path(path_type=Path))
-@click.option("-o", "--output", "out", type=click.Path(path_type=Path), metavar="FILE",
-              help="Write the routine here (default: print it).")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Write the routine here (default: print it).",
+)
 @click.option("--length", metavar="DURATION", help="Choose step ranges so the session can last this long, e.g. 20m.")
 @click.option("--force", is_flag=True, help="Replace FILE if it already exists.")
 def import_(article, out, length, force):
@@ -456,9 +545,11 @@ def import_(article, out, length, force):
         return
     write_draft(out, text, force=force, article=article)
     defaulted = f"; {draft.defaulted} without a time in the article, marked" if draft.defaulted else ""
-    _err(f"voiceguide: wrote {out} ({_count(len(draft.steps), 'step')}{defaulted}; "
-         f"{_count(len(draft.safety), 'safety line')}, {_count(len(draft.checkins), 'check-in')}). "
-         f"Check it with: voiceguide show {out}")
+    _err(
+        f"voiceguide: wrote {out} ({_count(len(draft.steps), 'step')}{defaulted}; "
+        f"{_count(len(draft.safety), 'safety line')}, {_count(len(draft.checkins), 'check-in')}). "
+        f"Check it with: voiceguide show {out}"
+    )
 
 
 @cli.command()
@@ -499,8 +590,10 @@ def render(routine, **kwargs):
     prepared = _with_bar("Rendering", prepare, routine, pacing, voice, cache_dir, render=True)
     _print_notes(prepared)
     total = len(prepared.clips)
-    _err(f"voiceguide: {total} clips ready ({prepared.rendered} rendered, {total - prepared.rendered} cached) "
-         f"with {prepared.engine} in {cache_dir}")
+    _err(
+        f"voiceguide: {total} clips ready ({prepared.rendered} rendered, {total - prepared.rendered} cached) "
+        f"with {prepared.engine} in {cache_dir}"
+    )
 
 
 @cli.command()
@@ -520,8 +613,10 @@ def voices(engine):
     from voiceguide.tts import list_voices
 
     rows = [("ENGINE", "VOICE (--voice)", "LANGUAGE", "DESCRIPTION")]
-    rows += [(v.engine, v.name + (" *" if v.default else ""), v.language or "-", v.description or "")
-             for v in list_voices(engine)]
+    rows += [
+        (v.engine, v.name + (" *" if v.default else ""), v.language or "-", v.description or "")
+        for v in list_voices(engine)
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3])
@@ -538,7 +633,6 @@ def cache():
       voiceguide cache prune --older-than 30d
       voiceguide cache clear
     """
-
 
 
 @cache.command("info")
@@ -579,8 +673,13 @@ def cache_clear(cache_dir):
 
 @cache.command("prune")
 @_cache_dir_option
-@click.option("--older-than", default="30d", show_default=True, metavar="AGE",
-              help="Remove clips not used for this long: 30d, 12h, 90m.")
+@click.option(
+    "--older-than",
+    default="30d",
+    show_default=True,
+    metavar="AGE",
+    help="Remove clips not used for this long: 30d, 12h, 90m.",
+)
 def cache_prune(cache_dir, older_than):
     """Remove clips not used recently, and temp files that interrupted runs left.
 
@@ -613,18 +712,30 @@ def _age_seconds(text: str) -> float:
     except ValueError as e:
         if str(e).startswith(("not a duration", "empty duration")):
             # the duration parser's examples (90s, 2m) are a session's times; an age reads in days
-            raise click.BadParameter(f"not an age: {excerpt(shown)}; write it like 30d, 12h or 90m",
-                                     param_hint="--older-than") from None
+            raise click.BadParameter(
+                f"not an age: {excerpt(shown)}; write it like 30d, 12h or 90m", param_hint="--older-than"
+            ) from None
         raise click.BadParameter(str(e), param_hint="--older-than") from None
 
 
 @cli.command()
 @click.argument("routine", required=False)
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The file to write: .mp3 or .wav.")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write: .mp3 or .wav.",
+)
 @click.option("--bitrate", default="128k", show_default=True, help="MP3 bitrate.")
-@click.option("--chapters", "chapter_formats", default="", metavar="vtt,json",
-              help="Also write FILE.chapters.vtt and/or FILE.chapters.json.")
+@click.option(
+    "--chapters",
+    "chapter_formats",
+    default="",
+    metavar="vtt,json",
+    help="Also write FILE.chapters.vtt and/or FILE.chapters.json.",
+)
 @pacing_options
 @voice_options
 @mix_options
@@ -661,7 +772,7 @@ def _session_mixer(routine, kwargs):
     try:
         mixer = session.mixer()
     finally:
-        _print_notes(prepared)   # with any damaged clip that building found and rendered again
+        _print_notes(prepared)  # with any damaged clip that building found and rendered again
     return session, mixer
 
 
@@ -674,8 +785,14 @@ def _describe_result(result) -> str:
 
 @cli.command()
 @click.argument("routine", required=False)
-@click.option("--output", "output_kind", type=click.Choice(["auto", "stream", "simpleaudio"]), default="auto",
-              show_default=True, help="How to reach the sound card.")
+@click.option(
+    "--output",
+    "output_kind",
+    type=click.Choice(["auto", "stream", "simpleaudio"]),
+    default="auto",
+    show_default=True,
+    help="How to reach the sound card.",
+)
 @click.option("--device", metavar="NAME", help="Audio device name (an unknown name lists the ones available).")
 @click.option("--quiet", is_flag=True, help="No live display: one plain line per cue.")
 @pacing_options
@@ -713,15 +830,26 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not quiet
     display = TerminalDisplay(sys.stdout) if interactive else PlainDisplay(sys.stdout)
     safety = [c.text for c in prepared.timeline.cues if c.kind is CueKind.SAFETY]
+
     def report(result) -> None:
         if os.environ.get("VOICEGUIDE_DEBUG"):
-            _err(f"voiceguide: debug: played with {result.output}, {result.underruns} underruns, "
-                 f"device requests up to {result.worst_late_ms:.0f} ms late, "
-                 f"{len(result.events)} controls, heard to {result.position_ms / 1000:.1f} s")
+            _err(
+                f"voiceguide: debug: played with {result.output}, {result.underruns} underruns, "
+                f"device requests up to {result.worst_late_ms:.0f} ms late, "
+                f"{len(result.events)} controls, heard to {result.position_ms / 1000:.1f} s"
+            )
 
     with TerminalKeys() if sys.stdin.isatty() else contextlib.nullcontext() as keys:
-        play_session(mixer, options=options, display=display, keys=keys, output=output,
-                     retime=retimer(prepared, holder), safety_texts=safety, on_end=report)
+        play_session(
+            mixer,
+            options=options,
+            display=display,
+            keys=keys,
+            output=output,
+            retime=retimer(prepared, holder),
+            safety_texts=safety,
+            on_end=report,
+        )
 
 
 # --- the one place errors become messages ------------------------------------------------------------------
@@ -737,7 +865,7 @@ def main(argv: list[str] | None = None) -> None:
     _SETTINGS_ORIGIN.clear()
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:   # not the main thread (an embedding program): its own handling stands
+    except ValueError:  # not the main thread (an embedding program): its own handling stands
         previous = None
     try:
         _run(argv, debug)

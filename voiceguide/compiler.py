@@ -33,13 +33,13 @@ from voiceguide.timeline import CheckinWait, Cue, CueKind, Step, Timeline
 #: text -> (duration in ms, whether it is an estimate)
 SpeechTimer = Callable[[str], "tuple[int, bool]"]
 
-GAP_MS = 800            # silence between cues that follow one another
-CLEAR_MS = 4_000        # tips and check-ins keep this far from any other cue
-CHIME_MS = 1_500        # the slot a transition chime takes before the announcement
-TAIL_MS = 4_000         # music after the last chime, so the end is not abrupt
+GAP_MS = 800  # silence between cues that follow one another
+CLEAR_MS = 4_000  # tips and check-ins keep this far from any other cue
+CHIME_MS = 1_500  # the slot a transition chime takes before the announcement
+TAIL_MS = 4_000  # music after the last chime, so the end is not abrupt
 STEP_MARGIN_MS = 2_000  # least free time a step keeps after its instruction
 HALFWAY_MIN_MS = 90_000  # shorter steps get no "halfway" cue
-PREVIEW_MS = 15_000     # without countdowns, the preview comes this long before the end
+PREVIEW_MS = 15_000  # without countdowns, the preview comes this long before the end
 DEFAULT_CHECKIN_MS = 90_000
 
 # The ranges of the pacing flags, in one place (the CLI and the settings file name them too).
@@ -57,47 +57,52 @@ def check_rate(rate_wpm: object) -> None:
     if isinstance(rate_wpm, bool) or not isinstance(rate_wpm, int):
         raise PacingError(f"--rate must be a whole number of words per minute, not {rate_wpm!r}")
     if not MIN_RATE_WPM <= rate_wpm <= MAX_RATE_WPM:
-        raise PacingError(f"--rate {rate_wpm} is out of range; use {MIN_RATE_WPM} to {MAX_RATE_WPM} "
-                          "words per minute")
+        raise PacingError(f"--rate {rate_wpm} is out of range; use {MIN_RATE_WPM} to {MAX_RATE_WPM} words per minute")
 
 
 @dataclass(frozen=True)
 class Pacing:
     """Everything a user can turn from the command line (see ``voiceguide show --help``)."""
 
-    length_ms: int | None = None          # fit the whole session to this length
-    pace: float = 1.0                     # stretch every step by this factor
-    rate_wpm: int = 160                   # speech rate, words per minute
-    steps: str | None = None              # "1-3,7" or titles; None = all
+    length_ms: int | None = None  # fit the whole session to this length
+    pace: float = 1.0  # stretch every step by this factor
+    rate_wpm: int = 160  # speech rate, words per minute
+    steps: str | None = None  # "1-3,7" or titles; None = all
     lead_in_ms: int = 3_000
     countdowns_ms: tuple[int, ...] = (30_000, 10_000)
     checkins: bool = True
-    checkin_every_ms: int | None = None   # None: the routine's, else 90 s; the least of a range
+    checkin_every_ms: int | None = None  # None: the routine's, else 90 s; the least of a range
     tips: bool = True
-    checkin_every_most_ms: int | None = None   # --checkin-every 60-90s: the most; None: one value
+    checkin_every_most_ms: int | None = None  # --checkin-every 60-90s: the most; None: one value
 
     def __post_init__(self) -> None:
         if not MIN_PACE <= self.pace <= MAX_PACE:  # NaN fails too
             raise PacingError(f"--pace {self.pace:g} is out of range; use {MIN_PACE:g} to {MAX_PACE:g}")
         check_rate(self.rate_wpm)
         if self.length_ms is not None and not 0 < self.length_ms <= MAX_SESSION_MS:
-            raise PacingError(f"--length {format_ms(self.length_ms)} is out of range; use up to "
-                              f"{format_ms(MAX_SESSION_MS)}")
+            raise PacingError(
+                f"--length {format_ms(self.length_ms)} is out of range; use up to {format_ms(MAX_SESSION_MS)}"
+            )
         if not 0 <= self.lead_in_ms <= MAX_LEAD_IN_MS:
             raise PacingError(f"--lead-in must be between 0s and {format_ms(MAX_LEAD_IN_MS)}")
         if any(c <= 0 or c > MAX_COUNTDOWN_MS for c in self.countdowns_ms):
             raise PacingError(f"--countdown times must be between 1s and {format_ms(MAX_COUNTDOWN_MS)}")
         for every in (self.checkin_every_ms, self.checkin_every_most_ms):
             if every is not None and not MIN_CHECKIN_MS <= every <= MAX_SESSION_MS:
-                raise PacingError(f"--checkin-every must be between {format_ms(MIN_CHECKIN_MS)} and "
-                                  f"{format_ms(MAX_SESSION_MS)}")
+                raise PacingError(
+                    f"--checkin-every must be between {format_ms(MIN_CHECKIN_MS)} and {format_ms(MAX_SESSION_MS)}"
+                )
         if self.checkin_every_most_ms is not None and (
-                self.checkin_every_ms is None or self.checkin_every_most_ms < self.checkin_every_ms):
+            self.checkin_every_ms is None or self.checkin_every_most_ms < self.checkin_every_ms
+        ):
             raise PacingError("--checkin-every: a range needs its shortest spacing first, like 60-90s")
 
     def describe(self) -> dict[str, Any]:
-        most = {} if self.checkin_every_most_ms is None or not self.checkins else {
-            "checkin_every_most_s": self.checkin_every_most_ms / 1000}
+        most = (
+            {}
+            if self.checkin_every_most_ms is None or not self.checkins
+            else {"checkin_every_most_s": self.checkin_every_most_ms / 1000}
+        )
         return {
             "length_s": None if self.length_ms is None else self.length_ms / 1000,
             "pace": self.pace,
@@ -106,7 +111,8 @@ class Pacing:
             "lead_in_s": self.lead_in_ms / 1000,
             "countdown_s": [c / 1000 for c in self.countdowns_ms],
             "checkin_every_s": (self.checkin_every_ms / 1000 if self.checkin_every_ms else None)
-            if self.checkins else None,
+            if self.checkins
+            else None,
             **most,
             **({} if self.tips else {"tips": False}),
         }
@@ -177,7 +183,7 @@ class _Slot:
         self.start, self.end = start, end
         self.starts: list[int] = []
         self.ends: list[int] = []
-        self.gaps: list[int] = []    # gaps[i] = starts[i] - ends[i - 1]; gaps[0] is never asked
+        self.gaps: list[int] = []  # gaps[i] = starts[i] - ends[i - 1]; gaps[0] is never asked
         self.widest: list[int] = []  # widest[k] = max(gaps[k * _BLOCK:(k + 1) * _BLOCK])
 
     @property
@@ -203,7 +209,7 @@ class _Slot:
         k = i // _BLOCK
         del self.widest[k:]
         gaps = self.gaps
-        self.widest.extend(max(gaps[j:j + _BLOCK]) for j in range(k * _BLOCK, len(gaps), _BLOCK))
+        self.widest.extend(max(gaps[j : j + _BLOCK]) for j in range(k * _BLOCK, len(gaps), _BLOCK))
 
     def _first_wide_gap(self, lo: int, need: int) -> int:
         """The first index i >= lo with gaps[i] >= need, else len(gaps)."""
@@ -262,8 +268,7 @@ class _Placed:
 
 
 class _StepBuilder:
-    def __init__(self, step: RoutineStep, index: int, count: int, next_title: str | None,
-                 timer: SpeechTimer):
+    def __init__(self, step: RoutineStep, index: int, count: int, next_title: str | None, timer: SpeechTimer):
         self.step, self.index, self.count, self.next_title = step, index, count, next_title
         self.timer = timer
 
@@ -287,8 +292,13 @@ class _StepBuilder:
         return self.head_ms() + STEP_MARGIN_MS
 
 
-def compile_timeline(routine: Routine, pacing: Pacing | None = None, timer: SpeechTimer | None = None,
-                     *, fixed_ms: Mapping[int, int] | None = None) -> Timeline:
+def compile_timeline(
+    routine: Routine,
+    pacing: Pacing | None = None,
+    timer: SpeechTimer | None = None,
+    *,
+    fixed_ms: Mapping[int, int] | None = None,
+) -> Timeline:
     """Lay the routine out in time.
 
     ``fixed_ms`` maps a session step index (1-based) to a slot length that overrides the
@@ -328,19 +338,20 @@ def compile_timeline(routine: Routine, pacing: Pacing | None = None, timer: Spee
     planned = intro_ms + sum(durations) + closing_ms
     if planned > MAX_SESSION_MS:
         # Far past any use, and the check-ins alone would be tens of thousands of cues.
-        raise PacingError(f"this session would last {format_ms(planned)}; a session lasts at most "
-                          f"{format_ms(MAX_SESSION_MS)} (use --length, --steps or a smaller --pace)")
+        raise PacingError(
+            f"this session would last {format_ms(planned)}; a session lasts at most "
+            f"{format_ms(MAX_SESSION_MS)} (use --length, --steps or a smaller --pace)"
+        )
 
     checkin_every = _checkin_spacing(routine, pacing)
-    checkin_state: dict = {"next": 0, "last": intro_ms, "waits": []}
+    checkin_state: dict[str, Any] = {"next": 0, "last": intro_ms, "waits": []}
 
     steps: list[Step] = []
     for b, ri, dur in zip(builders, chosen, durations):
         start = t
         steps.append(Step(b.index, ri + 1, b.step.title, start, start + dur))
         for p in _place_step(b, start, dur, pacing, routine, checkin_every, checkin_state):
-            cues.append(Cue(p.start, p.start + p.dur, p.kind, p.text, b.index,
-                            timer(p.text)[1] if p.text else False))
+            cues.append(Cue(p.start, p.start + p.dur, p.kind, p.text, b.index, timer(p.text)[1] if p.text else False))
         t = start + dur
 
     # Closing: lines, a last chime, then the tail.
@@ -383,8 +394,14 @@ def _at_least_1ms(timer: SpeechTimer) -> SpeechTimer:
     return timed
 
 
-def _fit(builders: list[_StepBuilder], routine: Routine, pacing: Pacing, fixed_ms: Mapping[int, int],
-         intro_ms: int, closing_ms: int) -> list[int]:
+def _fit(
+    builders: list[_StepBuilder],
+    routine: Routine,
+    pacing: Pacing,
+    fixed_ms: Mapping[int, int],
+    intro_ms: int,
+    closing_ms: int,
+) -> list[int]:
     """Each step's slot length: the range's middle times the pace, or fitted to --length."""
     lows, highs, mids = [], [], []
     for b in builders:
@@ -407,7 +424,8 @@ def _fit(builders: list[_StepBuilder], routine: Routine, pacing: Pacing, fixed_m
             f"--length {format_ms(pacing.length_ms)} does not fit {routine.title}: "
             f"it can last from {format_ms(shortest)} to {format_ms(longest)}"
             + (f" at --pace {pacing.pace:g}" if pacing.pace != 1 else "")
-            + " (use --steps to leave steps out, or --pace to stretch them)")
+            + " (use --steps to leave steps out, or --pace to stretch them)"
+        )
     spread = sum(highs) - sum(lows)
     frac = (room - sum(lows)) / spread if spread else 0.0
     out = [lo + int((hi - lo) * frac) for lo, hi in zip(lows, highs)]
@@ -420,8 +438,15 @@ def _fit(builders: list[_StepBuilder], routine: Routine, pacing: Pacing, fixed_m
     return out
 
 
-def _place_step(b: _StepBuilder, start: int, dur: int, pacing: Pacing, routine: Routine,
-                checkin_every: tuple[int, int] | None, checkin_state: dict[str, Any]) -> list[_Placed]:
+def _place_step(
+    b: _StepBuilder,
+    start: int,
+    dur: int,
+    pacing: Pacing,
+    routine: Routine,
+    checkin_every: tuple[int, int] | None,
+    checkin_state: dict[str, Any],
+) -> list[_Placed]:
     slot = _Slot(start, start + dur)
     placed: list[_Placed] = []
 
@@ -510,8 +535,7 @@ def _place_step(b: _StepBuilder, start: int, dur: int, pacing: Pacing, routine: 
     return placed
 
 
-def _checkin_fit(slot: _Slot, last: int, least: int, most: int, floor: int, length: int,
-                 latest: int) -> int | None:
+def _checkin_fit(slot: _Slot, last: int, least: int, most: int, floor: int, length: int, latest: int) -> int | None:
     """Where the check-in after one at ``last`` goes: in the second half of its range of spacings
     if there is room, else the first half, else the first room after (it waits)."""
     aim = (least + most) // 2

@@ -115,8 +115,9 @@ def key_lines(text: str) -> dict[tuple[str | None, str], int]:
     return lines
 
 
-def default_map(settings: Mapping[str, Any], commands: Mapping[str, set[str]], path: Path,
-                convert: Convert | None = None) -> dict[str, dict]:
+def default_map(
+    settings: Mapping[str, Any], commands: Mapping[str, set[str]], path: Path, convert: Convert | None = None
+) -> dict[str, dict]:
     """Turn settings into click's ``default_map``: {command: {param_name: value}}.
 
     ``commands`` maps each command name to the parameter names it takes; ``convert`` checks a
@@ -152,7 +153,7 @@ def default_map(settings: Mapping[str, Any], commands: Mapping[str, set[str]], p
     for key, value in settings.items():
         if key == "keys":
             if not isinstance(value, dict):
-                raise fail("[keys] must be a table of action = \"key\"", "keys", None)
+                raise fail('[keys] must be a table of action = "key"', "keys", None)
             for action, k in value.items():
                 if action not in ACTIONS:
                     raise unknown(action, set(ACTIONS), " in [keys]", "keys")

@@ -102,8 +102,9 @@ def parse_range(text: str | int | float, *, most_ms: int = CEILING_MS) -> tuple[
         else:
             lo = parse_duration(lo_text, most_ms=most_ms)
         if lo > hi:
-            raise ValueError(f"the shortest ({format_ms(lo)}) is above the longest ({format_ms(hi)}) "
-                             f"in {excerpt(text)}")
+            raise ValueError(
+                f"the shortest ({format_ms(lo)}) is above the longest ({format_ms(hi)}) in {excerpt(text)}"
+            )
         return lo, hi
     one = parse_duration(text, most_ms=most_ms)
     return one, one

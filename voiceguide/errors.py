@@ -126,11 +126,10 @@ class DamagedClip(EnvironmentFault):
     session can render those clips again and go on. Seen by the user only when that fails too.
     """
 
-    def __init__(self, message: str, *, keys: tuple[str, ...] = (), path: str | Path | None = None,
-                 reason: str = ""):
+    def __init__(self, message: str, *, keys: tuple[str, ...] = (), path: str | Path | None = None, reason: str = ""):
         super().__init__(message, path=path)
         self.keys = tuple(keys)
-        self.reason = reason or message   # what was wrong, for a note once it has been repaired
+        self.reason = reason or message  # what was wrong, for a note once it has been repaired
 
     @classmethod
     def raise_all(cls, found: list[DamagedClip]) -> None:
@@ -138,6 +137,8 @@ class DamagedClip(EnvironmentFault):
         if len(found) == 1:
             raise found[0]
         if found:
-            raise cls(f"{len(found)} cached clips were damaged (the first: {found[0]})",
-                      keys=tuple(k for e in found for k in e.keys),
-                      reason=f"{len(found)} cached clips were damaged (the first: {found[0].reason})")
+            raise cls(
+                f"{len(found)} cached clips were damaged (the first: {found[0]})",
+                keys=tuple(k for e in found for k in e.keys),
+                reason=f"{len(found)} cached clips were damaged (the first: {found[0].reason})",
+            )

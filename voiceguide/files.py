@@ -42,7 +42,7 @@ _SIGNATURE = CACHEDIR_TAG_TEXT.splitlines()[0].encode()
 
 _TEMP = re.compile(
     r"\.(?P<target>.+)\.(?P<pid>\d+)-(?P<start>\d+)-(?P<host>[0-9a-f]{8})\.[0-9a-f]{8}\.(?:tmp|part)"
-    r"(?:\.\d{1,2}\.tmp)?"   # an engine's retry beside our temp (pyttsx3 writes NAME.1.tmp)
+    r"(?:\.\d{1,2}\.tmp)?"  # an engine's retry beside our temp (pyttsx3 writes NAME.1.tmp)
 )
 
 # link() failing with these means the file system has no hard links (FAT, some network shares)
@@ -50,7 +50,7 @@ _NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EM
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 _READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
 
-_self: tuple[int, str] | None = None   # (pid, writer tag) of this process, made once per pid
+_self: tuple[int, str] | None = None  # (pid, writer tag) of this process, made once per pid
 _host: str | None = None
 
 
@@ -66,7 +66,7 @@ def _start_ticks(pid: int | str) -> int | None:
         return None
     # field 22; the command name (field 2) may hold spaces and parentheses, so count from its end
     try:
-        return int(stat[stat.rindex(b")") + 2:].split()[19])
+        return int(stat[stat.rindex(b")") + 2 :].split()[19])
     except (ValueError, IndexError):
         return None
 
@@ -114,8 +114,8 @@ def writer_alive(name: str, mtime: float | None = None) -> bool:
     pid, start = int(m.group("pid")), int(m.group("start"))
     young = mtime is None or time.time() - mtime < FOREIGN_STALE_S
     if m.group("host") != _host_id():
-        return young   # another boot, host or pid namespace: its pids mean nothing here
-    if start == 0:     # no /proc on this system: the pid is all there is to go by
+        return young  # another boot, host or pid namespace: its pids mean nothing here
+    if start == 0:  # no /proc on this system: the pid is all there is to go by
         return young and _pid_exists(pid)
     ticks = _start_ticks(pid)
     if ticks is not None:
@@ -130,7 +130,7 @@ def _pid_exists(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except OSError:
-        return True    # someone else's process: it exists
+        return True  # someone else's process: it exists
     return True
 
 
@@ -154,7 +154,7 @@ def remove_leftovers(folder: Path, wanted: Callable[[str], bool] = lambda target
                 continue
             os.unlink(entry.path)
         except OSError:
-            continue   # gone already, or not ours to remove after all: either way, not an error
+            continue  # gone already, or not ours to remove after all: either way, not an error
         removed += 1
         size += st.st_size
     return removed, size

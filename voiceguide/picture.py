@@ -23,14 +23,14 @@ from voiceguide.errors import OutputError
 from voiceguide.timeline import CueKind, Timeline
 
 WIDTH = 1200
-LEFT, RIGHT = 90, 20            # room for the row labels, and a little after the end
+LEFT, RIGHT = 90, 20  # room for the row labels, and a little after the end
 STEP_Y, STEP_H = 60, 46
 CUE_Y, CUE_H = 126, 22
 CHIME_Y = 170
-MUSIC_Y, MUSIC_H = 196, 90      # the level's band: top is the loudest shown
+MUSIC_Y, MUSIC_H = 196, 90  # the level's band: top is the loudest shown
 MUSIC_TOP_DB, MUSIC_BOTTOM_DB = -15.0, -40.0
 HEIGHT = 350
-LEVEL_POINTS = 1200             # the level is sampled at about one point per pixel
+LEVEL_POINTS = 1200  # the level is sampled at about one point per pixel
 
 #: One colour per kind of cue; spoken reminders in greens, the step's own words in blues.
 KIND_COLOURS = {
@@ -55,8 +55,9 @@ def _x(ms: float, total_ms: int) -> float:
     return LEFT + (WIDTH - LEFT - RIGHT) * ms / max(total_ms, 1)
 
 
-def music_levels(timeline: Timeline, music_volume_db: float | None = None,
-                 duck_db: float | None = None, points: int = LEVEL_POINTS) -> list[tuple[int, float]]:
+def music_levels(
+    timeline: Timeline, music_volume_db: float | None = None, duck_db: float | None = None, points: int = LEVEL_POINTS
+) -> list[tuple[int, float]]:
     """(ms, dB relative to the voice) of the music bed at ``points`` times across the session.
 
     The mixer's envelope, on a 1 kHz grid (a frame is a millisecond), ducked under the same
@@ -64,6 +65,8 @@ def music_levels(timeline: Timeline, music_volume_db: float | None = None,
     rendered, else their estimates), with its fades.
     """
     import math
+
+    import numpy as np
 
     from voiceguide.audio.envelope import MusicEnvelope
     from voiceguide.audio.settings import DEFAULT_MUSIC_VOLUME_DB, MixSettings
@@ -73,14 +76,14 @@ def music_levels(timeline: Timeline, music_volume_db: float | None = None,
     spans = [(c.start_ms, c.end_ms) for c in timeline.cues if c.spoken and c.text]
     envelope = MusicEnvelope(1000, timeline.total_ms, spans, duck)
     times = [round(timeline.total_ms * k / (points - 1)) for k in range(points)]
-    gains = envelope.at([min(t, timeline.total_ms - 1) for t in times])
+    gains = envelope.at(np.array([min(t, timeline.total_ms - 1) for t in times]))
     return [(t, volume + 20 * math.log10(g) if g > 1e-5 else -100.0) for t, g in zip(times, gains)]
 
 
 def session_svg(timeline: Timeline, *, music_volume_db: float | None = None) -> str:
     """The SVG text of a session's picture."""
     total = timeline.total_ms
-    x = lambda ms: _x(ms, total)  # noqa: E731 - short and local
+    x = lambda ms: _x(ms, total)
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="11">',
@@ -88,10 +91,14 @@ def session_svg(timeline: Timeline, *, music_volume_db: float | None = None) -> 
         '<rect width="100%" height="100%" fill="white"/>',
         f'<text x="{LEFT}" y="24" font-size="16" font-weight="bold">{escape(timeline.title)}</text>',
         f'<text x="{LEFT}" y="42" fill="#555">{len(timeline.steps)} step{"" if len(timeline.steps) == 1 else "s"}, '
-        f'{format_clock(total)}; hover over a mark for its words</text>',
+        f"{format_clock(total)}; hover over a mark for its words</text>",
     ]
-    for label, y in (("steps", STEP_Y + STEP_H / 2), ("cues", CUE_Y + CUE_H / 2), ("chimes", CHIME_Y + 4),
-                     ("music", MUSIC_Y + MUSIC_H / 2)):
+    for label, y in (
+        ("steps", STEP_Y + STEP_H / 2),
+        ("cues", CUE_Y + CUE_H / 2),
+        ("chimes", CHIME_Y + 4),
+        ("music", MUSIC_Y + MUSIC_H / 2),
+    ):
         out.append(f'<text x="8" y="{y + 4:.1f}" fill="#333">{label}</text>')
 
     out.append('<g class="steps">')
@@ -103,8 +110,10 @@ def session_svg(timeline: Timeline, *, music_volume_db: float | None = None) -> 
             f"<title>{s.index}. {escape(s.title)} ({times})</title>"
             f'<rect x="{x0:.2f}" y="{STEP_Y}" width="{x1 - x0:.2f}" height="{STEP_H}" '
             f'fill="{STEP_FILLS[i % 2]}" stroke="#6a8bb5" stroke-width="0.5"/>'
-            f'<text x="{x0 + 3:.2f}" y="{STEP_Y + 17}" font-weight="bold">{s.index}. {escape(_fit(s.title, x1 - x0))}</text>'
-            f'<text x="{x0 + 3:.2f}" y="{STEP_Y + 34}" fill="#444">{escape(_fit(times, x1 - x0))}</text></g>')
+            f'<text x="{x0 + 3:.2f}" y="{STEP_Y + 17}" font-weight="bold">'
+            f"{s.index}. {escape(_fit(s.title, x1 - x0))}</text>"
+            f'<text x="{x0 + 3:.2f}" y="{STEP_Y + 34}" fill="#444">{escape(_fit(times, x1 - x0))}</text></g>'
+        )
     out.append("</g>")
 
     out.append('<g class="cues">')
@@ -114,13 +123,15 @@ def session_svg(timeline: Timeline, *, music_volume_db: float | None = None) -> 
             cx = x(c.start_ms)
             out.append(
                 f'<g class="chime" data-start-ms="{c.start_ms}" data-end-ms="{c.end_ms}"><title>{when}: chime</title>'
-                f'<path d="M{cx:.2f},{CHIME_Y - 6} l6,6 l-6,6 l-6,-6 z" fill="{KIND_COLOURS[c.kind]}"/></g>')
+                f'<path d="M{cx:.2f},{CHIME_Y - 6} l6,6 l-6,6 l-6,-6 z" fill="{KIND_COLOURS[c.kind]}"/></g>'
+            )
             continue
         x0, x1 = x(c.start_ms), x(c.end_ms)
         out.append(
             f'<rect class="cue" data-kind="{c.kind.value}" data-start-ms="{c.start_ms}" data-end-ms="{c.end_ms}" '
             f'x="{x0:.2f}" y="{CUE_Y}" width="{max(x1 - x0, 1.5):.2f}" height="{CUE_H}" '
-            f'fill="{KIND_COLOURS[c.kind]}"><title>{escape(when)}: {escape(c.text)}</title></rect>')
+            f'fill="{KIND_COLOURS[c.kind]}"><title>{escape(when)}: {escape(c.text)}</title></rect>'
+        )
     out.append("</g>")
 
     out.extend(_music(timeline, x, music_volume_db))
@@ -140,12 +151,18 @@ def _music(timeline: Timeline, x, music_volume_db: float | None) -> list[str]:
     points = " ".join(f"{x(t):.1f},{y(level):.1f}" for t, level in levels)
     out = [f'<rect x="{LEFT}" y="{MUSIC_Y}" width="{WIDTH - LEFT - RIGHT}" height="{MUSIC_H}" fill="#f6f6f6"/>']
     for level in (-20, -30, -40):
-        out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(level):.1f}" y2="{y(level):.1f}" '
-                   f'stroke="#ddd"/><text x="{LEFT - 4}" y="{y(level) + 4:.1f}" text-anchor="end" '
-                   f'fill="#777">{level} dB</text>')
-    out.append(f'<polyline class="music" fill="none" stroke="#555" stroke-width="1" points="{points}">'
-               f"<title>music level relative to the voice (about {max(level for _, level in levels):.0f} dB "
-               f"between cues, dipping under speech)</title></polyline>" if levels else "")
+        out.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(level):.1f}" y2="{y(level):.1f}" '
+            f'stroke="#ddd"/><text x="{LEFT - 4}" y="{y(level) + 4:.1f}" text-anchor="end" '
+            f'fill="#777">{level} dB</text>'
+        )
+    out.append(
+        f'<polyline class="music" fill="none" stroke="#555" stroke-width="1" points="{points}">'
+        f"<title>music level relative to the voice (about {max(level for _, level in levels):.0f} dB "
+        f"between cues, dipping under speech)</title></polyline>"
+        if levels
+        else ""
+    )
     return out
 
 
@@ -157,8 +174,10 @@ def _axis(total_ms: int, x) -> list[str]:
     out = [f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}" stroke="#999"/>']
     for m in range(0, int(minutes) + 1, every):
         tx = x(m * 60_000)
-        out.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{y}" y2="{y + 5}" stroke="#999"/>'
-                   f'<text x="{tx:.1f}" y="{y + 17}" text-anchor="middle" fill="#555">{m}m</text>')
+        out.append(
+            f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{y}" y2="{y + 5}" stroke="#999"/>'
+            f'<text x="{tx:.1f}" y="{y + 17}" text-anchor="middle" fill="#555">{m}m</text>'
+        )
     return out
 
 
@@ -166,8 +185,10 @@ def _legend(timeline: Timeline) -> list[str]:
     used = [k for k in CueKind if any(c.kind is k for c in timeline.cues)]
     out, lx = [], LEFT
     for k in used:
-        out.append(f'<rect x="{lx}" y="{HEIGHT - 18}" width="10" height="10" fill="{KIND_COLOURS[k]}"/>'
-                   f'<text x="{lx + 14}" y="{HEIGHT - 9}">{"chime" if k is CueKind.TRANSITION else k.value}</text>')
+        out.append(
+            f'<rect x="{lx}" y="{HEIGHT - 18}" width="10" height="10" fill="{KIND_COLOURS[k]}"/>'
+            f'<text x="{lx + 14}" y="{HEIGHT - 9}">{"chime" if k is CueKind.TRANSITION else k.value}</text>'
+        )
         lx += 22 + 7 * len(k.value)
     return out
 
@@ -177,7 +198,7 @@ def _fit(text: str, width_px: float) -> str:
     room = int(width_px / 7.5)
     if len(text) <= room:
         return text
-    return text[:max(room - 1, 0)] + "…" if room > 1 else ""
+    return text[: max(room - 1, 0)] + "…" if room > 1 else ""
 
 
 def write_svg(timeline: Timeline, path: str | Path, *, music_volume_db: float | None = None) -> Path:

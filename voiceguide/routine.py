@@ -33,14 +33,14 @@ DEFAULT_ROUTINE = "back-massage"
 # taste. Each is far above what a routine needs, and far below what would make loading or
 # compiling slow (10,000 lines compile in about 0.1 s; scripts/bench_compile.py).
 MAX_STEP_MS = 2 * 3_600_000
-MAX_SESSION_MS = 8 * 3_600_000   # a whole session, however it is paced (the compiler holds it too)
+MAX_SESSION_MS = 8 * 3_600_000  # a whole session, however it is paced (the compiler holds it too)
 MAX_TEXT_CHARS = 2_000
 MAX_STEPS = 200
-MAX_LINES = 10_000               # spoken lines in a routine: set-up, tips, cues, check-ins...
+MAX_LINES = 10_000  # spoken lines in a routine: set-up, tips, cues, check-ins...
 MAX_FILE_BYTES = 1_000_000
-MAX_DEPTH = 20                   # a routine nests 5 deep (steps > step > cues > cue > say)
+MAX_DEPTH = 20  # a routine nests 5 deep (steps > step > cues > cue > say)
 MAX_EXPANDED = 2 * MAX_FILE_BYTES  # values (and characters) once every alias is written out
-MAX_PROBLEMS = 100               # listed per file; past that, a count
+MAX_PROBLEMS = 100  # listed per file; past that, a count
 
 
 @dataclass(frozen=True)
@@ -64,17 +64,17 @@ class RoutineStep:
 
 @dataclass(frozen=True)
 class Routine:
-    name: str                       # bundled name, or the file's stem
-    source: str                     # the path it came from, for messages
+    name: str  # bundled name, or the file's stem
+    source: str  # the path it came from, for messages
     title: str
     description: str
     setup: tuple[str, ...]
     safety: tuple[str, ...]
     checkins: tuple[str, ...]
-    checkin_every_ms: int | None    # None: the compiler's default; the least spacing of a range
+    checkin_every_ms: int | None  # None: the compiler's default; the least spacing of a range
     closing: tuple[str, ...]
     steps: tuple[RoutineStep, ...] = field(default_factory=tuple)
-    checkin_every_most_ms: int | None = None   # `every: 60-90s`: the most; None: a single value
+    checkin_every_most_ms: int | None = None  # `every: 60-90s`: the most; None: a single value
 
 
 # --- problems, collected --------------------------------------------------------------------------
@@ -117,9 +117,11 @@ def fatal(message: str, source: str, line: int | None = None) -> RoutineError:
 # Control characters that are not whitespace (a NUL ends the text an engine is handed; the rest
 # are no speech either), and lone surrogates (half of a UTF-16 pair, from a "\ud83d" escape: no
 # character at all, and no UTF-8 encoder takes them). Whitespace runs are folded to one space.
-_NOT_TEXT = re.compile("[" + "".join(
-    re.escape(chr(c)) for c in range(0xA0) if (c < 0x20 or c >= 0x7F) and not chr(c).isspace()
-) + "\ud800-\udfff]")
+_NOT_TEXT = re.compile(
+    "["
+    + "".join(re.escape(chr(c)) for c in range(0xA0) if (c < 0x20 or c >= 0x7F) and not chr(c).isspace())
+    + "\ud800-\udfff]"
+)
 _ASCII_DIGIT = re.compile("[0-9]")
 
 
@@ -136,8 +138,7 @@ def text_problem(text: str) -> str | None:
         if ch == "\0":
             return "contains a NUL character (U+0000)"
         if "\ud800" <= ch <= "\udfff":
-            return (f"contains a lone surrogate (U+{ord(ch):04X}), half of a character; "
-                    "write the character itself")
+            return f"contains a lone surrogate (U+{ord(ch):04X}), half of a character; write the character itself"
         return f"contains a control character (U+{ord(ch):04X})"
     if not text.strip():
         return "is empty"
@@ -175,9 +176,20 @@ class _Unreadable:
 
 UNREADABLE = _Unreadable()
 
-_TAG_WHAT = {"int": "a whole number", "float": "a number", "bool": "true or false", "timestamp": "a date",
-             "binary": "base64 binary data", "set": "a set", "omap": "an ordered map", "pairs": "pairs",
-             "null": "null", "str": "text", "map": "a mapping", "seq": "a list"}
+_TAG_WHAT = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "timestamp": "a date",
+    "binary": "base64 binary data",
+    "set": "a set",
+    "omap": "an ordered map",
+    "pairs": "pairs",
+    "null": "null",
+    "str": "text",
+    "map": "a mapping",
+    "seq": "a list",
+}
 
 _loader_cache: list[type] = []
 
@@ -225,8 +237,11 @@ def _loader_class() -> Any:
             try:
                 if self.depth > MAX_DEPTH:
                     mark = self.peek_event().start_mark
-                    raise fatal(f"values are nested more than {MAX_DEPTH} deep; a routine needs 5 at most",
-                                self.problems.source, mark.line + 1)
+                    raise fatal(
+                        f"values are nested more than {MAX_DEPTH} deep; a routine needs 5 at most",
+                        self.problems.source,
+                        mark.line + 1,
+                    )
                 return super().compose_node(parent, index)
             finally:
                 self.depth -= level
@@ -253,8 +268,12 @@ def _loader_class() -> Any:
                 tag = node.tag.rpartition(":")[2] if node.tag.startswith("tag:yaml.org") else node.tag
                 what = _TAG_WHAT.get(tag, excerpt(tag, 20))
                 value = f" {excerpt(node.value)}" if isinstance(node.value, str) and node.value else " (empty)"
-                self._unreadable(node, f"cannot read{value} as {what} (!!{tag}): {type(e).__name__}",
-                                 node.start_mark.line + 1, saved_deep)
+                self._unreadable(
+                    node,
+                    f"cannot read{value} as {what} (!!{tag}): {type(e).__name__}",
+                    node.start_mark.line + 1,
+                    saved_deep,
+                )
             return UNREADABLE
 
         def _unreadable(self, node: Any, message: str, line: int, saved_deep: bool) -> None:
@@ -334,8 +353,12 @@ def _check_expansion(root: Any, source: str) -> None:
                 kids = node.value if isinstance(node, SequenceNode) else [n for pair in node.value for n in pair]
                 w = 1 + sum(weight[id(k)] for k in kids)
             if w > MAX_EXPANDED:
-                raise fatal(f"aliases (*name) expand this file past {MAX_EXPANDED:,} values and characters; "
-                            "write the repeated parts out, or repeat less", source, node.start_mark.line + 1)
+                raise fatal(
+                    f"aliases (*name) expand this file past {MAX_EXPANDED:,} values and characters; "
+                    "write the repeated parts out, or repeat less",
+                    source,
+                    node.start_mark.line + 1,
+                )
             weight[key] = w
             continue
         if key in weight:
@@ -418,20 +441,25 @@ def _malformed(e: Any, text: str) -> tuple[str, int | None]:
     """A YAML syntax error as a short message and the line that explains it."""
     mark, context_mark = e.problem_mark or e.context_mark, e.context_mark
     problem = _yaml_problem(e)
-    at_end = mark is not None and not text[mark.index:].strip()
+    at_end = mark is not None and not text[mark.index :].strip()
     if context_mark is not None and (at_end or "stream end" in problem or "end of stream" in problem):
         # an unclosed bracket or quote: point where it opened, not at the end of the file
         opened = (e.context or "a bracket").replace("while parsing ", "").replace("while scanning ", "")
         return f"{opened} was never closed", context_mark.line + 1
     if mark is not None:
         lines = text.split("\n")
-        here = lines[mark.line][mark.column:mark.column + 1] if mark.line < len(lines) else ""
+        here = lines[mark.line][mark.column : mark.column + 1] if mark.line < len(lines) else ""
         if here == "\t" or "'\\t'" in problem:
             return "a tab cannot indent YAML (use spaces)", mark.line + 1
     if problem == "second occurrence" and context_mark is not None:  # a duplicate &anchor
         return f"an &anchor is defined twice (first on line {context_mark.line + 1})", mark.line + 1
-    if (context_mark is not None and mark is not None and context_mark.line != mark.line
-            and "flow" in (e.context or "") and "did not find expected" in problem):
+    if (
+        context_mark is not None
+        and mark is not None
+        and context_mark.line != mark.line
+        and "flow" in (e.context or "")
+        and "did not find expected" in problem
+    ):
         # `duration: [1m` and the file goes on: the bracket that was never closed is the mistake,
         # not the next line, where libyaml noticed it
         opened = e.context.replace("while parsing ", "")
@@ -457,7 +485,7 @@ class _Reader:
 
     def __init__(self, problems: Problems):
         self.problems = problems
-        self.spoken = 0          # lines to speak so far, against MAX_LINES
+        self.spoken = 0  # lines to speak so far, against MAX_LINES
         self.over_lines = False  # reported once; no more lines are read after it
         self.suggested: dict[int, set[str]] = {}  # mapping id -> keys "did you mean" named
 
@@ -490,7 +518,7 @@ class _Reader:
                 if hint:
                     self.suggested.setdefault(id(value), set()).add(hint[0])
                 self.fail(f"unknown key {_shown_key(key)} in {what}{also}", self.line_of(value, key, line))
-        return cast(_Map, value)   # every mapping the loader makes is a _Map
+        return cast(_Map, value)  # every mapping the loader makes is a _Map
 
     def text(self, value: Any, what: str, line: int | None) -> str | None:
         if value is UNREADABLE:
@@ -515,8 +543,11 @@ class _Reader:
         self.spoken += n
         if self.spoken > MAX_LINES:
             if not self.over_lines:
-                self.fail(f"the routine has more than {MAX_LINES:,} lines to speak; "
-                          "is a whole book pasted in? (the rest is not checked)", line)
+                self.fail(
+                    f"the routine has more than {MAX_LINES:,} lines to speak; "
+                    "is a whole book pasted in? (the rest is not checked)",
+                    line,
+                )
             self.over_lines = True
         return not self.over_lines
 
@@ -635,8 +666,11 @@ def _read_checkins(r: _Reader, top: _Map) -> tuple[tuple[str, ...], tuple[int, i
     cline = r.line_of(top, "checkins")
     if isinstance(raw, str) and _is_number_or_duration(raw):
         # `checkins: 5` would have the guide say "5" every 90 s; it was meant as a spacing
-        r.fail(f"checkins is {excerpt(raw, 20)}, a number, not a line to speak; to set the spacing write "
-               "`checkins: {every: 2m, lines: [...]}`", cline)
+        r.fail(
+            f"checkins is {excerpt(raw, 20)}, a number, not a line to speak; to set the spacing write "
+            "`checkins: {every: 2m, lines: [...]}`",
+            cline,
+        )
         return (), None
     if isinstance(raw, (list, str)):
         return r.lines(raw, "checkins", cline), None
@@ -685,8 +719,11 @@ def _read_steps(r: _Reader, top: _Map) -> tuple[RoutineStep, ...] | None:
         return None
     shortest = sum(s.min_ms for s in steps)
     if shortest > MAX_SESSION_MS:
-        r.fail(f"the steps last {format_ms(shortest)} at their shortest; a session lasts at most "
-               f"{format_ms(MAX_SESSION_MS)}", sline)
+        r.fail(
+            f"the steps last {format_ms(shortest)} at their shortest; a session lasts at most "
+            f"{format_ms(MAX_SESSION_MS)}",
+            sline,
+        )
         return None
     return tuple(steps)
 
@@ -715,11 +752,13 @@ def _read_step(r: _Reader, raw: Any, i: int, line: int | None) -> RoutineStep | 
         if parts:
             instruction = " ".join(parts)
             if len(instruction) > MAX_TEXT_CHARS:
-                r.fail(f"{what} instruction is {len(instruction)} characters; keep it under {MAX_TEXT_CHARS}",
-                       iline)
+                r.fail(f"{what} instruction is {len(instruction)} characters; keep it under {MAX_TEXT_CHARS}", iline)
                 instruction = None
-        elif s["instruction"] is not UNREADABLE and not r.over_lines and (
-                s["instruction"] is None or s["instruction"] == []):
+        elif (
+            s["instruction"] is not UNREADABLE
+            and not r.over_lines
+            and (s["instruction"] is None or s["instruction"] == [])
+        ):
             r.fail(f"{what} instruction is empty", iline)
 
     lo = hi = None
@@ -746,8 +785,9 @@ def _read_step(r: _Reader, raw: Any, i: int, line: int | None) -> RoutineStep | 
         return None
     if len(sides) not in (0, 2):
         return None
-    return RoutineStep(title=title, instruction=instruction, min_ms=lo, max_ms=hi, tips=tips, cues=cues,
-                       sides=sides, line=line)
+    return RoutineStep(
+        title=title, instruction=instruction, min_ms=lo, max_ms=hi, tips=tips, cues=cues, sides=sides, line=line
+    )
 
 
 def _read_range(r: _Reader, value: Any, what: str, dline: int | None) -> tuple[int | None, int | None]:
@@ -844,7 +884,7 @@ def load_routine(ref: str | Path | None = None) -> Routine:
         close = difflib.get_close_matches(as_text, bundled_routines(), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; bundled: {', '.join(bundled_routines())}"
         raise RoutineError(f"no bundled routine or file named {excerpt(as_text, 60)}{hint}")
-    return parse_routine(read_routine_text(ref), source=str(ref))   # says the file is not there
+    return parse_routine(read_routine_text(ref), source=str(ref))  # says the file is not there
 
 
 def _bundled(name: str) -> Routine:

@@ -38,8 +38,8 @@ class Prepared:
     engine: str | None = None
     notes: list[str] = field(default_factory=list)
     rendered: int = 0
-    voice: VoiceSettings | None = None     # what the clips were rendered with, and where they are:
-    cache_dir: Path | None = None          # a damaged clip is rendered again from these
+    voice: VoiceSettings | None = None  # what the clips were rendered with, and where they are:
+    cache_dir: Path | None = None  # a damaged clip is rendered again from these
 
 
 def _timer(clips: Mapping[str, Clip], rate_wpm: int) -> Callable[[str], tuple[int, bool]]:
@@ -52,8 +52,15 @@ def _timer(clips: Mapping[str, Clip], rate_wpm: int) -> Callable[[str], tuple[in
     return timer
 
 
-def prepare(routine_ref: str | Path | None, pacing: Pacing, voice: VoiceSettings | None = None,
-            cache_dir: Path | None = None, *, render: bool, progress: Progress | None = None) -> Prepared:
+def prepare(
+    routine_ref: str | Path | None,
+    pacing: Pacing,
+    voice: VoiceSettings | None = None,
+    cache_dir: Path | None = None,
+    *,
+    render: bool,
+    progress: Progress | None = None,
+) -> Prepared:
     """Load and compile; with ``render`` make every clip and re-time with the real lengths.
 
     Without ``render`` it uses whatever clips the cache already holds and estimates the rest
@@ -132,10 +139,12 @@ def music_note(mixer: Mixer) -> str | None:
     """A line for the user when the music is mixed louder than the voice (``--music-volume``
     above 0 dB, and the mixer did not have to lower it): cues are then hard to follow."""
     level = mixer.music_volume_db
-    if not level >= 0.5:   # -inf without music; under half a dB is level with the voice
+    if not level >= 0.5:  # -inf without music; under half a dB is level with the voice
         return None
-    return (f"the music is mixed {level:.0f} dB louder than the voice (--music-volume); "
-            "cues may be hard to hear over it (the default is -20)")
+    return (
+        f"the music is mixed {level:.0f} dB louder than the voice (--music-volume); "
+        "cues may be hard to hear over it (the default is -20)"
+    )
 
 
 def retimer(prepared: Prepared, mixer_holder: dict[str, Any]) -> Callable[[int, int], Mixer | None]:
@@ -160,8 +169,9 @@ def retimer(prepared: Prepared, mixer_holder: dict[str, Any]) -> Callable[[int, 
         if want[step_index] <= 0:
             return None
         try:
-            timeline = compile_timeline(prepared.routine, prepared.pacing,
-                                        _timer(prepared.clips, prepared.pacing.rate_wpm), fixed_ms=want)
+            timeline = compile_timeline(
+                prepared.routine, prepared.pacing, _timer(prepared.clips, prepared.pacing.rate_wpm), fixed_ms=want
+            )
         except PacingError:
             return None
         fixed.clear()
@@ -181,7 +191,6 @@ def export_tags(prepared: Prepared) -> dict[str, str]:
         "artist": "voiceguide",
         "comment": f"voiceguide pacing: {pacing}",
     }
-
 
 
 # --- the library's face: one object for people who script sessions -------------------------------------
@@ -229,41 +238,82 @@ class Session:
     than the voice) is in ``notes``.
     """
 
-    def __init__(self, routine: str | Path | None = None, *, length: str | float | None = None,
-                 pace: float = 1.0, rate: int = 160, steps: str | None = None,
-                 lead_in: str | float = "3s", countdown: str | tuple = "30s,10s",
-                 checkin_every: str | float | None = None, checkins: bool = True, tips: bool = True,
-                 engine: str = "auto", voice: str | None = None, volume: float = 1.0,
-                 music: str | Path = "builtin", music_volume: float | None = None, chime: str = "soft",
-                 sample_rate: int = 44100, mono: bool = False, cache_dir: str | Path | None = None):
+    def __init__(
+        self,
+        routine: str | Path | None = None,
+        *,
+        length: str | float | None = None,
+        pace: float = 1.0,
+        rate: int = 160,
+        steps: str | None = None,
+        lead_in: str | float = "3s",
+        countdown: str | tuple[str | float, ...] = "30s,10s",
+        checkin_every: str | float | None = None,
+        checkins: bool = True,
+        tips: bool = True,
+        engine: str = "auto",
+        voice: str | None = None,
+        volume: float = 1.0,
+        music: str | Path = "builtin",
+        music_volume: float | None = None,
+        chime: str = "soft",
+        sample_rate: int = 44100,
+        mono: bool = False,
+        cache_dir: str | Path | None = None,
+    ):
         from voiceguide.audio.settings import DEFAULT_MUSIC_VOLUME_DB, MixSettings
-        from voiceguide.compiler import MAX_COUNTDOWN_MS, MAX_LEAD_IN_MS, MAX_SESSION_MS
+        from voiceguide.compiler import MAX_COUNTDOWN_MS, MAX_LEAD_IN_MS
+        from voiceguide.routine import MAX_SESSION_MS
         from voiceguide.tts import VoiceSettings, default_cache_dir
 
         parts = countdown.split(",") if isinstance(countdown, str) else list(countdown or ())
-        countdowns = tuple(dict.fromkeys(_ms("countdown", p.strip() if isinstance(p, str) else p, MAX_COUNTDOWN_MS)
-                                         for p in parts if not isinstance(p, str) or p.strip()))
+        countdowns = tuple(
+            dict.fromkeys(
+                ms
+                for p in parts
+                if not isinstance(p, str) or p.strip()
+                if (ms := _ms("countdown", p.strip() if isinstance(p, str) else p, MAX_COUNTDOWN_MS)) is not None
+            )
+        )
         every, every_most = _spacing(checkin_every)
-        pacing = Pacing(length_ms=_ms("length", length, MAX_SESSION_MS), pace=pace, rate_wpm=rate, steps=steps,
-                        lead_in_ms=_ms("lead_in", lead_in, MAX_LEAD_IN_MS), countdowns_ms=countdowns,
-                        checkins=checkins, checkin_every_ms=every, checkin_every_most_ms=every_most, tips=tips)
+        pacing = Pacing(
+            length_ms=_ms("length", length, MAX_SESSION_MS),
+            pace=pace,
+            rate_wpm=rate,
+            steps=steps,
+            lead_in_ms=_ms("lead_in", lead_in, MAX_LEAD_IN_MS) or 0,
+            countdowns_ms=countdowns,
+            checkins=checkins,
+            checkin_every_ms=every,
+            checkin_every_most_ms=every_most,
+            tips=tips,
+        )
         cache = default_cache_dir(cache_dir)
-        mix = MixSettings(sample_rate=sample_rate, channels=1 if mono else 2, music=str(music), chime=chime,
-                          music_volume_db=DEFAULT_MUSIC_VOLUME_DB if music_volume is None else music_volume,
-                          cache_dir=cache)
-        self._setup(routine, pacing, VoiceSettings(engine=engine, voice=voice, rate_wpm=rate, volume=volume),
-                    mix, cache)
-        compile_timeline(load_routine(routine), pacing)   # a bad routine or length fails here, at once
+        mix = MixSettings(
+            sample_rate=sample_rate,
+            channels=1 if mono else 2,
+            music=str(music),
+            chime=chime,
+            music_volume_db=DEFAULT_MUSIC_VOLUME_DB if music_volume is None else music_volume,
+            cache_dir=cache,
+        )
+        self._setup(
+            routine, pacing, VoiceSettings(engine=engine, voice=voice, rate_wpm=rate, volume=volume), mix, cache
+        )
+        compile_timeline(load_routine(routine), pacing)  # a bad routine or length fails here, at once
 
     @classmethod
-    def from_settings(cls, routine: str | Path | None, pacing: Pacing, voice: VoiceSettings,
-                      mix: MixSettings, cache_dir: Path) -> "Session":
+    def from_settings(
+        cls, routine: str | Path | None, pacing: Pacing, voice: VoiceSettings, mix: MixSettings, cache_dir: Path
+    ) -> Session:
         """A session from the settings objects themselves (the command line builds these)."""
         self = cls.__new__(cls)
         self._setup(routine, pacing, voice, mix, cache_dir)
         return self
 
-    def _setup(self, routine, pacing: Pacing, voice: VoiceSettings, mix: MixSettings, cache_dir: Path) -> None:
+    def _setup(
+        self, routine: str | Path | None, pacing: Pacing, voice: VoiceSettings, mix: MixSettings, cache_dir: Path
+    ) -> None:
         self.routine_ref, self.pacing, self.voice, self.mix, self.cache_dir = routine, pacing, voice, mix, cache_dir
         self._prepared: Prepared | None = None
         self._mixer: Mixer | None = None
@@ -272,8 +322,9 @@ class Session:
     def render(self, progress: Progress | None = None) -> Prepared:
         """Make every clip (once) and time the session with their real lengths."""
         if self._prepared is None:
-            self._prepared = prepare(self.routine_ref, self.pacing, self.voice, self.cache_dir,
-                                     render=True, progress=progress)
+            self._prepared = prepare(
+                self.routine_ref, self.pacing, self.voice, self.cache_dir, render=True, progress=progress
+            )
         return self._prepared
 
     @property
@@ -295,18 +346,25 @@ class Session:
             self._mixer = build_mixer(self.render(), self.mix)
         return self._mixer
 
-    def export(self, path: str | Path, *, chapters: Sequence[str] = (), bitrate: str = "128k",
-               progress: Progress | None = None) -> ExportResult:
+    def export(
+        self, path: str | Path, *, chapters: Sequence[str] = (), bitrate: str = "128k", progress: Progress | None = None
+    ) -> ExportResult:
         """Write the session to ``path`` (.mp3 or .wav), with FILE.chapters.vtt/.json when
         ``chapters`` asks for them; the file appears only when it is complete."""
         from voiceguide.audio import export_session
 
-        result = export_session(self.mixer(), Path(path), bitrate=bitrate, chapters=list(chapters),
-                                tags=export_tags(self.prepared), progress=progress)
+        result = export_session(
+            self.mixer(),
+            Path(path),
+            bitrate=bitrate,
+            chapters=list(chapters),
+            tags=export_tags(self.prepared),
+            progress=progress,
+        )
         self._export_notes.extend(n for n in result.notes if n not in self._export_notes)
         return result
 
-    def to_audiosegment(self):
+    def to_audiosegment(self) -> Any:
         """The whole session as a pydub ``AudioSegment`` (16-bit, the exporter's very samples).
 
         For people who already edit audio with pydub. It holds the whole session in memory
@@ -318,8 +376,7 @@ class Session:
         except ImportError:
             from voiceguide.errors import EnvironmentFault
 
-            raise EnvironmentFault("pydub is not installed; install it with: pip install 'voiceguide[pydub]'") \
-                from None
+            raise EnvironmentFault("pydub is not installed; install it with: pip install 'voiceguide[pydub]'") from None
         from voiceguide.audio.export import _pcm16
 
         mixer = self.mixer()

@@ -14,19 +14,19 @@ from typing import Any
 
 
 class CueKind(str, Enum):
-    SETUP = "setup"              # set-up lines before the first step
-    SAFETY = "safety"            # safety lines, spoken at the start and replayable
-    ANNOUNCE = "announce"        # "Step 3 of 7: Petrissage."
+    SETUP = "setup"  # set-up lines before the first step
+    SAFETY = "safety"  # safety lines, spoken at the start and replayable
+    ANNOUNCE = "announce"  # "Step 3 of 7: Petrissage."
     INSTRUCTION = "instruction"  # the step's instruction
-    CUE = "cue"                  # an author's cue at a fixed offset inside a step
-    TIP = "tip"                  # a step's tip, spoken as a mid-step reminder
-    CHECKIN = "checkin"          # a routine-wide check-in line, every N seconds
-    HALFWAY = "halfway"          # "Halfway through petrissage."
-    SWITCH = "switch"            # "Switch sides." in a step with sides
-    PREVIEW = "preview"          # "Next: circular motions."
-    COUNTDOWN = "countdown"      # "30 seconds left."
-    TRANSITION = "transition"    # a chime between steps (no text)
-    CLOSING = "closing"          # closing lines after the last step, then a chime
+    CUE = "cue"  # an author's cue at a fixed offset inside a step
+    TIP = "tip"  # a step's tip, spoken as a mid-step reminder
+    CHECKIN = "checkin"  # a routine-wide check-in line, every N seconds
+    HALFWAY = "halfway"  # "Halfway through petrissage."
+    SWITCH = "switch"  # "Switch sides." in a step with sides
+    PREVIEW = "preview"  # "Next: circular motions."
+    COUNTDOWN = "countdown"  # "30 seconds left."
+    TRANSITION = "transition"  # a chime between steps (no text)
+    CLOSING = "closing"  # closing lines after the last step, then a chime
 
     def __str__(self) -> str:  # pragma: no cover - cosmetic
         return self.value
@@ -41,8 +41,8 @@ class Cue:
     start_ms: int
     end_ms: int
     kind: CueKind
-    text: str            # "" for a chime
-    step: int | None     # 1-based step index; None in the intro and the closing
+    text: str  # "" for a chime
+    step: int | None  # 1-based step index; None in the intro and the closing
     estimated: bool = False  # True when end_ms comes from an estimate, not a rendered clip
 
     @property
@@ -66,7 +66,7 @@ class Cue:
 
 @dataclass(frozen=True)
 class Step:
-    index: int   # 1-based position in the session
+    index: int  # 1-based position in the session
     number: int  # 1-based position in the routine (differs from index under --steps)
     title: str
     start_ms: int
@@ -90,8 +90,8 @@ class Step:
 class CheckinWait:
     """A check-in that came later than its longest spacing: no room for it sooner."""
 
-    start_ms: int    # when the check-in is spoken
-    waited_ms: int   # how far past the longest spacing
+    start_ms: int  # when the check-in is spoken
+    waited_ms: int  # how far past the longest spacing
 
     def to_json(self) -> dict[str, Any]:
         return {"start_s": self.start_ms / 1000, "waited_s": self.waited_ms / 1000}
@@ -100,12 +100,12 @@ class CheckinWait:
 @dataclass(frozen=True)
 class Timeline:
     title: str
-    routine: str                  # routine name or path, for tags and messages
+    routine: str  # routine name or path, for tags and messages
     total_ms: int
     steps: tuple[Step, ...]
-    cues: tuple[Cue, ...]         # sorted by start_ms, never overlapping
+    cues: tuple[Cue, ...]  # sorted by start_ms, never overlapping
     pacing: dict[str, Any] = field(default_factory=dict)  # the pacing used, for tags and display
-    checkin_waits: tuple[CheckinWait, ...] = ()   # check-ins that waited for room, in time order
+    checkin_waits: tuple[CheckinWait, ...] = ()  # check-ins that waited for room, in time order
 
     @property
     def total_s(self) -> float:

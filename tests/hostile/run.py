@@ -59,8 +59,13 @@ def run_inprocess(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
 
 def run_subprocess(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     try:
-        p = subprocess.run([str(VG), *args], capture_output=True, env={**os.environ, **env},
-                           timeout=TIME_LIMIT_S * 3, stdin=subprocess.DEVNULL)
+        p = subprocess.run(
+            [str(VG), *args],
+            capture_output=True,
+            env={**os.environ, **env},
+            timeout=TIME_LIMIT_S * 3,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         return -9, "", "(killed: no answer)"
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
@@ -127,8 +132,13 @@ def main() -> int:
     exits = Counter()
     for (_, code), n in counts.items():
         exits[code] += n
-    print(f"hostile cases={total} " + " ".join(f"exit{c}={n}" for c, n in sorted(exits.items()))
-          + f" short={short} (" + ", ".join(f"{k}={n}" for k, n in sorted(by_kind.items())) + ")")
+    print(
+        f"hostile cases={total} "
+        + " ".join(f"exit{c}={n}" for c, n in sorted(exits.items()))
+        + f" short={short} ("
+        + ", ".join(f"{k}={n}" for k, n in sorted(by_kind.items()))
+        + ")"
+    )
     return 1 if short else 0
 
 

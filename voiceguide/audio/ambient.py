@@ -24,18 +24,18 @@ CHORD_S = 16
 CROSSFADE_S = 6.0
 # (bass, pad notes) as MIDI numbers; the pads share A3 and F#4 most of the way round.
 CHORDS = (
-    (38, (57, 61, 64, 66)),   # Dmaj9
-    (35, (57, 62, 64, 66)),   # Bm11
-    (43, (57, 59, 62, 66)),   # Gmaj9
-    (40, (55, 59, 62, 66)),   # Em9
-    (45, (57, 59, 62, 64)),   # A9sus4
-    (42, (57, 61, 64, 66)),   # F#m7 (add11), back to D
+    (38, (57, 61, 64, 66)),  # Dmaj9
+    (35, (57, 62, 64, 66)),  # Bm11
+    (43, (57, 59, 62, 66)),  # Gmaj9
+    (40, (55, 59, 62, 66)),  # Em9
+    (45, (57, 59, 62, 64)),  # A9sus4
+    (42, (57, 61, 64, 66)),  # F#m7 (add11), back to D
 )
 LOOP_S = CHORD_S * len(CHORDS)
 SPARKLE = (78, 83, 81, 78, 76, 81)  # one high note per chord, two octaves over a chord tone
 
-_ENV_POINTS = 4096   # envelopes are sampled this finely over the loop, then transformed
-_ENV_BINS = 96       # and kept up to 1 Hz: they are far smoother than that
+_ENV_POINTS = 4096  # envelopes are sampled this finely over the loop, then transformed
+_ENV_BINS = 96  # and kept up to 1 Hz: they are far smoother than that
 
 
 def _hz(note: float) -> float:
@@ -52,10 +52,10 @@ def _chord_windows(t: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class AmbientLoop:
-    samples: np.ndarray        # one loop at the output rate, float32, peak 0.5
-    low_rate: int              # a rate dividing it that still holds every partial (and its square)
-    low_spectrum: np.ndarray   # the same loop's spectrum at that rate (``rfft`` bins, same scale)
-    top: float                 # the highest frequency in it (Hz)
+    samples: np.ndarray  # one loop at the output rate, float32, peak 0.5
+    low_rate: int  # a rate dividing it that still holds every partial (and its square)
+    low_spectrum: np.ndarray  # the same loop's spectrum at that rate (``rfft`` bins, same scale)
+    top: float  # the highest frequency in it (Hz)
 
 
 def ambient_loop(rate: int) -> AmbientLoop:
@@ -91,10 +91,10 @@ def _upsample_loop(y: np.ndarray, k: int, taps: int = 32) -> np.ndarray:
     out = np.empty(len(y) * k, dtype=np.float32)
     cutoff = 0.8
     for p in range(k):
-        t = np.arange(-half + 1, half + 1) - p / k    # tap j weighs y[m + j] for output m + p/k
+        t = np.arange(-half + 1, half + 1) - p / k  # tap j weighs y[m + j] for output m + p/k
         h = cutoff * np.sinc(cutoff * t) * (0.5 + 0.5 * np.cos(np.pi * t / (half + 1)))
-        h /= h.sum()                                  # every phase passes DC alike: no ripple
-        out[p::k] = np.convolve(ext, h[::-1], mode="valid")[1:1 + len(y)]
+        h /= h.sum()  # every phase passes DC alike: no ripple
+        out[p::k] = np.convolve(ext, h[::-1], mode="valid")[1 : 1 + len(y)]
     return out
 
 

@@ -39,7 +39,7 @@ _MAGIC = b"vgmix\x00\x02\x00"
 _TRAILER = struct.Struct("<8sQI4x")
 TRAILER_BYTES = _TRAILER.size
 _OPEN = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-_CHUNK = 1 << 20   # a check reads this much at a time, into one buffer (8 MB took longer: zeroing it)
+_CHUNK = 1 << 20  # a check reads this much at a time, into one buffer (8 MB took longer: zeroing it)
 
 
 def digest(*parts: Any) -> str:
@@ -99,14 +99,14 @@ class DerivedCache:
         except FileNotFoundError:
             return None
         except OSError:
-            files.set_aside(target)   # a symlink (O_NOFOLLOW) or something else that is no entry
+            files.set_aside(target)  # a symlink (O_NOFOLLOW) or something else that is no entry
             return None
         try:
             st = os.fstat(fd)
         except OSError:
             os.close(fd)
             return None
-        if not stat.S_ISREG(st.st_mode):   # a folder where the entry should be
+        if not stat.S_ISREG(st.st_mode):  # a folder where the entry should be
             os.close(fd)
             files.set_aside(target, st.st_ino)
             return None
@@ -126,7 +126,7 @@ class DerivedCache:
                 buf = memoryview(bytearray(min(_CHUNK, n) or 1))
                 got, pos = 0, 0
                 while pos < n:
-                    read = os.preadv(fd, [buf[:min(_CHUNK, n - pos)]], pos)
+                    read = os.preadv(fd, [buf[: min(_CHUNK, n - pos)]], pos)
                     if not read:
                         raise _Damaged
                     got = zlib.crc32(buf[:read], got)
@@ -134,10 +134,10 @@ class DerivedCache:
                 if got != crc:
                     raise _Damaged
                 self._sound[target] = identity
-                _touch(fd)   # prune goes by last use
+                _touch(fd)  # prune goes by last use
         except (_Damaged, OSError, struct.error):
             f.close()
-            files.set_aside(target, ino)   # only the file judged, not one another run just put there
+            files.set_aside(target, ino)  # only the file judged, not one another run just put there
             return None
         return f, n
 
@@ -293,7 +293,7 @@ def _touch(fd: int) -> None:
     try:
         os.utime(fd)
     except OSError:
-        pass   # a read-only cache still serves its entries
+        pass  # a read-only cache still serves its entries
 
 
 def _unlink(path) -> None:

@@ -66,6 +66,5 @@ def podcast_json(chapters: Sequence[Chapter], *, title: str | None = None, file_
         doc["title"] = title
     if file_name:
         doc["fileName"] = file_name
-    doc["chapters"] = [{"startTime": c.start_ms / 1000, "endTime": c.end_ms / 1000, "title": c.title}
-                       for c in chapters]
+    doc["chapters"] = [{"startTime": c.start_ms / 1000, "endTime": c.end_ms / 1000, "title": c.title} for c in chapters]
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -17,11 +17,11 @@ _SOFT = (
     (8.93, 0.03, 0.2),
 )
 _BELL = (
-    (0.5, 0.35, 1.8),    # hum
-    (1.0, 1.0, 1.2),     # prime
-    (1.19, 0.4, 1.0),    # minor third: what makes a bell sound like a bell
+    (0.5, 0.35, 1.8),  # hum
+    (1.0, 1.0, 1.2),  # prime
+    (1.19, 0.4, 1.0),  # minor third: what makes a bell sound like a bell
     (1.5, 0.25, 0.8),
-    (2.0, 0.35, 0.7),    # nominal
+    (2.0, 0.35, 0.7),  # nominal
     (2.5, 0.12, 0.45),
     (3.0, 0.08, 0.35),
 )
@@ -55,5 +55,5 @@ def synthesize_chime(style: str, rate: int) -> np.ndarray:
     attack = max(1, int(rate * attack_ms / 1000))
     x[:attack] *= 0.5 - 0.5 * np.cos(np.pi * np.arange(attack) / attack)
     fade = min(n, rate * _FADE_MS // 1000)
-    x[n - fade:] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(fade) / fade)
+    x[n - fade :] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(fade) / fade)
     return x / np.abs(x).max()

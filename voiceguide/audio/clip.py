@@ -16,8 +16,9 @@ class ArrayClip:
         self._samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         self.sample_rate = int(sample_rate)
         # by default the key is the content, so equal audio shares cache entries
-        self.key = key or "array:" + hashlib.sha256(self._samples.tobytes()
-                                                    + str(self.sample_rate).encode()).hexdigest()[:32]
+        self.key = (
+            key or "array:" + hashlib.sha256(self._samples.tobytes() + str(self.sample_rate).encode()).hexdigest()[:32]
+        )
 
     @property
     def digest(self) -> str:

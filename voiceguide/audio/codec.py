@@ -58,11 +58,38 @@ def measure(exe: str, bitrate: str, rate: int, channels: int, *, nice: bool = Fa
     tone = 0.1 * np.sin(2 * np.pi * 997.0 * t)
     pcm = np.repeat(np.rint(tone * 32767).astype("<i2")[:, None], channels, axis=1).tobytes()
     # encoder piped into decoder: both start at once, so this costs about one process start-up
-    enc = subprocess.Popen([exe, "-nostdin", "-v", "error", "-f", "s16le", "-ar", str(rate), "-ac", str(channels),
-                            "-i", "pipe:0", "-c:a", "libmp3lame", "-b:a", bitrate, "-f", "mp3", "pipe:1"],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    dec = subprocess.Popen([exe, "-nostdin", "-v", "error", "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1",
-                            "pipe:1"], stdin=enc.stdout, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    enc = subprocess.Popen(
+        [
+            exe,
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "s16le",
+            "-ar",
+            str(rate),
+            "-ac",
+            str(channels),
+            "-i",
+            "pipe:0",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            bitrate,
+            "-f",
+            "mp3",
+            "pipe:1",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    dec = subprocess.Popen(
+        [exe, "-nostdin", "-v", "error", "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "pipe:1"],
+        stdin=enc.stdout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     enc.stdout.close()
     if nice:
         for proc in (enc, dec):
@@ -74,7 +101,7 @@ def measure(exe: str, bitrate: str, rate: int, channels: int, *, nice: bool = Fa
     enc.wait()
     feeder.join()
     y = np.frombuffer(decoded, dtype="<i2").astype(np.float64) / 32767
-    mid = slice(rate // 8, rate // 2)   # clear of the encoder's start and end
+    mid = slice(rate // 8, rate // 2)  # clear of the encoder's start and end
     if dec.returncode == 0 and enc.returncode == 0 and len(y) >= rate // 2:
         ratio = float(np.sqrt(np.mean(y[mid] ** 2) / np.mean(tone[mid] ** 2)))
         if 0.7 < ratio <= 1.0:
@@ -96,12 +123,13 @@ def codec_gain(bitrate: str, rate: int, channels: int, cache: DerivedCache | Non
     if known is None:
         return _compute(exe, key, bitrate, rate, channels, cache)
     if cache is not None and cache.load_json("codec", digest("codec-gain", *key)) is None:
-        cache.save_json("codec", digest("codec-gain", *key), known)   # measured for another cache
+        cache.save_json("codec", digest("codec-gain", *key), known)  # measured for another cache
     return known
 
 
-def _compute(exe: str, key: tuple, bitrate: str, rate: int, channels: int, cache: DerivedCache | None,
-             nice: bool = False) -> float:
+def _compute(
+    exe: str, key: tuple, bitrate: str, rate: int, channels: int, cache: DerivedCache | None, nice: bool = False
+) -> float:
     name = digest("codec-gain", *key)
     saved = cache.load_json("codec", name) if cache is not None else None
     if isinstance(saved, (int, float)) and 0.7 < saved <= 1.0:
@@ -115,20 +143,25 @@ def _compute(exe: str, key: tuple, bitrate: str, rate: int, channels: int, cache
     return gain
 
 
-def warm_up(rate: int, channels: int, cache: DerivedCache | None, bitrate: str = DEFAULT_BITRATE, *,
-            background: bool = False) -> None:
+def warm_up(
+    rate: int, channels: int, cache: DerivedCache | None, bitrate: str = DEFAULT_BITRATE, *, background: bool = False
+) -> None:
     """Measure in a daemon thread unless known, for whoever exports next; ``background``: at the
     lowest CPU priority, so it takes only what other work leaves idle."""
     try:
         exe = ffmpeg_path()
     except Exception:  # noqa: BLE001 - a background measurement: export reports the real error
-        return   # no ffmpeg: export will say so when it is asked for
+        return  # no ffmpeg: export will say so when it is asked for
     key = _key(exe, bitrate, rate, channels)
     with _lock:
         if key in _gains or key in _running:
             return
-        thread = threading.Thread(target=_safe_measure, args=(exe, key, bitrate, rate, channels, cache, background),
-                                  name="voiceguide-codec-gain", daemon=True)
+        thread = threading.Thread(
+            target=_safe_measure,
+            args=(exe, key, bitrate, rate, channels, cache, background),
+            name="voiceguide-codec-gain",
+            daemon=True,
+        )
         _running[key] = thread
     thread.start()
 
@@ -137,7 +170,7 @@ def _safe_measure(exe, key, bitrate, rate, channels, cache, nice) -> None:
     try:
         _compute(exe, key, bitrate, rate, channels, cache, nice)
     except Exception:  # noqa: BLE001 - a background measurement: export reports the real error
-        pass   # export measures again (and reports) if it comes to that
+        pass  # export measures again (and reports) if it comes to that
     finally:
         with _lock:
             _running.pop(key, None)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ATTACK_MS = 200    # down, ending where the cue starts
-RELEASE_MS = 300   # back up, starting where the cue ends
+ATTACK_MS = 200  # down, ending where the cue starts
+RELEASE_MS = 300  # back up, starting where the cue ends
 MERGE_MS = 1500
-FADE_IN_MS = 100     # just enough to start without a click: the first sound should come at once
+FADE_IN_MS = 100  # just enough to start without a click: the first sound should come at once
 FADE_OUT_MS = 4000
 
 
@@ -29,16 +29,26 @@ def _ramp(frames: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Dip:
-    start: int   # first frame at the full dip
-    end: int     # first frame after it
+    start: int  # first frame at the full dip
+    end: int  # first frame after it
 
 
 class MusicEnvelope:
     """Gain (linear) of the bed at any frame of the session, before the overall music level."""
 
-    def __init__(self, rate: int, total_frames: int, spans: list[tuple[int, int]], duck_db: float, *,
-                 attack_ms: int = ATTACK_MS, release_ms: int = RELEASE_MS, merge_ms: int = MERGE_MS,
-                 fade_in_ms: int = FADE_IN_MS, fade_out_ms: int = FADE_OUT_MS):
+    def __init__(
+        self,
+        rate: int,
+        total_frames: int,
+        spans: list[tuple[int, int]],
+        duck_db: float,
+        *,
+        attack_ms: int = ATTACK_MS,
+        release_ms: int = RELEASE_MS,
+        merge_ms: int = MERGE_MS,
+        fade_in_ms: int = FADE_IN_MS,
+        fade_out_ms: int = FADE_OUT_MS,
+    ):
         self.rate = rate
         self.total = total_frames
         self.duck = float(np.float32(10 ** (-duck_db / 20)))  # what block() writes, exactly
@@ -76,7 +86,7 @@ class MusicEnvelope:
             self._paste(out, start, d.start - self.attack, self._down)
             a, b = max(d.start, start), min(d.end, end)
             if a < b:
-                out[a - start:b - start] = self.duck
+                out[a - start : b - start] = self.duck
             self._paste(out, start, d.end, self._up)
         if not fades:
             return out
@@ -85,7 +95,7 @@ class MusicEnvelope:
         if end > self.total - self.fade_out:
             self._paste(out, start, self.total - self.fade_out, self._fade_out, multiply=True)
         if end > self.total:
-            out[max(0, self.total - start):] = 0.0
+            out[max(0, self.total - start) :] = 0.0
         return out
 
     @staticmethod
@@ -95,9 +105,9 @@ class MusicEnvelope:
         if a >= b:
             return
         if multiply:
-            out[a - start:b - start] *= table[a - at:b - at]
+            out[a - start : b - start] *= table[a - at : b - at]
         else:
-            out[a - start:b - start] = table[a - at:b - at]
+            out[a - start : b - start] = table[a - at : b - at]
 
     def mean_squares(self, bounds: np.ndarray, points: int = 4) -> tuple[np.ndarray, np.ndarray]:
         """Mean of gain^2 over each span [bounds[i], bounds[i+1]), with the fades and without them,
@@ -112,13 +122,13 @@ class MusicEnvelope:
         frac = (np.arange(points) + 0.5) / points
         step = 1 << 14
         for s in range(0, len(bounds) - 1, step):
-            b = bounds[s:s + step + 1]
+            b = bounds[s : s + step + 1]
             frames = (b[:-1, None] + np.diff(b)[:, None] * frac[None, :]).astype(np.int64).ravel()
             g = self.at(frames, fades=False)
             g *= g
-            dips[s:s + len(b) - 1] = g.reshape(-1, points).mean(axis=1)
+            dips[s : s + len(b) - 1] = g.reshape(-1, points).mean(axis=1)
             g *= np.square(self._fades_at(frames))
-            faded[s:s + len(b) - 1] = g.reshape(-1, points).mean(axis=1)
+            faded[s : s + len(b) - 1] = g.reshape(-1, points).mean(axis=1)
         return faded, dips
 
     def mean_square(self, bounds: np.ndarray, points: int = 4, *, fades: bool = True) -> np.ndarray:

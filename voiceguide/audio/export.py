@@ -50,32 +50,32 @@ FORMATS = {".mp3": "mp3", ".wav": "wav"}
 SIDECARS = {"vtt": ".chapters.vtt", "json": ".chapters.json"}
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 MP3_BITRATES = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-BLOCK_FRAMES = 1 << 16   # about 1.5 s: large enough that per-block overhead vanishes
+BLOCK_FRAMES = 1 << 16  # about 1.5 s: large enough that per-block overhead vanishes
 # LAME eats a 1.5 s block in about 8 ms, so the queue must be deep for the mixing thread to bank
 # time where the session is sparse and spend it where clips are made on first use (~10 ms each):
 # 40 blocks is a minute of audio, 10 MB.
-QUEUE_BLOCKS = 40         # shared by the encoders
-MAX_ENCODERS = 4          # beyond that one mixing thread would not keep up
+QUEUE_BLOCKS = 40  # shared by the encoders
+MAX_ENCODERS = 4  # beyond that one mixing thread would not keep up
 # Shorter sessions are encoded in one pass: measured (2 cores, warm cache), splitting a 21 s
 # session took 0.23 s against 0.25 s, a 30 s one 0.23 against 0.29; at 12 s it was a wash.
 SPLIT_MIN_S = 20
-F_SETPIPE_SZ = 1031      # Linux: a 1 MB pipe lets ffmpeg read ahead while a block is mixed
+F_SETPIPE_SZ = 1031  # Linux: a 1 MB pipe lets ffmpeg read ahead while a block is mixed
 
 
 @dataclass(frozen=True)
 class ExportResult:
     path: Path
-    format: str                    # "mp3" or "wav"
+    format: str  # "mp3" or "wav"
     frames: int
     sample_rate: int
     channels: int
     duration_ms: int
     chapters: tuple[Chapter, ...]
-    sidecars: tuple[Path, ...]     # FILE.chapters.vtt / FILE.chapters.json, when asked for
+    sidecars: tuple[Path, ...]  # FILE.chapters.vtt / FILE.chapters.json, when asked for
     gain_db: float
     predicted_lufs: float
-    encoders: int = 1              # LAME processes that made it (1: one pass)
-    notes: tuple[str, ...] = ()    # one-line messages for the user (an old sidecar removed)
+    encoders: int = 1  # LAME processes that made it (1: one pass)
+    notes: tuple[str, ...] = ()  # one-line messages for the user (an old sidecar removed)
 
     @property
     def duration_s(self) -> float:
@@ -94,28 +94,37 @@ def sidecar_path(out: Path, kind: str) -> Path:
 
 def session_tags(mixer: Mixer) -> dict[str, str]:
     tl = mixer.timeline
-    pacing = "; ".join(f"{k}={v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v)}"
-                       for k, v in tl.pacing.items())
-    return {"title": tl.title, "album": tl.routine, "artist": "voiceguide",
-            "comment": f"pacing: {pacing}" if pacing else "pacing: default"}
+    pacing = "; ".join(
+        f"{k}={v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v)}"
+        for k, v in tl.pacing.items()
+    )
+    return {
+        "title": tl.title,
+        "album": tl.routine,
+        "artist": "voiceguide",
+        "comment": f"pacing: {pacing}" if pacing else "pacing: default",
+    }
 
 
 def _check(out: Path, bitrate: str, chapters: Sequence[str], mixer: Mixer) -> str:
     fmt = FORMATS.get(out.suffix.lower())
     if fmt is None:
-        raise OutputError(f"cannot export to '{out.suffix or out.name}': the file name must end in .mp3 or .wav",
-                          path=out)
+        raise OutputError(
+            f"cannot export to '{out.suffix or out.name}': the file name must end in .mp3 or .wav", path=out
+        )
     unknown = [c for c in chapters if c not in SIDECARS]
     if unknown:
         raise OutputError(f"unknown chapter format {unknown[0]!r}; choose from vtt, json", path=out)
     if fmt == "mp3":
         m = re.fullmatch(r"(\d+)k", bitrate.strip().lower())
         if not m or int(m.group(1)) not in MP3_BITRATES:
-            raise OutputError(f"MP3 bitrate must be one of {', '.join(f'{b}k' for b in MP3_BITRATES)}, "
-                              f"not {bitrate!r}", path=out)
+            raise OutputError(
+                f"MP3 bitrate must be one of {', '.join(f'{b}k' for b in MP3_BITRATES)}, not {bitrate!r}", path=out
+            )
         if mixer.rate not in MP3_RATES:
-            raise OutputError(f"MP3 cannot hold {mixer.rate} Hz; use one of "
-                              f"{', '.join(map(str, MP3_RATES))} or export .wav", path=out)
+            raise OutputError(
+                f"MP3 cannot hold {mixer.rate} Hz; use one of {', '.join(map(str, MP3_RATES))} or export .wav", path=out
+            )
     folder = out.parent
     if not folder.is_dir():
         raise OutputError(f"the folder {str(folder)!r} does not exist", path=out)
@@ -151,16 +160,41 @@ def encoder_count() -> int:
     return max(1, min(MAX_ENCODERS, cores))
 
 
-def _ffmpeg_cmd(mixer: Mixer, fmt: str, bitrate: str, tags: Mapping[str, str], target: Path, *,
-                xing: bool = True) -> list[str]:
-    cmd = [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error",
-           "-f", "s16le", "-ar", str(mixer.rate), "-ac", str(mixer.channels), "-i", "pipe:0",
-           "-map_metadata", "-1"]
+def _ffmpeg_cmd(
+    mixer: Mixer, fmt: str, bitrate: str, tags: Mapping[str, str], target: Path, *, xing: bool = True
+) -> list[str]:
+    cmd = [
+        ffmpeg_path(),
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-f",
+        "s16le",
+        "-ar",
+        str(mixer.rate),
+        "-ac",
+        str(mixer.channels),
+        "-i",
+        "pipe:0",
+        "-map_metadata",
+        "-1",
+    ]
     if fmt == "mp3":
         # the tag (with chapters) is put in front afterwards; see id3.py for why (id3v2_version 0: no
         # tag of ffmpeg's own; "-write_id3v2 0" is not an mp3 muxer option, and ffmpeg ignores it)
-        cmd += ["-c:a", "libmp3lame", "-b:a", bitrate, "-id3v2_version", "0", "-write_xing", "1" if xing else "0",
-                "-f", "mp3"]
+        cmd += [
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            bitrate,
+            "-id3v2_version",
+            "0",
+            "-write_xing",
+            "1" if xing else "0",
+            "-f",
+            "mp3",
+        ]
     else:
         for k, v in tags.items():
             if v is not None and v != "":
@@ -177,7 +211,7 @@ class _Encoder:
     err: object
     blocks: queue.Queue
     thread: threading.Thread
-    fed: int = 0                        # frames written so far
+    fed: int = 0  # frames written so far
     job: Iterator[np.ndarray] | None = None
     closed: bool = False
 
@@ -185,8 +219,7 @@ class _Encoder:
 def _start(cmd: list[str], failed: threading.Event, depth: int) -> _Encoder:
     err = tempfile.TemporaryFile()  # noqa: SIM115 - the encoder owns it and closes it when ffmpeg ends
     # its own session: a Ctrl-C at the terminal reaches us, and we stop ffmpeg ourselves
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
     try:
         import fcntl
 
@@ -201,7 +234,7 @@ def _start(cmd: list[str], failed: threading.Event, depth: int) -> _Encoder:
             if item is None:
                 break
             if failed.is_set():
-                continue   # keep draining so the producer never blocks
+                continue  # keep draining so the producer never blocks
             try:
                 proc.stdin.write(item)
             except OSError:
@@ -234,9 +267,15 @@ def assign_jobs(sizes: Sequence[int], processes: int) -> list[list[int]]:
     return [sorted(js) for js in out]
 
 
-def _run_encoders(mixer: Mixer, cmds: Sequence[list[str]], jobs: Sequence[Callable[[], Iterator[np.ndarray]]],
-                  sizes: Sequence[int], out: Path, progress: Callable[[int, int], None] | None,
-                  scale: float = 1.0) -> list[list[tuple[int, int]]]:
+def _run_encoders(
+    mixer: Mixer,
+    cmds: Sequence[list[str]],
+    jobs: Sequence[Callable[[], Iterator[np.ndarray]]],
+    sizes: Sequence[int],
+    out: Path,
+    progress: Callable[[int, int], None] | None,
+    scale: float = 1.0,
+) -> list[list[tuple[int, int]]]:
     """Feed ``jobs`` (block iterators of ``sizes`` frames) to one ffmpeg process per command, as
     ``assign_jobs`` shares them out, a block at a time to whichever process has the least audio
     waiting, and wait for them all.
@@ -297,7 +336,7 @@ def _run_encoders(mixer: Mixer, cmds: Sequence[list[str]], jobs: Sequence[Callab
             enc.proc.wait()
             if not enc.closed:
                 try:
-                    enc.blocks.put(None, timeout=5)   # the writer drains once its pipe is broken
+                    enc.blocks.put(None, timeout=5)  # the writer drains once its pipe is broken
                 except queue.Full:
                     pass
             enc.thread.join(timeout=5)
@@ -321,6 +360,7 @@ def _session_blocks(mixer: Mixer, start: int, end: int) -> Callable[[], Iterator
     def run() -> Iterator[np.ndarray]:
         for s in range(start, end, BLOCK_FRAMES):
             yield mixer.mix(s, min(BLOCK_FRAMES, end - s))
+
     return run
 
 
@@ -328,6 +368,7 @@ def _loop_blocks(mixer: Mixer, start: int, frames: int) -> Callable[[], Iterator
     def run() -> Iterator[np.ndarray]:
         for s in range(0, frames, BLOCK_FRAMES):
             yield mixer.steady(start + s, min(BLOCK_FRAMES, frames - s))
+
     return run
 
 
@@ -347,22 +388,44 @@ def _join_all(threads: Sequence[threading.Thread]) -> None:
         t.join()
 
 
-def _encode(mixer: Mixer, tmp: Path, tags: Mapping[str, str], fmt: str, bitrate: str, out: Path,
-            progress: Callable[[int, int], None] | None) -> None:
+def _encode(
+    mixer: Mixer,
+    tmp: Path,
+    tags: Mapping[str, str],
+    fmt: str,
+    bitrate: str,
+    out: Path,
+    progress: Callable[[int, int], None] | None,
+) -> None:
     """The whole session through one ffmpeg process into ``tmp`` (WAV, or MP3 with ffmpeg's own
     Info frame)."""
     scale = 1.0 / codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache) if fmt == "mp3" else 1.0
     helpers = _prefetch_openings(mixer, [0])
     try:
-        _run_encoders(mixer, [_ffmpeg_cmd(mixer, fmt, bitrate, tags, tmp)],
-                      [_session_blocks(mixer, 0, mixer.total_frames)], [mixer.total_frames], out, progress, scale)
+        _run_encoders(
+            mixer,
+            [_ffmpeg_cmd(mixer, fmt, bitrate, tags, tmp)],
+            [_session_blocks(mixer, 0, mixer.total_frames)],
+            [mixer.total_frames],
+            out,
+            progress,
+            scale,
+        )
     finally:
         _join_all(helpers)
 
 
-def _encode_mp3_pieces(mixer: Mixer, plan: segments.Plan, dst: BinaryIO, bitrate: str, out: Path,
-                       progress: Callable[[int, int], None] | None, temp_beside: Callable[[Path], Path],
-                       workers: int, report: segments.JoinReport | None = None) -> bool:
+def _encode_mp3_pieces(
+    mixer: Mixer,
+    plan: segments.Plan,
+    dst: BinaryIO,
+    bitrate: str,
+    out: Path,
+    progress: Callable[[int, int], None] | None,
+    temp_beside: Callable[[Path], Path],
+    workers: int,
+    report: segments.JoinReport | None = None,
+) -> bool:
     """Encode ``plan``'s pieces on ``workers`` LAME processes and write the joined stream (Info
     frame first) at ``dst``'s position. False when the encodings could not be joined cleanly
     (not seen in practice: the caller then encodes in one pass)."""
@@ -391,7 +454,7 @@ def _encode_mp3_pieces(mixer: Mixer, plan: segments.Plan, dst: BinaryIO, bitrate
     spf = plan.spf
     opened: list[segments.Source] = []
     try:
-        where: dict[int, tuple[segments.Source, int]] = {}   # job -> (its process's frames, frames before it)
+        where: dict[int, tuple[segments.Source, int]] = {}  # job -> (its process's frames, frames before it)
         for k, f in enumerate(files):
             if placed[k]:
                 src = segments.open_source(f, 0)
@@ -427,9 +490,15 @@ def _encode_mp3_pieces(mixer: Mixer, plan: segments.Plan, dst: BinaryIO, bitrate
                 pass
 
 
-def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: Sequence[str] = (),
-                   tags: Mapping[str, str] | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> ExportResult:
+def export_session(
+    mixer: Mixer,
+    out: Path,
+    *,
+    bitrate: str = "128k",
+    chapters: Sequence[str] = (),
+    tags: Mapping[str, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExportResult:
     """Write the session to ``out`` (.mp3 or .wav), with sidecar chapter files if asked.
 
     ``chapters`` picks sidecars from {"vtt", "json"}; ``tags`` adds to or overrides the default
@@ -441,14 +510,14 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
     bitrate = bitrate.strip().lower()
     chapters = tuple(dict.fromkeys(c.strip().lower() for c in chapters))
     fmt = _check(out, bitrate, chapters, mixer)
-    ffmpeg_path()   # fail before any file is made
+    ffmpeg_path()  # fail before any file is made
     chapter_list = session_chapters(mixer.timeline)
     all_tags = session_tags(mixer)
     all_tags.update(tags or {})
 
     # temps that a killed export left here (ours by name, their writers gone)
     files.remove_leftovers(out.parent, _export_temp_target)
-    made: list[Path] = []   # temp files to remove unless renamed into place
+    made: list[Path] = []  # temp files to remove unless renamed into place
 
     def temp_beside(target: Path) -> Path:
         for _ in range(100):
@@ -462,8 +531,9 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
             except OSError as e:
                 if files.is_full(e):
                     raise _disk_fault(target, e.strerror or str(e)) from e
-                raise OutputError(f"cannot write in the folder {str(target.parent)!r} ({e.strerror})",
-                                  path=target) from e
+                raise OutputError(
+                    f"cannot write in the folder {str(target.parent)!r} ({e.strerror})", path=target
+                ) from e
             made.append(name)
             return name
         raise OutputError(f"cannot make a temp file in the folder {str(target.parent)!r}", path=target)
@@ -476,8 +546,13 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
             workers = encoder_count()
             plan = None
             if workers > 1 and mixer.total_frames >= SPLIT_MIN_S * mixer.rate:
-                plan = segments.plan_session(mixer.total_frames, mixer.rate, workers, steady=mixer.steady_spans(),
-                                             loop_samples=_loop_samples(mixer))
+                plan = segments.plan_session(
+                    mixer.total_frames,
+                    mixer.rate,
+                    workers,
+                    steady=mixer.steady_spans(),
+                    loop_samples=_loop_samples(mixer),
+                )
             joined = False
             if plan is not None and len(plan.pieces) > 1:
                 try:
@@ -502,15 +577,20 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
             _encode(mixer, tmp, all_tags, fmt, bitrate, out, progress)
             try:
                 if not add_wav_markers(tmp, [(mixer.frame_of_ms(c.start_ms), c.title) for c in chapter_list]):
-                    notes.append(f"{out.name} is too large for WAV cue points; its chapters are only in "
-                                 "the sidecars (--chapters vtt,json)")
+                    notes.append(
+                        f"{out.name} is too large for WAV cue points; its chapters are only in "
+                        "the sidecars (--chapters vtt,json)"
+                    )
             except OSError as e:
                 raise _disk_fault(out, e.strerror or str(e)) from e
         sidecars: list[tuple[Path, Path]] = []
         for kind in chapters:
             target = sidecar_path(out, kind)
-            text = webvtt(chapter_list) if kind == "vtt" else podcast_json(
-                chapter_list, title=mixer.timeline.title, file_name=out.name)
+            text = (
+                webvtt(chapter_list)
+                if kind == "vtt"
+                else podcast_json(chapter_list, title=mixer.timeline.title, file_name=out.name)
+            )
             side_tmp = temp_beside(target)
             try:
                 side_tmp.write_text(text, encoding="utf-8")
@@ -536,11 +616,20 @@ def export_session(mixer: Mixer, out: Path, *, bitrate: str = "128k", chapters: 
                 p.unlink()
             except OSError:
                 pass
-    return ExportResult(path=out, format=fmt, frames=mixer.total_frames, sample_rate=mixer.rate,
-                        channels=mixer.channels, duration_ms=mixer.timeline.total_ms,
-                        chapters=tuple(chapter_list), sidecars=tuple(t for _, t in sidecars),
-                        gain_db=mixer.gain_db, predicted_lufs=mixer.predicted_lufs, encoders=encoders,
-                        notes=tuple(notes))
+    return ExportResult(
+        path=out,
+        format=fmt,
+        frames=mixer.total_frames,
+        sample_rate=mixer.rate,
+        channels=mixer.channels,
+        duration_ms=mixer.timeline.total_ms,
+        chapters=tuple(chapter_list),
+        sidecars=tuple(t for _, t in sidecars),
+        gain_db=mixer.gain_db,
+        predicted_lufs=mixer.predicted_lufs,
+        encoders=encoders,
+        notes=tuple(notes),
+    )
 
 
 def _export_temp_target(target: str) -> bool:
@@ -573,10 +662,13 @@ def _chunk(fourcc: bytes, body: bytes) -> bytes:
 
 def wav_markers(marks: Sequence[tuple[int, str]]) -> bytes:
     """A ``cue `` chunk with a point per (frame, title) and a ``LIST``/``adtl`` chunk labelling each."""
-    points = b"".join(struct.pack("<II4sIII", i, frame, b"data", 0, 0, frame)
-                      for i, (frame, _) in enumerate(marks, start=1))
-    labels = b"".join(_chunk(b"labl", struct.pack("<I", i) + title.encode("utf-8") + b"\0")
-                      for i, (_, title) in enumerate(marks, start=1))
+    points = b"".join(
+        struct.pack("<II4sIII", i, frame, b"data", 0, 0, frame) for i, (frame, _) in enumerate(marks, start=1)
+    )
+    labels = b"".join(
+        _chunk(b"labl", struct.pack("<I", i) + title.encode("utf-8") + b"\0")
+        for i, (_, title) in enumerate(marks, start=1)
+    )
     return _chunk(b"cue ", struct.pack("<I", len(marks)) + points) + _chunk(b"LIST", b"adtl" + labels)
 
 

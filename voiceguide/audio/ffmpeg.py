@@ -44,8 +44,27 @@ def decode(path: Path, rate: int, channels: int, chunk_frames: int = 1 << 17) ->
     Raises AudioInputError naming the file when ffmpeg cannot read it or finds no audio in it.
     """
     exe = ffmpeg_path()
-    cmd = [exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", file_arg(path), "-vn", "-map", "0:a:0",
-           "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
+    cmd = [
+        exe,
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-i",
+        file_arg(path),
+        "-vn",
+        "-map",
+        "0:a:0",
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "-ac",
+        str(channels),
+        "-ar",
+        str(rate),
+        "pipe:1",
+    ]
     # stderr goes to a file: a pipe nobody reads could fill and stall ffmpeg
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)

@@ -15,9 +15,19 @@ from collections.abc import Mapping, Sequence
 from voiceguide.audio.chapters import Chapter
 
 # ffmpeg-style tag names -> ID3v2.3 frames
-TEXT_FRAMES = {"title": "TIT2", "album": "TALB", "artist": "TPE1", "album_artist": "TPE2",
-               "genre": "TCON", "date": "TYER", "track": "TRCK", "composer": "TCOM",
-               "encoder": "TSSE", "copyright": "TCOP", "publisher": "TPUB"}
+TEXT_FRAMES = {
+    "title": "TIT2",
+    "album": "TALB",
+    "artist": "TPE1",
+    "album_artist": "TPE2",
+    "genre": "TCON",
+    "date": "TYER",
+    "track": "TRCK",
+    "composer": "TCOM",
+    "encoder": "TSSE",
+    "copyright": "TCOP",
+    "publisher": "TPUB",
+}
 NO_OFFSET = 0xFFFFFFFF
 
 

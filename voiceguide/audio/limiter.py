@@ -12,7 +12,7 @@ import numpy as np
 
 from voiceguide.audio.loudness import _tp_phases, true_peak
 
-RADIUS_MS = 3   # gain moves over ~12 ms: quick enough to spare the syllable, slow enough not to buzz
+RADIUS_MS = 3  # gain moves over ~12 ms: quick enough to spare the syllable, slow enough not to buzz
 
 
 def sliding_min(x: np.ndarray, radius: int) -> np.ndarray:
@@ -33,11 +33,11 @@ def _sliding(x: np.ndarray, radius: int, op: np.ufunc, pad: float) -> np.ndarray
     w = 2 * radius + 1
     blocks = -(-(n + 2 * radius) // w)
     padded = np.full(blocks * w + w, pad)
-    padded[radius:radius + n] = x
+    padded[radius : radius + n] = x
     rows = padded.reshape(-1, w)
     prefix = op.accumulate(rows, axis=1).ravel()
     suffix = op.accumulate(rows[:, ::-1], axis=1)[:, ::-1].ravel()
-    return op(suffix[:n], prefix[w - 1:w - 1 + n])
+    return op(suffix[:n], prefix[w - 1 : w - 1 + n])
 
 
 def moving_average(x: np.ndarray, radius: int) -> np.ndarray:
@@ -58,8 +58,8 @@ def peak_envelope(x: np.ndarray) -> np.ndarray:
     for taps in _tp_phases():
         # `valid` output i interpolates between samples i-1 and i (see loudness.true_peak).
         y = np.abs(np.convolve(ext, taps, mode="valid"))
-        env = np.maximum(env, y[1:len(x) + 1])
-        env = np.maximum(env, y[:len(x)])
+        env = np.maximum(env, y[1 : len(x) + 1])
+        env = np.maximum(env, y[: len(x)])
     return env
 
 

@@ -18,10 +18,10 @@ import numpy as np
 
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
-SEGMENT_MS = 10          # the grid the mixer predicts loudness on
-BLOCK_SEGMENTS = 40      # 400 ms gating blocks ...
-HOP_SEGMENTS = 10        # ... with 75 % overlap
-KERNEL_MS = 100          # the filters' impulse response is below 1e-9 of its start after this
+SEGMENT_MS = 10  # the grid the mixer predicts loudness on
+BLOCK_SEGMENTS = 40  # 400 ms gating blocks ...
+HOP_SEGMENTS = 10  # ... with 75 % overlap
+KERNEL_MS = 100  # the filters' impulse response is below 1e-9 of its start after this
 
 
 def lufs(power: float) -> float:
@@ -39,10 +39,12 @@ def _biquads(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
     k = math.tan(math.pi * f0 / rate)
     vh = 10 ** (gain_db / 20)
-    vb = vh ** 0.4996667741545416
+    vb = vh**0.4996667741545416
     a0 = 1 + k / q + k * k
-    shelf = (np.array([(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0]),
-             np.array([1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]))
+    shelf = (
+        np.array([(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0]),
+        np.array([1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]),
+    )
     f0, q = 38.13547087602444, 0.5003270373238773
     k = math.tan(math.pi * f0 / rate)
     a0 = 1 + k / q + k * k
@@ -117,14 +119,14 @@ def k_weight(x: np.ndarray, rate: int, *, history: np.ndarray | None = None) -> 
         kspec = np.fft.rfft(kernel, n)
         if x.ndim == 2:
             kspec = kspec[:, None]
-        return np.fft.irfft(spec * kspec, n, axis=0)[ctx:ctx + len(x)]
+        return np.fft.irfft(spec * kspec, n, axis=0)[ctx : ctx + len(x)]
     blocks = -(-len(x) // hop)
-    lanes = full.T if x.ndim == 2 else full[None, :]          # (channels, frames)
+    lanes = full.T if x.ndim == 2 else full[None, :]  # (channels, frames)
     padded = np.zeros((len(lanes), ctx + blocks * hop))
-    padded[:, :len(full)] = lanes
+    padded[:, : len(full)] = lanes
     frames = np.lib.stride_tricks.sliding_window_view(padded, block, axis=1)[:, ::hop]
     y = np.fft.irfft(np.fft.rfft(frames, axis=2) * _k_block_spectrum(rate, block), block, axis=2)[:, :, ctx:]
-    y = y.reshape(len(lanes), -1)[:, :len(x)]
+    y = y.reshape(len(lanes), -1)[:, : len(x)]
     return y.T if x.ndim == 2 else y[0]
 
 
@@ -154,14 +156,13 @@ def segment_powers_sq(sq: np.ndarray, rate: int, segment_ms: int = SEGMENT_MS) -
 
 def segment_sums(x: np.ndarray, bounds: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
     """Sums of x[bounds[i]:bounds[i+1]] in float64, a chunk at a time (x may be long float32)."""
-    if len(x) <= chunk and len(bounds) > 1 and bounds[0] == 0 and bounds[-1] == len(x) \
-            and np.all(np.diff(bounds) > 0):
+    if len(x) <= chunk and len(bounds) > 1 and bounds[0] == 0 and bounds[-1] == len(x) and np.all(np.diff(bounds) > 0):
         # a clip: one pass, no running-sum array (several times quicker at this size)
         return np.add.reduceat(x, bounds[:-1], dtype=np.float64)
     at = np.zeros(len(bounds))
     total = 0.0
     for s in range(0, len(x), chunk):
-        cs = np.cumsum(x[s:s + chunk], dtype=np.float64)
+        cs = np.cumsum(x[s : s + chunk], dtype=np.float64)
         cs += total
         lo = int(np.searchsorted(bounds, s, side="right"))
         hi = int(np.searchsorted(bounds, s + len(cs), side="right"))
@@ -231,6 +232,7 @@ def true_peak(x: np.ndarray, *, periodic: bool = False, chunk: int = 1 << 18) ->
     half = _TP_TAPS // 2
     peak = 0.0
     for c in range(x.shape[1]):
+
         def span(a: int, b: int, c: int = c) -> np.ndarray:
             """x[a:b, c] as float64, wrapping round the loop or zero-padded outside it."""
             idx = np.arange(a, b)

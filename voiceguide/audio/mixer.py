@@ -47,18 +47,18 @@ from voiceguide.audio.settings import MixSettings
 from voiceguide.audio.speech import REFERENCE_LUFS, ClipLike, SpeechBank
 from voiceguide.timeline import CueKind, Timeline
 
-TARGET_LUFS = {2: -16.0, 1: -19.0}   # spoken-word targets; the same level per channel
-CEILING_DBTP = -2.0                  # the mix's true peak; MP3 encoding adds a little
-CHIME_LEVEL_DB = -8.0                # the chime's loudness relative to the voice
-END_FADE_MS = 30                     # everything, at the very end: the last sample is silence
-BED_HEADROOM = 0.7                   # the bed alone stays 3 dB under the ceiling, room for a chime
-MAX_VOICE_PUSH_LU = 2.0              # the voice may sit this far above the program's loudness
+TARGET_LUFS = {2: -16.0, 1: -19.0}  # spoken-word targets; the same level per channel
+CEILING_DBTP = -2.0  # the mix's true peak; MP3 encoding adds a little
+CHIME_LEVEL_DB = -8.0  # the chime's loudness relative to the voice
+END_FADE_MS = 30  # everything, at the very end: the last sample is silence
+BED_HEADROOM = 0.7  # the bed alone stays 3 dB under the ceiling, room for a chime
+MAX_VOICE_PUSH_LU = 2.0  # the voice may sit this far above the program's loudness
 GATE_MARGIN_DB = 3.0
 
 
 @dataclass(frozen=True)
 class Placement:
-    start: int        # first frame
+    start: int  # first frame
     frames: int
     start_ms: int
     text: str | None  # None: the chime
@@ -67,27 +67,39 @@ class Placement:
 class Mixer:
     """One session's sound. Build it with ``build_mixer``."""
 
-    def __init__(self, timeline: Timeline, *, rate: int, channels: int, bank: SpeechBank, bed: Bed | None,
-                 chime: np.ndarray, duck_db: float, gain: float = 1.0, music_gain: float = 0.0):
+    def __init__(
+        self,
+        timeline: Timeline,
+        *,
+        rate: int,
+        channels: int,
+        bank: SpeechBank,
+        bed: Bed | None,
+        chime: np.ndarray,
+        duck_db: float,
+        gain: float = 1.0,
+        music_gain: float = 0.0,
+    ):
         self.timeline = timeline
         self.rate = rate
         self.channels = channels
         self.total_frames = self.frame_of_ms(timeline.total_ms)
         self.bank = bank
         self.bed = bed
-        self.chime = chime          # float32, at its mix level (before the global gain)
+        self.chime = chime  # float32, at its mix level (before the global gain)
         self.duck_db = duck_db
         self.gain = gain
         self.music_gain = music_gain
-        self.music_volume_db = float("-inf")   # the bed's level relative to the voice, as mixed
+        self.music_volume_db = float("-inf")  # the bed's level relative to the voice, as mixed
         self.predicted_lufs = float("nan")
         self.placements = self._place(timeline)
         self._starts = [p.start for p in self.placements]
         self._longest = max((p.frames for p in self.placements), default=0)
         spans = [(p.start, p.start + p.frames) for p in self.placements if p.text is not None]
         self.envelope = MusicEnvelope(rate, self.total_frames, spans, duck_db)
-        self._end_fade = (0.5 + 0.5 * np.cos(np.pi * np.arange(rate * END_FADE_MS // 1000)
-                                             / max(1, rate * END_FADE_MS // 1000))).astype(np.float32)
+        self._end_fade = (
+            0.5 + 0.5 * np.cos(np.pi * np.arange(rate * END_FADE_MS // 1000) / max(1, rate * END_FADE_MS // 1000))
+        ).astype(np.float32)
 
     # -- the contract ----------------------------------------------------------------------
 
@@ -128,16 +140,16 @@ class Mixer:
                 if p.text is None:
                     if chimes is None:
                         chimes = np.zeros(n, dtype=np.float32)
-                    chimes[a - start_frame:b - start_frame] += self.chime[a - p.start:b - p.start]
+                    chimes[a - start_frame : b - start_frame] += self.chime[a - p.start : b - p.start]
                 else:
-                    voice[a - start_frame:b - start_frame] += self.bank.samples(p.text)[a - p.start:b - p.start]
+                    voice[a - start_frame : b - start_frame] += self.bank.samples(p.text)[a - p.start : b - p.start]
         if chimes is not None:
             voice += chimes * self.envelope.block(start_frame, n, fades=False)
         voice *= np.float32(self.gain)
         tail = self.total_frames - len(self._end_fade)
         if end > tail:
             a = max(start_frame, tail)
-            voice[a - start_frame:] *= self._end_fade[a - tail:end - tail]
+            voice[a - start_frame :] *= self._end_fade[a - tail : end - tail]
         if self.bed is None:
             return voice
         env = self.envelope.block(start_frame, n)
@@ -170,8 +182,10 @@ class Mixer:
         env = self.envelope
         busy = [(p.start, p.start + p.frames) for p in self.placements]
         busy += [(d.start - env.attack, d.end + env.release) for d in env.dips]
-        busy += [(0, max(env.fade_in, self.bed.loop_start)),   # the music's opening is not the loop
-                 (self.total_frames - env.fade_out, self.total_frames)]
+        busy += [
+            (0, max(env.fade_in, self.bed.loop_start)),  # the music's opening is not the loop
+            (self.total_frames - env.fade_out, self.total_frames),
+        ]
         busy.sort()
         spans = []
         at = 0
@@ -196,8 +210,17 @@ class Mixer:
     def with_timeline(self, timeline: Timeline) -> Mixer:
         """The same clips, music and gain over a re-timed session (the player's +/- keys)."""
         self.bank.analyse(timeline.spoken_texts())
-        m = Mixer(timeline, rate=self.rate, channels=self.channels, bank=self.bank, bed=self.bed,
-                  chime=self.chime, duck_db=self.duck_db, gain=self.gain, music_gain=self.music_gain)
+        m = Mixer(
+            timeline,
+            rate=self.rate,
+            channels=self.channels,
+            bank=self.bank,
+            bed=self.bed,
+            chime=self.chime,
+            duck_db=self.duck_db,
+            gain=self.gain,
+            music_gain=self.music_gain,
+        )
         m.predicted_lufs = self.predicted_lufs
         m.music_volume_db = self.music_volume_db
         return m
@@ -268,8 +291,8 @@ class Mixer:
             r /= SEGMENT_MS
             m = max(0, min(len(powers), n_segments - k0))
             if m:
-                target[k0:k0 + m] += powers[:m] * (1 - r)
-                target[k0 + 1:k0 + 1 + m] += powers[:m] * r
+                target[k0 : k0 + m] += powers[:m] * (1 - r)
+                target[k0 + 1 : k0 + 1 + m] += powers[:m] * r
         return voice[:n_segments], chimes[:n_segments]
 
     def _bed_powers(self, bounds: np.ndarray) -> np.ndarray:
@@ -307,9 +330,9 @@ def _return_big_buffers_to_the_system() -> None:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 2 << 20)   # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 8 << 20)   # M_TRIM_THRESHOLD
-        libc.mallopt(-8, 2)         # M_ARENA_MAX
+        libc.mallopt(-3, 2 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 8 << 20)  # M_TRIM_THRESHOLD
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
     except (OSError, AttributeError):
         pass
 
@@ -371,7 +394,7 @@ def _check_digests(clips: Mapping[str, ClipLike]) -> None:
     damaged: list[DamagedClip] = []
     for clip in {id(c): c for c in clips.values()}.values():
         try:
-            _ = clip.digest   # reading it checks the clip's seal
+            _ = clip.digest  # reading it checks the clip's seal
         except DamagedClip as e:
             damaged.append(e)
     DamagedClip.raise_all(damaged)
@@ -400,18 +423,24 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     # use the three take about as long each, and the analysis alone cannot keep two cores busy.
     # One plain thread, joined here (concurrent.futures would import logging: 11 ms of a warm
     # start's time to first sound).
-    side = _Side(lambda: (prepare_bed(settings.music, rate, channels, cache),
-                          _chime(settings.chime, rate, cache)))
+    side = _Side(lambda: (prepare_bed(settings.music, rate, channels, cache), _chime(settings.chime, rate, cache)))
     try:
         bank.analyse(timeline.spoken_texts())
     except BaseException:
-        side.join()   # never left running behind an error
+        side.join()  # never left running behind an error
         raise
     bed, (chime_raw, chime_lufs, chime_powers_unit, chime_peak_unit) = side.result()
     chime_gain = 10 ** ((REFERENCE_LUFS + CHIME_LEVEL_DB - chime_lufs) / 20) if len(chime_raw) else 0.0
 
-    mixer = Mixer(timeline, rate=rate, channels=channels, bank=bank, bed=bed,
-                  chime=(chime_raw * chime_gain).astype(np.float32), duck_db=settings.duck_db)
+    mixer = Mixer(
+        timeline,
+        rate=rate,
+        channels=channels,
+        bank=bank,
+        bed=bed,
+        chime=(chime_raw * chime_gain).astype(np.float32),
+        duck_db=settings.duck_db,
+    )
     bounds = mixer._segment_grid()
     n_seg = len(bounds) - 1
     env2, dips2 = mixer.envelope.mean_squares(bounds)
@@ -419,7 +448,7 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
 
     target_lufs = TARGET_LUFS[channels]
     ceiling = 10 ** (CEILING_DBTP / 20)
-    reference = channels * power_of(REFERENCE_LUFS)   # the voice's power across all channels
+    reference = channels * power_of(REFERENCE_LUFS)  # the voice's power across all channels
     bed_mean = float(bed.powers.mean()) if bed is not None else 0.0
 
     def music_gain_at(volume_db: float) -> float:
@@ -427,8 +456,8 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
 
     def solve(music_gain: float, chime_gain: float) -> tuple[float, np.ndarray]:
         """The gain that brings the predicted program to the target, and its block powers."""
-        voice, chimes = mixer._placed_powers(n_seg, chime_powers_unit * chime_gain ** 2)
-        blocks = block_powers(channels * (voice + chimes * dips2) + env2 * bed_powers * music_gain ** 2)
+        voice, chimes = mixer._placed_powers(n_seg, chime_powers_unit * chime_gain**2)
+        blocks = block_powers(channels * (voice + chimes * dips2) + env2 * bed_powers * music_gain**2)
         gain = 1.0
         # iterate because the absolute gate applies to the program as heard
         for _ in range(3):
@@ -489,8 +518,9 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     return mixer
 
 
-def prepare_mix(timeline: Timeline, clips: Mapping[str, ClipLike], settings: MixSettings,
-                bitrate: str | None = "128k") -> Mixer:
+def prepare_mix(
+    timeline: Timeline, clips: Mapping[str, ClipLike], settings: MixSettings, bitrate: str | None = "128k"
+) -> Mixer:
     """Build the mixer and do now (keeping it in ``settings.cache_dir``) all the one-off work a
     first play or export of this session would otherwise do on the way: the music loop, every
     clip's analysis, limiting and resampling, and the MP3 encoder's calibration at ``bitrate``.
@@ -507,5 +537,5 @@ def prepare_mix(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
         try:
             codec.codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache)
         except Exception:  # noqa: BLE001 - any failure here is met again, and reported, by export
-            pass   # no ffmpeg: export will say so itself
+            pass  # no ffmpeg: export will say so itself
     return mixer

@@ -35,12 +35,14 @@ from typing import BinaryIO
 import numpy as np
 
 # kb/s by bitrate index, Layer III
-_BITRATES = {1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
-             2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)}
+_BITRATES = {
+    1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
 _RATES = (44100, 48000, 32000)
-ENCODER_DELAY = 576      # LAME's, for every setting; read from ffmpeg's own tag when there is one
-DECODER_DELAY = 529      # the polyphase filterbank's, which decoders add on top
-INFO_TAG_BYTES = 156     # "Info" .. tag CRC, with every optional Xing field present
+ENCODER_DELAY = 576  # LAME's, for every setting; read from ffmpeg's own tag when there is one
+DECODER_DELAY = 529  # the polyphase filterbank's, which decoders add on top
+INFO_TAG_BYTES = 156  # "Info" .. tag CRC, with every optional Xing field present
 MAX_PAD = (1 << 12) - 1  # delay and padding are 12-bit fields
 
 
@@ -52,10 +54,10 @@ class FrameError(ValueError):
 class StreamFormat:
     """What every frame of one stream shares."""
 
-    mpeg: int          # 1, or 2 for MPEG-2 and MPEG-2.5 (half-size frames)
+    mpeg: int  # 1, or 2 for MPEG-2 and MPEG-2.5 (half-size frames)
     rate: int
     channels: int
-    crc: bool          # a 16-bit CRC follows the header
+    crc: bool  # a 16-bit CRC follows the header
 
     @property
     def samples(self) -> int:
@@ -78,8 +80,8 @@ def parse_header(h: int) -> tuple[StreamFormat, int, int]:
     """(format, frame size in bytes, bitrate index) of a 32-bit Layer III frame header."""
     if h >> 21 != 0x7FF:
         raise FrameError("no frame sync")
-    version = (h >> 19) & 3          # 0: MPEG-2.5, 2: MPEG-2, 3: MPEG-1
-    layer = (h >> 17) & 3            # 1: Layer III
+    version = (h >> 19) & 3  # 0: MPEG-2.5, 2: MPEG-2, 3: MPEG-1
+    layer = (h >> 17) & 3  # 1: Layer III
     br_index = (h >> 12) & 15
     sr_index = (h >> 10) & 3
     if version == 1 or layer != 1 or br_index in (0, 15) or sr_index == 3:
@@ -95,13 +97,14 @@ def parse_header(h: int) -> tuple[StreamFormat, int, int]:
 
 # -- reading a stream ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class InfoTag:
     """What an encoder's own Info/Xing frame says (only what joining needs)."""
 
-    delay: int | None          # samples, from the LAME extension
+    delay: int | None  # samples, from the LAME extension
     padding: int | None
-    encoder: bytes             # the 9-byte encoder string ("Lavc59.37" from ffmpeg)
+    encoder: bytes  # the 9-byte encoder string ("Lavc59.37" from ffmpeg)
 
 
 @dataclass
@@ -110,9 +113,9 @@ class FrameIndex:
 
     path: str
     fmt: StreamFormat
-    header: int                # the first audio frame's header, the model for an Info frame
-    offsets: np.ndarray        # int64 byte offset of each frame
-    sizes: np.ndarray          # int32 bytes
+    header: int  # the first audio frame's header, the model for an Info frame
+    offsets: np.ndarray  # int64 byte offset of each frame
+    sizes: np.ndarray  # int32 bytes
     info: InfoTag | None
 
     def __len__(self) -> int:
@@ -133,14 +136,14 @@ class FrameIndex:
 
 def _parse_info(frame: bytes, fmt: StreamFormat) -> InfoTag | None:
     at = 4 + (2 if fmt.crc else 0) + fmt.side_info
-    if frame[at:at + 4] not in (b"Info", b"Xing"):
+    if frame[at : at + 4] not in (b"Info", b"Xing"):
         return None
     flags = struct.unpack_from(">I", frame, at + 4)[0]
     pos = at + 8 + 4 * bool(flags & 1) + 4 * bool(flags & 2) + 100 * bool(flags & 4) + 4 * bool(flags & 8)
     if len(frame) < pos + 24:
         return InfoTag(None, None, b"")
-    encoder = bytes(frame[pos:pos + 9])
-    v = int.from_bytes(frame[pos + 21:pos + 24], "big")
+    encoder = bytes(frame[pos : pos + 9])
+    v = int.from_bytes(frame[pos + 21 : pos + 24], "big")
     return InfoTag(v >> 12, v & 0xFFF, encoder)
 
 
@@ -158,12 +161,12 @@ def index_frames(path: str | os.PathLike, chunk: int = 1 << 20) -> FrameIndex:
     info = None
     with open(path, "rb") as f:
         head = f.read(10)
-        base = 0          # file offset of buf[0]
-        if head[:3] == b"ID3" and len(head) == 10:   # an ID3v2 tag: its size is syncsafe
+        base = 0  # file offset of buf[0]
+        if head[:3] == b"ID3" and len(head) == 10:  # an ID3v2 tag: its size is syncsafe
             base = 10 + ((head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9])
         f.seek(base)
         buf = b""
-        pos = 0           # offset in buf of the next frame
+        pos = 0  # offset in buf of the next frame
         eof = False
         while True:
             if len(buf) - pos < 8192 and not eof:
@@ -174,14 +177,14 @@ def index_frames(path: str | os.PathLike, chunk: int = 1 << 20) -> FrameIndex:
                 pos = 0
             if len(buf) - pos < 4:
                 break
-            h = int.from_bytes(buf[pos:pos + 4], "big")
+            h = int.from_bytes(buf[pos : pos + 4], "big")
             try:
                 ffmt, size, _ = parse_header(h)
             except FrameError:
                 raise FrameError(f"{path}: no MP3 frame at byte {base + pos}") from None
             if fmt is None:
                 fmt = ffmt
-                info = _parse_info(buf[pos:pos + size], ffmt)
+                info = _parse_info(buf[pos : pos + size], ffmt)
                 if info is not None:
                     pos += size
                     continue
@@ -230,7 +233,7 @@ def room_after(frame: bytes, fmt: StreamFormat) -> int:
 
 def _bits(data: bytes, start_bit: int, n: int) -> int:
     byte = start_bit >> 3
-    chunk = int.from_bytes(data[byte:byte + 8], "big")
+    chunk = int.from_bytes(data[byte : byte + 8], "big")
     return (chunk >> (64 - (start_bit & 7) - n)) & ((1 << n) - 1)
 
 
@@ -243,15 +246,15 @@ def ends_short(frame: bytes, fmt: StreamFormat) -> tuple[tuple[bool, bool], ...]
     bit = 8 * (4 + (2 if fmt.crc else 0))
     nch = fmt.channels
     if fmt.mpeg == 1:
-        bit += 9 + (5 if nch == 1 else 3) + 4 * nch     # main_data_begin, private bits, scfsi
+        bit += 9 + (5 if nch == 1 else 3) + 4 * nch  # main_data_begin, private bits, scfsi
         per, compress, granules = 59, 4, 2
     else:
         bit += 8 + (1 if nch == 1 else 2)
         per, compress, granules = 63, 9, 1
-    bit += per * nch * (granules - 1)                    # skip to the last granule
+    bit += per * nch * (granules - 1)  # skip to the last granule
     out = []
     for _ in range(nch):
-        at = bit + 12 + 9 + 8 + compress                 # part2_3_length, big_values, global_gain, sf_compress
+        at = bit + 12 + 9 + 8 + compress  # part2_3_length, big_values, global_gain, sf_compress
         switching = _bits(frame, at, 1)
         block_type = _bits(frame, at + 1, 2) if switching else 0
         mixed = bool(_bits(frame, at + 3, 1)) if switching else False
@@ -262,14 +265,16 @@ def ends_short(frame: bytes, fmt: StreamFormat) -> tuple[tuple[bool, bool], ...]
 
 # -- joining ---------------------------------------------------------------------------------------
 
+
 def join_ok(a_prev: bytes, a_next: bytes, b_prev: bytes, b_next: bytes, fmt: StreamFormat) -> bool:
     """Whether stream A's frames up to ``a_prev`` can be followed by stream B's from ``b_next``.
 
     ``a_prev``/``b_prev`` are the two streams' frame J-1, ``a_next``/``b_next`` their frame J
     (A's is not needed: what counts is the room A's frame J-1 leaves).
     """
-    return (room_after(a_prev, fmt) >= main_data_begin(b_next, fmt)
-            and ends_short(a_prev, fmt) == ends_short(b_prev, fmt))
+    return room_after(a_prev, fmt) >= main_data_begin(b_next, fmt) and ends_short(a_prev, fmt) == ends_short(
+        b_prev, fmt
+    )
 
 
 def _slots(frames: bytes | bytearray, fmt: StreamFormat) -> list[tuple[int, int]]:
@@ -277,7 +282,7 @@ def _slots(frames: bytes | bytearray, fmt: StreamFormat) -> list[tuple[int, int]
     out = []
     pos = 0
     while pos < len(frames):
-        _, size, _ = parse_header(int.from_bytes(frames[pos:pos + 4], "big"))
+        _, size, _ = parse_header(int.from_bytes(frames[pos : pos + 4], "big"))
         out.append((pos + fmt.data_start, pos + size))
         pos += size
     return out
@@ -291,7 +296,7 @@ def reservoir(frames_before: bytes, n: int, fmt: StreamFormat) -> bytes:
         if n <= 0:
             break
         take = min(n, end - start)
-        parts.append(frames_before[end - take:end])
+        parts.append(frames_before[end - take : end])
         n -= take
     if n > 0:
         raise FrameError("the reservoir reaches back past the frames given")
@@ -305,13 +310,14 @@ def patch_tail(frames: bytearray, data: bytes, fmt: StreamFormat) -> None:
         if n <= 0:
             return
         take = min(n, end - start)
-        frames[end - take:end] = data[n - take:n]
+        frames[end - take : end] = data[n - take : n]
         n -= take
     if n > 0:
         raise FrameError("not enough frames to hold the reservoir")
 
 
 # -- the Info frame ------------------------------------------------------------------------------
+
 
 def _crc_table() -> np.ndarray:
     t = np.arange(256, dtype=np.uint32)
@@ -352,7 +358,7 @@ class Crc16:
         return self._shifts[n]
 
     def _feed_rows(self, data: np.ndarray, cols: int) -> None:
-        rows = data.reshape(-1, cols).T.copy()          # column c of every row, contiguous
+        rows = data.reshape(-1, cols).T.copy()  # column c of every row, contiguous
         crc = np.zeros(rows.shape[1], dtype=np.uint32)
         for c in range(cols):
             crc = (crc >> 8) ^ _TABLE[(crc ^ rows[c]) & 0xFF]
@@ -374,7 +380,7 @@ class Crc16:
         cols = len(rest) // self.ROWS
         if cols:
             self._feed_rows(np.frombuffer(rest, dtype=np.uint8, count=cols * self.ROWS), cols)
-            rest = rest[cols * self.ROWS:]
+            rest = rest[cols * self.ROWS :]
         v = self.value_
         for b in rest:
             v = (v >> 8) ^ int(_TABLE[(v ^ b) & 0xFF])
@@ -389,8 +395,17 @@ def crc16(data: bytes) -> int:
     return c.value()
 
 
-def info_frame(model_header: int, *, frames: int, audio_bytes: int, toc: bytes, delay: int, padding: int,
-               music_crc: int, encoder: bytes = b"Lavf") -> bytes:
+def info_frame(
+    model_header: int,
+    *,
+    frames: int,
+    audio_bytes: int,
+    toc: bytes,
+    delay: int,
+    padding: int,
+    music_crc: int,
+    encoder: bytes = b"Lavf",
+) -> bytes:
     """The Info frame (Xing header for constant bitrate, with LAME's extension) for a stream of
     ``frames`` frames and ``audio_bytes`` bytes that follows it; ``model_header`` is one of its
     frames' headers.
@@ -416,12 +431,12 @@ def info_frame(model_header: int, *, frames: int, audio_bytes: int, toc: bytes, 
     out = bytearray(size)
     struct.pack_into(">I", out, 0, h)
     struct.pack_into(">4sIII", out, tag_at, b"Info", 0x0F, frames, total)
-    out[tag_at + 16:tag_at + 116] = toc
-    ext = tag_at + 120     # after the quality field, which stays 0
-    out[ext:ext + 9] = encoder[:9].ljust(9, b"\x00")
-    out[ext + 21:ext + 24] = ((delay << 12) | padding).to_bytes(3, "big")
+    out[tag_at + 16 : tag_at + 116] = toc
+    ext = tag_at + 120  # after the quality field, which stays 0
+    out[ext : ext + 9] = encoder[:9].ljust(9, b"\x00")
+    out[ext + 21 : ext + 24] = ((delay << 12) | padding).to_bytes(3, "big")
     struct.pack_into(">IH", out, ext + 28, total, music_crc)
-    struct.pack_into(">H", out, ext + 34, crc16(bytes(out[:ext + 34])))
+    struct.pack_into(">H", out, ext + 34, crc16(bytes(out[: ext + 34])))
     return bytes(out)
 
 

@@ -43,17 +43,37 @@ CROSSFADE_MS = 4000
 # once and reused by an export (segments.py); the last track gives up at most 26 ms of its fade.
 LOOP_MULTIPLE = 1152
 MIN_TRACK_MS = 1000  # shorter is a click, not music (and loudness is measured over 400 ms blocks)
-SILENT_LUFS = -60.0   # quieter than this is not music anyone can hear over a voice
-AUDIO_SUFFIXES = frozenset({".mp3", ".ogg", ".oga", ".opus", ".flac", ".wav", ".wave", ".m4a", ".aac",
-                            ".mp4", ".wma", ".aif", ".aiff", ".webm", ".mka", ".alac", ".ape", ".wv"})
+SILENT_LUFS = -60.0  # quieter than this is not music anyone can hear over a voice
+AUDIO_SUFFIXES = frozenset(
+    {
+        ".mp3",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".flac",
+        ".wav",
+        ".wave",
+        ".m4a",
+        ".aac",
+        ".mp4",
+        ".wma",
+        ".aif",
+        ".aiff",
+        ".webm",
+        ".mka",
+        ".alac",
+        ".ape",
+        ".wv",
+    }
+)
 
 
 class Bed(Protocol):
-    frames: int          # length of the whole bed: the opening heard once, then the loop
-    loop_start: int      # where the loop begins: after frame ``frames`` comes this one
-    channels: int        # 1: the same signal in every output channel
-    powers: np.ndarray   # K-weighted power per 10 ms of the loop, summed over output channels
-    peak: float          # true peak of the loop (linear)
+    frames: int  # length of the whole bed: the opening heard once, then the loop
+    loop_start: int  # where the loop begins: after frame ``frames`` comes this one
+    channels: int  # 1: the same signal in every output channel
+    powers: np.ndarray  # K-weighted power per 10 ms of the loop, summed over output channels
+    peak: float  # true peak of the loop (linear)
 
     def read(self, pos: int, frames: int) -> np.ndarray: ...
 
@@ -62,10 +82,10 @@ class Bed(Protocol):
 class ArrayBed:
     """A loop held in memory (the built-in one: 17 MB for 96 s of mono at 44.1 kHz)."""
 
-    samples: np.ndarray   # (frames,) or (frames, channels) float32
+    samples: np.ndarray  # (frames,) or (frames, channels) float32
     powers: np.ndarray
     peak: float
-    loop_start: int = 0   # the built-in bed is a loop from its first sample
+    loop_start: int = 0  # the built-in bed is a loop from its first sample
 
     @property
     def frames(self) -> int:
@@ -78,7 +98,7 @@ class ArrayBed:
     def read(self, pos: int, frames: int) -> np.ndarray:
         start = bed_position(pos, self.frames, self.loop_start)
         if start + frames <= self.frames:
-            return self.samples[start:start + frames]
+            return self.samples[start : start + frames]
         where = bed_position(np.arange(pos, pos + frames), self.frames, self.loop_start)
         return np.take(self.samples, where, axis=0)
 
@@ -87,7 +107,7 @@ class FileBed:
     """A loop in a raw float32 file, read where it is needed."""
 
     def __init__(self, f, frames: int, channels: int, powers: np.ndarray, peak: float, loop_start: int = 0):
-        self._file = f   # kept open: the loop may be an unnamed temp file
+        self._file = f  # kept open: the loop may be an unnamed temp file
         self._fd = f.fileno()
         self.frames = frames
         self.loop_start = loop_start
@@ -128,9 +148,9 @@ def loop_analysis(samples: np.ndarray, rate: int, channels_out: int) -> tuple[np
     total = 0.0
     step = rate * 20
     for s in range(0, n, step):
-        piece = np.asarray(samples[s:s + step], dtype=np.float64)
+        piece = np.asarray(samples[s : s + step], dtype=np.float64)
         # the loop's own tail is the history of its start: the filter sees it as periodic
-        hist = samples[s - rate:s] if s >= rate else np.asarray(samples[-min(n, rate):])
+        hist = samples[s - rate : s] if s >= rate else np.asarray(samples[-min(n, rate) :])
         kx = k_weight(piece, rate, history=np.asarray(hist, dtype=np.float64))
         sq = kx * kx if kx.ndim == 1 else (kx * kx).sum(axis=1)
         cs = np.cumsum(sq) + total
@@ -194,19 +214,27 @@ def music_files(path: Path) -> list[Path]:
     def natural(p: Path):
         return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name.casefold())]
 
-    files = sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
-                    and not p.name.startswith(".")), key=natural)
+    files = sorted(
+        (
+            p
+            for p in path.iterdir()
+            if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith(".")
+        ),
+        key=natural,
+    )
     if not files:
-        raise AudioInputError("no audio files in this music folder "
-                              f"(looked for {', '.join(sorted(s[1:] for s in AUDIO_SUFFIXES))})", path=path)
+        raise AudioInputError(
+            f"no audio files in this music folder (looked for {', '.join(sorted(s[1:] for s in AUDIO_SUFFIXES))})",
+            path=path,
+        )
     return files
 
 
 @dataclass
 class _Track:
-    file: object        # temp file of raw float32 frames
+    file: object  # temp file of raw float32 frames
     frames: int
-    gain: float         # brings the track to the common loudness
+    gain: float  # brings the track to the common loudness
 
 
 def _decode_track(path: Path, rate: int, channels: int, scratch: Path | None) -> _Track:
@@ -240,8 +268,10 @@ def _decode_track(path: Path, rate: int, channels: int, scratch: Path | None) ->
     if frames < rate * MIN_TRACK_MS // 1000:
         # a 2-sample WAV decodes to a loop with nothing to crossfade and nothing to map
         f.close()
-        raise AudioInputError(f"this music lasts only {frames * 1000 // rate} ms; a music bed needs at least "
-                              f"{MIN_TRACK_MS // 1000} s", path=path)
+        raise AudioInputError(
+            f"this music lasts only {frames * 1000 // rate} ms; a music bed needs at least {MIN_TRACK_MS // 1000} s",
+            path=path,
+        )
     loudness = lufs(gated_power(block_powers(np.concatenate(segs)))) if segs else float("-inf")
     if loudness < SILENT_LUFS:
         f.close()
@@ -323,18 +353,25 @@ def file_bed(source: Path, rate: int, channels: int, cache: DerivedCache | None)
         if isinstance(meta, dict) and arrays is not None and "powers" in arrays:
             f = cache.open_raw("music", name + ".f32", int(meta["frames"]) * 4 * channels)
             if f is not None:
-                return FileBed(f, int(meta["frames"]), channels, arrays["powers"], float(meta["peak"]),
-                               int(meta.get("loop_start", 0)))
+                return FileBed(
+                    f,
+                    int(meta["frames"]),
+                    channels,
+                    arrays["powers"],
+                    float(meta["peak"]),
+                    int(meta.get("loop_start", 0)),
+                )
     try:
         return _make_file_bed(files, name, stats, rate, channels, cache)
-    except OSError as e:   # the decoded tracks and the loop are written as they are made
+    except OSError as e:  # the decoded tracks and the loop are written as they are made
         if cache is not None and is_full(e):
             raise write_fault(e, f"the cache {cache.root}") from None
         raise
 
 
-def _make_file_bed(paths: list[Path], name: str, stats: list, rate: int, channels: int,
-                   cache: DerivedCache | None) -> FileBed:
+def _make_file_bed(
+    paths: list[Path], name: str, stats: list, rate: int, channels: int, cache: DerivedCache | None
+) -> FileBed:
     scratch = cache.scratch("music") if cache is not None else None
     entry = cache.raw_entry("music", name + ".f32") if cache is not None else None
     out = entry.file if entry is not None else tempfile.TemporaryFile()  # noqa: SIM115 - closed below
@@ -358,8 +395,9 @@ def _make_file_bed(paths: list[Path], name: str, stats: list, rate: int, channel
     if entry is not None:
         # the analysis and meta go in first: a reader that finds the loop finds them too
         cache.save_arrays("music", name, powers=powers)
-        cache.save_json("music", name, {"frames": frames, "loop_start": loop_start, "peak": peak,
-                                        "files": [s[0] for s in stats]})
+        cache.save_json(
+            "music", name, {"frames": frames, "loop_start": loop_start, "peak": peak, "files": [s[0] for s in stats]}
+        )
         entry.publish()
     return FileBed(out, frames, channels, powers, peak, loop_start)
 

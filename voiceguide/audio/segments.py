@@ -33,20 +33,20 @@ from typing import BinaryIO
 
 from voiceguide.audio import mp3frames as mf
 
-PRIME = 8       # frames before a fresh piece, dropped: measured, joins sound the same from 4 on
+PRIME = 8  # frames before a fresh piece, dropped: measured, joins sound the same from 4 on
 # Frames searched for a join. Measured over 6525 joins (48 exports of the routine, both musics):
 # 45% were made at the window's first frame, 0.8% needed 9 or more, the latest 14; a window of
 # 16 ran out twice. Each frame of window costs encoding on both sides of every join (24 rather
 # than 16: 5% more of the session encoded).
 WINDOW = 24
-TAIL = 2        # frames encoded past the window: LAME's lookahead reaches one granule ahead
-MARGIN = 2      # frames kept clear of anything but the bed around a copied stretch (MDCT overlap)
+TAIL = 2  # frames encoded past the window: LAME's lookahead reaches one granule ahead
+MARGIN = 2  # frames kept clear of anything but the bed around a copied stretch (MDCT overlap)
 MIN_COPY_S = 1.0  # a steady stretch is copied only when this much more than its joins cost
 MAX_PIECE_S = 60.0  # fresh stretches longer than this are split, so the cores finish together
 CHUNK_FRAMES = 2048
 # a loop piece ends less than 2 windows past the wrap, and its join window runs one more
 LOOP_RUN_ON = 3 * WINDOW + TAIL + 1
-HOLD = 512               # main data bytes of output kept back: the most a reservoir reaches
+HOLD = 512  # main data bytes of output kept back: the most a reservoir reaches
 
 
 class JoinError(RuntimeError):
@@ -85,9 +85,9 @@ class LoopJob:
 
 @dataclass(frozen=True)
 class Plan:
-    spf: int                       # samples per MP3 frame
-    total: int                     # the session's samples (per channel)
-    pieces: tuple[Piece, ...]      # in session order
+    spf: int  # samples per MP3 frame
+    total: int  # the session's samples (per channel)
+    pieces: tuple[Piece, ...]  # in session order
     loop: LoopJob | None
     window: int = WINDOW
 
@@ -103,8 +103,9 @@ def frame_samples(rate: int) -> int:
     return 1152 if rate >= 32000 else 576
 
 
-def _split_fresh(first: int, end: int, spf: int, total: int, max_frames: int, *, prime_from_start: bool,
-                 run_to_end: bool) -> list[Piece]:
+def _split_fresh(
+    first: int, end: int, spf: int, total: int, max_frames: int, *, prime_from_start: bool, run_to_end: bool
+) -> list[Piece]:
     """Fresh pieces covering nominal frames [first, end), none longer than ``max_frames``."""
     n = max(1, math.ceil((end - first) / max_frames))
     bounds = [first + (end - first) * i // n for i in range(n + 1)]
@@ -149,8 +150,9 @@ def _loop_pieces(u: int, v: int, loop_frames: int) -> list[Piece]:
     return out
 
 
-def plan_session(total: int, rate: int, workers: int, *, steady: Sequence[tuple[int, int]] = (),
-                 loop_samples: int = 0) -> Plan:
+def plan_session(
+    total: int, rate: int, workers: int, *, steady: Sequence[tuple[int, int]] = (), loop_samples: int = 0
+) -> Plan:
     """Cut a session of ``total`` samples into pieces for ``workers`` encoders.
 
     ``steady``: the mixer's steady spans; ``loop_samples``: the bed's loop length. The loop is
@@ -159,21 +161,25 @@ def plan_session(total: int, rate: int, workers: int, *, steady: Sequence[tuple[
     """
     spf = frame_samples(rate)
     delay = mf.ENCODER_DELAY + mf.DECODER_DELAY
-    frames = -(-(total + delay) // spf)        # the last frame holding session samples, plus one
+    frames = -(-(total + delay) // spf)  # the last frame holding session samples, plus one
     even = max(1, math.ceil(frames / max(1, workers)))
-    plain = Plan(spf, total, tuple(_split_fresh(0, frames, spf, total, even, prime_from_start=True,
-                                                run_to_end=True)), None)
+    plain = Plan(
+        spf, total, tuple(_split_fresh(0, frames, spf, total, even, prime_from_start=True, run_to_end=True)), None
+    )
     if not steady or loop_samples <= 0 or loop_samples % spf:
         return plain
     loop_frames = loop_samples // spf
     join_cost = 2 * WINDOW + PRIME + TAIL
-    runs = [(u, v) for u, v in _steady_runs(steady, spf, delay, join_cost + int(MIN_COPY_S * rate / spf))
-            if u > WINDOW + PRIME and v < frames - 2]
+    runs = [
+        (u, v)
+        for u, v in _steady_runs(steady, spf, delay, join_cost + int(MIN_COPY_S * rate / spf))
+        if u > WINDOW + PRIME and v < frames - 2
+    ]
     if not runs:
         return plain
     max_fresh = min(even, max(1, int(MAX_PIECE_S * rate / spf)))
     pieces: list[Piece] = []
-    start = 0                                   # the next fresh stretch's nominal first frame
+    start = 0  # the next fresh stretch's nominal first frame
     for u, v in runs:
         pieces += _split_fresh(start, u, spf, total, max_fresh, prime_from_start=not pieces, run_to_end=False)
         pieces += _loop_pieces(u, v, loop_frames)
@@ -186,6 +192,7 @@ def plan_session(total: int, rate: int, workers: int, *, steady: Sequence[tuple[
 
 
 # -- joining ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Source:
@@ -211,8 +218,8 @@ class Source:
 class JoinReport:
     """Where each join was made: for tests and the benchmark."""
 
-    joins: list[int] = field(default_factory=list)      # global frame of each join
-    offsets: list[int] = field(default_factory=list)    # frames after its window opened
+    joins: list[int] = field(default_factory=list)  # global frame of each join
+    offsets: list[int] = field(default_factory=list)  # frames after its window opened
     frames: int = 0
     loop_frames_copied: int = 0
 
@@ -255,7 +262,7 @@ class _Output:
         self.pending = bytearray()
         self.sizes: list[int] = []
         self.crc = mf.Crc16()
-        self.appended = 0      # bytes of frames taken so far (written or held)
+        self.appended = 0  # bytes of frames taken so far (written or held)
 
     def add(self, data: bytes, sizes: Sequence[int]) -> None:
         self.pending += data
@@ -287,8 +294,15 @@ class _Output:
         del self.sizes[:frames]
 
 
-def assemble(plan: Plan, sources: Sequence[Source], out: BinaryIO, *, delay: int, encoder: bytes,
-             report: JoinReport | None = None) -> None:
+def assemble(
+    plan: Plan,
+    sources: Sequence[Source],
+    out: BinaryIO,
+    *,
+    delay: int,
+    encoder: bytes,
+    report: JoinReport | None = None,
+) -> None:
     """Write the joined stream at ``out``'s position: its Info frame, then every frame.
 
     Raises JoinError when a join cannot be made (the caller encodes in one pass instead).
@@ -304,11 +318,11 @@ def assemble(plan: Plan, sources: Sequence[Source], out: BinaryIO, *, delay: int
     audio_bytes = 0
     for src, a, b in zip(sources, starts, stops):
         idx = src.index
-        audio_bytes += int(idx.offsets[b - 1 - src.offset] + idx.sizes[b - 1 - src.offset]
-                           - idx.offsets[a - src.offset])
+        audio_bytes += int(
+            idx.offsets[b - 1 - src.offset] + idx.sizes[b - 1 - src.offset] - idx.offsets[a - src.offset]
+        )
     model = sources[0].index.header
-    info_size = len(mf.info_frame(model, frames=0, audio_bytes=0, toc=bytes(100), delay=0, padding=0,
-                                  music_crc=0))
+    info_size = len(mf.info_frame(model, frames=0, audio_bytes=0, toc=bytes(100), delay=0, padding=0, music_crc=0))
     info_at = out.tell()
     out.write(bytes(info_size))
     output = _Output(out, fmt)
@@ -322,7 +336,7 @@ def assemble(plan: Plan, sources: Sequence[Source], out: BinaryIO, *, delay: int
             while len(toc_offsets) < 100 and toc_frames[len(toc_offsets)] < hi:
                 f = toc_frames[len(toc_offsets)]
                 toc_offsets.append(info_size + output.appended + int(idx.offsets[f - src.offset]) - base)
-            output.add(src.frames(lo, hi), idx.sizes[lo - src.offset:hi - src.offset].tolist())
+            output.add(src.frames(lo, hi), idx.sizes[lo - src.offset : hi - src.offset].tolist())
         if i + 1 < len(sources):
             # the next encoding's frame b reaches back into its own reservoir: put those bytes
             # where the decoder will look for them, at the end of the frames before it
@@ -331,9 +345,16 @@ def assemble(plan: Plan, sources: Sequence[Source], out: BinaryIO, *, delay: int
             report.loop_frames_copied += b - a
     output.close()
     written = info_size + output.appended
-    info = mf.info_frame(model, frames=frames, audio_bytes=audio_bytes,
-                         toc=mf.seek_table(toc_offsets, frames, written), delay=delay, padding=padding,
-                         music_crc=output.crc.value(), encoder=encoder)
+    info = mf.info_frame(
+        model,
+        frames=frames,
+        audio_bytes=audio_bytes,
+        toc=mf.seek_table(toc_offsets, frames, written),
+        delay=delay,
+        padding=padding,
+        music_crc=output.crc.value(),
+        encoder=encoder,
+    )
     end = out.tell()
     out.seek(info_at)
     out.write(info)

@@ -38,18 +38,18 @@ from voiceguide.audio.loudness import (
 )
 from voiceguide.audio.resampler import resample, resampled_length
 
-REFERENCE_LUFS = -23.0       # every clip, measured as one channel, before the session's gain
-DEFAULT_CEILING_DB = -8.0    # until a mixer sets one from its gain
+REFERENCE_LUFS = -23.0  # every clip, measured as one channel, before the session's gain
+DEFAULT_CEILING_DB = -8.0  # until a mixer sets one from its gain
 SILENT_LUFS = -70.0
-MAX_LIMIT_DB = 20.0          # the most a clip's peaks are pulled down before it is let go quieter
-RESIDENT_BYTES = 24 << 20    # processed clips kept in memory (about 40 at 44.1 kHz); others are re-read
+MAX_LIMIT_DB = 20.0  # the most a clip's peaks are pulled down before it is let go quieter
+RESIDENT_BYTES = 24 << 20  # processed clips kept in memory (about 40 at 44.1 kHz); others are re-read
 
 
 class ClipLike(Protocol):
     @property
     def key(self) -> str: ...
     @property
-    def digest(self) -> str: ...        # names the samples: what is derived from a clip is cached under it
+    def digest(self) -> str: ...  # names the samples: what is derived from a clip is cached under it
     @property
     def sample_rate(self) -> int: ...
     @property
@@ -60,11 +60,11 @@ class ClipLike(Protocol):
 
 @dataclass(frozen=True)
 class ClipAnalysis:
-    rate: int              # the clip's own rate
-    frames: int            # at its own rate
-    gain: float            # brings it to REFERENCE_LUFS
-    peak: float            # a bound on its true peak at that gain, before limiting
-    powers: np.ndarray     # K-weighted power per 10 ms at that gain (one channel)
+    rate: int  # the clip's own rate
+    frames: int  # at its own rate
+    gain: float  # brings it to REFERENCE_LUFS
+    peak: float  # a bound on its true peak at that gain, before limiting
+    powers: np.ndarray  # K-weighted power per 10 ms at that gain (one channel)
 
 
 def shape(x: np.ndarray, rate: int, ceiling_db: float) -> np.ndarray:
@@ -104,7 +104,7 @@ def shape(x: np.ndarray, rate: int, ceiling_db: float) -> np.ndarray:
         if not np.isfinite(f1) or abs(f1) < 0.05 or f1 == f0:
             break
         t0, f0, t1 = t1, f1, min(ceiling_db, max(lowest, t1 - f1 * (t1 - t0) / (f1 - f0)))
-    y = lim.apply(10 ** (t1 / 20), trim=False)   # the one trim is below, after the make-up
+    y = lim.apply(10 ** (t1 / 20), trim=False)  # the one trim is below, after the make-up
     made_up = integrated_loudness(y, rate)
     if np.isfinite(made_up):
         y = y * 10 ** (min(target - made_up, MAX_LIMIT_DB) / 20)
@@ -163,21 +163,28 @@ class SpeechBank:
         return digest("speech-analysis-set", sorted({self.clips[t].digest for t in texts}))
 
     def _load_bundle(self, name: str, texts: list[str]) -> dict[str, ClipAnalysis] | None:
-        assert self.cache is not None   # _bundle_name gives no name without a cache
+        assert self.cache is not None  # _bundle_name gives no name without a cache
         z = self.cache.load_arrays("speech", name)
         if z is None:
             return None
         order = sorted({self.clips[t].digest for t in texts})
         meta, ends, powers = z.get("meta"), z.get("ends"), z.get("powers")
-        if meta is None or ends is None or powers is None or meta.shape != (len(order), 4) \
-                or ends.shape != (len(order),) or (len(ends) and int(ends[-1]) != len(powers)):
+        if (
+            meta is None
+            or ends is None
+            or powers is None
+            or meta.shape != (len(order), 4)
+            or ends.shape != (len(order),)
+            or (len(ends) and int(ends[-1]) != len(powers))
+        ):
             return None
         starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
         by_digest: dict[str, ClipAnalysis] = {}
         for i, d in enumerate(order):
             rate, frames, gain, peak = meta[i]
-            by_digest[d] = ClipAnalysis(int(rate), int(frames), float(gain), float(peak),
-                                        powers[int(starts[i]):int(ends[i])])
+            by_digest[d] = ClipAnalysis(
+                int(rate), int(frames), float(gain), float(peak), powers[int(starts[i]) : int(ends[i])]
+            )
         return {t: by_digest[self.clips[t].digest] for t in texts}
 
     def _save_bundle(self, name: str, texts: list[str]) -> None:
@@ -188,10 +195,12 @@ class SpeechBank:
         order = sorted(first)
         parts = [first[d] for d in order]
         self.cache.save_arrays(
-            "speech", name,
+            "speech",
+            name,
             meta=np.array([[a.rate, a.frames, a.gain, a.peak] for a in parts], dtype=np.float64),
             ends=np.cumsum([len(a.powers) for a in parts]).astype(np.int64),
-            powers=np.concatenate([a.powers for a in parts]) if parts else np.zeros(0))
+            powers=np.concatenate([a.powers for a in parts]) if parts else np.zeros(0),
+        )
 
     def analysis(self, text: str) -> ClipAnalysis:
         return self._base[text]
@@ -228,11 +237,11 @@ class SpeechBank:
         loud = lufs(gated_power(block_powers(segs)))
         gain = 10 ** ((REFERENCE_LUFS - loud) / 20) if loud > SILENT_LUFS else 1.0
         # the sample peak plus 1 dB bounds the true peak of speech; exactness is not needed here
-        a = ClipAnalysis(clip.sample_rate, len(raw), gain, float(np.abs(raw).max(initial=0.0)) * gain * 1.122,
-                         segs * gain * gain)
+        a = ClipAnalysis(
+            clip.sample_rate, len(raw), gain, float(np.abs(raw).max(initial=0.0)) * gain * 1.122, segs * gain * gain
+        )
         if self.cache is not None:
-            self.cache.save_arrays("speech", name, meta=np.array([a.rate, a.frames, a.gain, a.peak]),
-                                   powers=a.powers)
+            self.cache.save_arrays("speech", name, meta=np.array([a.rate, a.frames, a.gain, a.peak]), powers=a.powers)
         return a
 
     # -- while rendering -------------------------------------------------------------------
@@ -255,7 +264,7 @@ class SpeechBank:
                     busy = self._pending[text] = threading.Event()
                     ceiling_db = self.ceiling_db
                     break
-            busy.wait()   # another thread is making it; then take it from the residents
+            busy.wait()  # another thread is making it; then take it from the residents
         try:
             x = self._make(text, ceiling_db)
             with self._lock:
@@ -290,7 +299,7 @@ class SpeechBank:
                 try:
                     self.samples(text)
                 except Exception:  # noqa: BLE001 - prefetch only; the real request raises it again
-                    return   # whoever needs the clip will meet the error itself
+                    return  # whoever needs the clip will meet the error itself
 
         threads = [threading.Thread(target=run, name="voiceguide-clip-prefetch", daemon=True) for _ in range(workers)]
         for t in threads:

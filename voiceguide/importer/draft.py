@@ -31,10 +31,10 @@ from voiceguide.importer import sentences as sent
 from voiceguide.importer.blocks import Article, Block
 from voiceguide.importer.steps import Found, FoundStep, find_steps
 
-INSTRUCTION_MAX_WORDS = 45    # ~17 s at 160 wpm: the step's opening cue, before the hands settle in
-TIP_MAX_WORDS = 25            # one reminder, said in a gap between other cues
+INSTRUCTION_MAX_WORDS = 45  # ~17 s at 160 wpm: the step's opening cue, before the hands settle in
+TIP_MAX_WORDS = 25  # one reminder, said in a gap between other cues
 CLOSING_MAX_SENTENCES = 4
-STEP_TIME_MS = (5_000, 30 * 60_000)   # times outside this are not a step's length ("48 hours")
+STEP_TIME_MS = (5_000, 30 * 60_000)  # times outside this are not a step's length ("48 hours")
 
 _LIMB = r"(side|foot|leg|arm|hand|shoulder|hip|knee)"
 _SIDES = re.compile(
@@ -43,9 +43,10 @@ _SIDES = re.compile(
     r"|\bchange\s+sides\b"
     r"|\b(repeat|do\s+the\s+same|then|do|move\s+(on\s+)?to|go\s+to|work\s+on)\b[^.]{0,30}?\b(on\s+|with\s+|for\s+)?"
     r"the\s+other\s+" + _LIMB + r"\b",
-    re.I)
-_SWITCH_AFTER = re.compile(r"^(switch|repeat|do|then|move|go|work)\b", re.I)   # not "alternate"
-_WHOLE = re.compile(r"\b(halfway|half way|in all|in total|altogether)\b", re.I)   # the time is for both sides
+    re.I,
+)
+_SWITCH_AFTER = re.compile(r"^(switch|repeat|do|then|move|go|work)\b", re.I)  # not "alternate"
+_WHOLE = re.compile(r"\b(halfway|half way|in all|in total|altogether)\b", re.I)  # the time is for both sides
 _SWITCH_FILLER = set("and then now repeat the same do on with for steps this it all again move go work to".split())
 _STOP = re.compile(r"\bstop\b", re.I)
 
@@ -66,18 +67,18 @@ class DraftStep:
     tips: tuple[Line, ...] = ()
     sides: tuple[str, ...] = ()
     sides_origin: str | None = None
-    min_ms: int | None = None      # None until fitting gives a default
+    min_ms: int | None = None  # None until fitting gives a default
     max_ms: int | None = None
-    timing: str = ""               # the comment beside the duration
+    timing: str = ""  # the comment beside the duration
     per_side: bool = False
-    defaulted: bool = False        # the article gives this step no time
+    defaulted: bool = False  # the article gives this step no time
 
 
 @dataclass(frozen=True)
 class Draft:
     source: str
     format: str
-    how: str                       # how the steps were found
+    how: str  # how the steps were found
     title: str
     title_origin: str
     setup: tuple[Line, ...]
@@ -97,8 +98,10 @@ def build_draft(article: Article) -> Draft:
     """The routine parts of an article; durations not yet settled where it gives none."""
     found = find_steps(article)
     if found is None:
-        raise ArticleError("no steps found: this does not look like a how-to (no numbered steps, step headings "
-                           "or list of steps)", path=article.source)
+        raise ArticleError(
+            "no steps found: this does not look like a how-to (no numbered steps, step headings or list of steps)",
+            path=article.source,
+        )
     origins = _Origins(article)
     steps, promoted = [], []
     for k, fs in enumerate(found.steps):
@@ -107,13 +110,20 @@ def build_draft(article: Article) -> Draft:
         promoted.extend(cautions)
     parts = _sections(article, found, origins)
     safety = _dedupe(parts["safety"] + promoted)
-    safety.sort(key=lambda line: 0 if _STOP.search(line.text) else 1)   # when to stop, first
+    safety.sort(key=lambda line: 0 if _STOP.search(line.text) else 1)  # when to stop, first
     title = article.title or Path(article.source).stem.replace("-", " ").replace("_", " ").capitalize()
     return Draft(
-        source=article.source, format=article.format, how=found.how, title=title,
+        source=article.source,
+        format=article.format,
+        how=found.how,
+        title=title,
         title_origin=origins.title_origin(),
-        setup=tuple(_dedupe(parts["setup"])), safety=tuple(safety), checkins=tuple(_dedupe(parts["checkins"])),
-        closing=tuple(parts["closing"]), steps=tuple(steps))
+        setup=tuple(_dedupe(parts["setup"])),
+        safety=tuple(safety),
+        checkins=tuple(_dedupe(parts["checkins"])),
+        closing=tuple(parts["closing"]),
+        steps=tuple(steps),
+    )
 
 
 # --- where a line came from -----------------------------------------------------------------------------
@@ -130,7 +140,7 @@ class _Origins:
             if b.kind == "heading":
                 heading, counts = b.text, {"para": 0, "item": 0}
                 self.place[b.index] = (b.text, 0)
-            else:   # paragraphs and list items are counted apart: "paragraph 2", "item 3"
+            else:  # paragraphs and list items are counted apart: "paragraph 2", "item 3"
                 counts[b.kind] = counts.get(b.kind, 0) + 1
                 self.place[b.index] = (heading, counts[b.kind])
 
@@ -177,7 +187,7 @@ class _Unit:
     text: str
     block: Block | None
     origin: str
-    role: str = "say"            # say, tip, caution, time, side
+    role: str = "say"  # say, tip, caution, time, side
     spans: list = field(default_factory=list)
 
 
@@ -199,8 +209,12 @@ def _step_units(fs: FoundStep, origins: _Origins) -> list[_Unit]:
             continue
         if b.kind == "item" and b.level > 0 and sent.is_fragment(b.text):
             run = [b]
-            while k + 1 < len(body) and body[k + 1].kind == "item" and body[k + 1].level > 0 \
-                    and sent.is_fragment(body[k + 1].text):
+            while (
+                k + 1 < len(body)
+                and body[k + 1].kind == "item"
+                and body[k + 1].level > 0
+                and sent.is_fragment(body[k + 1].text)
+            ):
                 k += 1
                 run.append(body[k])
             units.append(_Unit(sent.join_list(None, [r.text for r in run]), run[0], origins.of(run)))
@@ -229,8 +243,9 @@ def _build_step(fs: FoundStep, k: int, origins: _Origins) -> tuple[DraftStep, li
             instruction = [Line(sent.clean(fs.title) or f"{fs.title}.", title_origin)]
     lo, hi, note, per_side = _step_time(fs, units, title_origin, origins)
     cautions = [Line(u.text, u.origin) for u in units if u.role == "caution" and sent.is_safety_caution(u.text)]
-    return DraftStep(fs.title, title_origin, tuple(instruction), tuple(tips), sides, sides_origin,
-                     lo, hi, note, per_side), cautions
+    return DraftStep(
+        fs.title, title_origin, tuple(instruction), tuple(tips), sides, sides_origin, lo, hi, note, per_side
+    ), cautions
 
 
 def _assign_roles(fs: FoundStep, units: list[_Unit]) -> tuple[tuple[str, ...], str | None]:
@@ -249,8 +264,9 @@ def _assign_roles(fs: FoundStep, units: list[_Unit]) -> tuple[tuple[str, ...], s
                 u.role = "side"
         if side and _SWITCH_AFTER.search(side.group(0)) and not _WHOLE.search(u.text):
             # "Hold for 45 seconds, then switch to the other side": the time is for one side
-            before = [s for s in u.spans if s.end <= side.start()] or (units[n - 1].spans if n > 0 and not u.spans
-                                                                      else [])
+            before = [s for s in u.spans if s.end <= side.start()] or (
+                units[n - 1].spans if n > 0 and not u.spans else []
+            )
             for s in before:
                 owner = u if s in u.spans else units[n - 1]
                 owner.spans[owner.spans.index(s)] = replace(s, per_side=True)
@@ -277,21 +293,28 @@ def _instruction_and_tips(units: list[_Unit]) -> tuple[list[Line], list[Line]]:
     return _group(instruction, max_words=None), _group(tips, max_words=TIP_MAX_WORDS)
 
 
-def _step_time(fs: FoundStep, units: list[_Unit], title_origin: str,
-               origins: _Origins) -> tuple[int | None, int | None, str, bool]:
+def _step_time(
+    fs: FoundStep, units: list[_Unit], title_origin: str, origins: _Origins
+) -> tuple[int | None, int | None, str, bool]:
     """(shortest, longest, the comment saying where, per side) from the step's words; None where it has none."""
     timed = [(s, u) for u in units for s in u.spans]
     title_text = fs.title_block.text if fs.title_block is not None else ""
-    timed += [(s, _Unit(title_text, fs.title_block, title_origin)) for s in timing.find(title_text)
-              if STEP_TIME_MS[0] <= s.hi_ms <= STEP_TIME_MS[1]]
+    timed += [
+        (s, _Unit(title_text, fs.title_block, title_origin))
+        for s in timing.find(title_text)
+        if STEP_TIME_MS[0] <= s.hi_ms <= STEP_TIME_MS[1]
+    ]
     if timed:
         # a sentence that says only the time is the step's length; else the longest time it names
         # ("hold for 5 seconds ... repeat for two minutes" is a two-minute step)
         alone = [(s, u) for s, u in timed if u.role == "time"]
         span, unit = alone[0] if alone else max(timed, key=lambda t: t[0].hi_ms)
         factor = 2 if span.per_side else 1
-        note = f'{unit.origin}: "{span.words}"' + (" each side, so twice that" if span.per_side else "") \
+        note = (
+            f'{unit.origin}: "{span.words}"'
+            + (" each side, so twice that" if span.per_side else "")
             + (" (vague)" if span.vague else "")
+        )
         return span.lo_ms * factor, span.hi_ms * factor, note, span.per_side
     if fs.howto is not None and fs.howto.time_ms:
         return fs.howto.time_ms, fs.howto.time_ms, f"{origins.howto(fs.howto.position)}: timeRequired", False
@@ -299,7 +322,7 @@ def _step_time(fs: FoundStep, units: list[_Unit], title_origin: str,
 
 
 def _only_switch(text: str, match: re.Match) -> bool:
-    rest = (text[: match.start()] + " " + text[match.end():]).lower()
+    rest = (text[: match.start()] + " " + text[match.end() :]).lower()
     return not [w for w in re.findall(r"[a-z']+", rest) if w not in _SWITCH_FILLER]
 
 
@@ -314,9 +337,15 @@ def _group(units: list[_Unit], *, max_words: int | None) -> list[Line]:
             group.clear()
 
     for u in units:
-        if group and (u.block is not group[-1].block or u.origin != group[-1].origin or u.role != group[-1].role
-                      or (max_words is not None and (len(group) >= 2 or sum(len(g.text.split()) for g in group)
-                                                     + len(u.text.split()) > max_words))):
+        if group and (
+            u.block is not group[-1].block
+            or u.origin != group[-1].origin
+            or u.role != group[-1].role
+            or (
+                max_words is not None
+                and (len(group) >= 2 or sum(len(g.text.split()) for g in group) + len(u.text.split()) > max_words)
+            )
+        ):
             flush()
         group.append(u)
     flush()
@@ -359,7 +388,7 @@ def _sections(article: Article, found: Found, origins: _Origins) -> dict[str, li
 
 def _keep(sentences: list[str], keep: str) -> list[str]:
     sentences = [s for s in sentences if not sent.is_tip_label(s)]
-    if keep == "instructions":   # set-up and closing taken from around the steps: cautions go to safety
+    if keep == "instructions":  # set-up and closing taken from around the steps: cautions go to safety
         sentences = [s for s in sentences if not sent.is_safety_caution(s)]
     if keep == "rules":
         return [s for s in sentences if sent.is_rule(s)]

@@ -29,16 +29,19 @@ from voiceguide.routine import Routine, RoutineStep
 
 DEFAULT_RANGE_MS = (60_000, 120_000)
 FIT_MARGIN = 0.05
-SHARE_SPREAD = 0.2     # an open step fitted to --length gets its share +-20%
+SHARE_SPREAD = 0.2  # an open step fitted to --length gets its share +-20%
 
 
 def settle(draft: Draft, *, length_ms: int | None = None, total_ms: int | None = None) -> Draft:
     """Every step with a duration; with ``length_ms``, ranges the session can be fitted to."""
     steps = list(draft.steps)
     lo, hi, why = _default(steps, total_ms)
-    steps = [s if s.min_ms is not None else replace(s, min_ms=lo, max_ms=hi, defaulted=True,
-                                                    timing=f"default: the article gives no time here ({why})")
-             for s in steps]
+    steps = [
+        s
+        if s.min_ms is not None
+        else replace(s, min_ms=lo, max_ms=hi, defaulted=True, timing=f"default: the article gives no time here ({why})")
+        for s in steps
+    ]
     if length_ms is not None:
         steps = _fit(draft, steps, length_ms)
     return replace(draft, steps=tuple(steps), length_ms=length_ms)
@@ -71,12 +74,28 @@ def to_routine(draft: Draft, steps: list[DraftStep] | tuple[DraftStep, ...] | No
     """The routine the draft will load as (what the compiler lays out)."""
     steps = draft.steps if steps is None else steps
     return Routine(
-        name="draft", source=draft.source, title=draft.title, description="",
-        setup=tuple(l.text for l in draft.setup), safety=tuple(l.text for l in draft.safety),
-        checkins=tuple(l.text for l in draft.checkins), checkin_every_ms=None,
+        name="draft",
+        source=draft.source,
+        title=draft.title,
+        description="",
+        setup=tuple(l.text for l in draft.setup),
+        safety=tuple(l.text for l in draft.safety),
+        checkins=tuple(l.text for l in draft.checkins),
+        checkin_every_ms=None,
         closing=tuple(l.text for l in draft.closing),
-        steps=tuple(RoutineStep(s.title, " ".join(l.text for l in s.instruction), s.min_ms, s.max_ms,
-                                tuple(l.text for l in s.tips), (), s.sides) for s in steps))
+        steps=tuple(
+            RoutineStep(
+                s.title,
+                " ".join(l.text for l in s.instruction),
+                s.min_ms,
+                s.max_ms,
+                tuple(l.text for l in s.tips),
+                (),
+                s.sides,
+            )
+            for s in steps
+        ),
+    )
 
 
 def _measure(draft: Draft, steps: list[DraftStep]) -> tuple[int, list[int]]:
@@ -93,8 +112,10 @@ def _fit(draft: Draft, steps: list[DraftStep], length_ms: int) -> list[DraftStep
     room = length_ms - overhead
     least = overhead + sum(floors) / (1 - FIT_MARGIN)
     if room * (1 - FIT_MARGIN) < sum(floors):
-        raise PacingError(f"--length {format_ms(length_ms)} is too short for {len(steps)} steps with their set-up and "
-                          f"safety lines: the draft needs at least {format_ms(nice(least, up=True))}")
+        raise PacingError(
+            f"--length {format_ms(length_ms)} is too short for {len(steps)} steps with their set-up and "
+            f"safety lines: the draft needs at least {format_ms(nice(least, up=True))}"
+        )
     open_steps = [i for i, s in enumerate(steps) if s.defaulted]
     if open_steps:
         given = sum((s.min_ms + s.max_ms) / 2 for i, s in enumerate(steps) if i not in open_steps)
@@ -102,9 +123,12 @@ def _fit(draft: Draft, steps: list[DraftStep], length_ms: int) -> list[DraftStep
         if share >= max(20_000, max(floors[i] for i in open_steps)):
             lo, hi = nice(share * (1 - SHARE_SPREAD)), nice(share * (1 + SHARE_SPREAD), up=True)
             for i in open_steps:
-                steps[i] = replace(steps[i], min_ms=lo, max_ms=hi,
-                                   timing=f"default: the article gives no time here (a share of --length "
-                                          f"{format_ms(length_ms)})")
+                steps[i] = replace(
+                    steps[i],
+                    min_ms=lo,
+                    max_ms=hi,
+                    timing=f"default: the article gives no time here (a share of --length {format_ms(length_ms)})",
+                )
     if not _fits(steps, floors, room):
         mids = [max(f, (s.min_ms + s.max_ms) / 2) for s, f in zip(steps, floors)]
         scale = room / sum(mids)
@@ -113,8 +137,9 @@ def _fit(draft: Draft, steps: list[DraftStep], length_ms: int) -> list[DraftStep
             lo = min(s.min_ms, max(1000, nice(target * (1 - 2 * FIT_MARGIN))))
             hi = max(s.max_ms, nice(target * (1 + 2 * FIT_MARGIN), up=True))
             if (lo, hi) != (s.min_ms, s.max_ms):
-                steps[i] = replace(s, min_ms=lo, max_ms=hi,
-                                   timing=f"{s.timing}; widened to fit --length {format_ms(length_ms)}")
+                steps[i] = replace(
+                    s, min_ms=lo, max_ms=hi, timing=f"{s.timing}; widened to fit --length {format_ms(length_ms)}"
+                )
     try:
         compile_timeline(to_routine(draft, steps), Pacing(length_ms=length_ms))
     except PacingError as e:  # pragma: no cover - the margins above are meant to make this unreachable

@@ -29,16 +29,19 @@ _RULE = re.compile(r"^([-*_])(\s*\1){2,}\s*$")
 _FENCE = re.compile(r"^(```|~~~)")
 _BULLET = re.compile(r"^(\s*)([-*+\u2022\u00b7\u25aa\u25e6\u2023\u2013\u25cb\u25cf\u25a0\u2713\u2714])\s+(\S.*)$")
 _NUMBERED = re.compile(r"^(\s*)(\d{1,2})[.)]\s+(\S.*)$")
-_NUMBER_WORDS = {w: i + 1 for i, w in enumerate(
-    "one two three four five six seven eight nine ten eleven twelve".split())}
+_NUMBER_WORDS = {
+    w: i + 1 for i, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split())
+}
 _STEP_LABEL = re.compile(
     r"^(?:step|stage)\s+(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\b\s*[:.)\-\u2013\u2014]?\s*(.*)$", re.I
 )
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\[[^\]]*\]")
 _LINK_DEF = re.compile(r"^\s*\[[^\]]+\]:\s*\S+")
-_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?!\w)"
-                       r"|(?<![\w_])_(?=\S)([^_]+?)(?<=\S)_(?!\w)")
+_EMPHASIS = re.compile(
+    r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?!\w)"
+    r"|(?<![\w_])_(?=\S)([^_]+?)(?<=\S)_(?!\w)"
+)
 _LEAD = re.compile(r"^\s*(\*\*|__)(.+?)\1\s*(.*)$")
 _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _SENTENCE_END = (".", "!", ",", ";", ":")
@@ -76,15 +79,15 @@ def parse_text(text: str, *, source: str, markdown: bool) -> Article:
 
 @dataclass
 class _Raw:
-    kind: str                      # "heading", "para", "item", "numbered", "step"
+    kind: str  # "heading", "para", "item", "numbered", "step"
     parts: list[str]
     start: int
     end: int
-    level: int = 0                 # headings: Markdown level; items and paras: indent depth
+    level: int = 0  # headings: Markdown level; items and paras: indent depth
     number: int | None = None
     lead: str | None = None
     after_blank: bool = True
-    emphasised: bool = False       # the whole paragraph was *in italics* (a caption under an image)
+    emphasised: bool = False  # the whole paragraph was *in italics* (a caption under an image)
     after_image: bool = False
 
     @property
@@ -97,7 +100,7 @@ class _Scanner:
         self.markdown = markdown
         self.out: list[_Raw] = []
         self.cur: _Raw | None = None
-        self.indents: list[int] = []   # the indents of the open list's levels, outermost first
+        self.indents: list[int] = []  # the indents of the open list's levels, outermost first
 
     def close(self) -> None:
         if self.cur is not None and self.cur.text:
@@ -109,7 +112,7 @@ class _Scanner:
         for n, raw_line in enumerate(text.split("\n"), 1):
             line = raw_line.replace("\t", "    ").replace("\u00a0", " ").rstrip()
             stripped = line.strip()
-            if _FENCE.match(stripped):        # code has no place in a spoken routine
+            if _FENCE.match(stripped):  # code has no place in a spoken routine
                 fenced = not fenced
                 self.close()
                 continue
@@ -126,7 +129,7 @@ class _Scanner:
                 after_image, blank = True, True
                 continue
             indent = len(line) - len(line.lstrip(" "))
-            if self.markdown and stripped.startswith(">"):   # a quote: "> Tip: ..." is said like any line
+            if self.markdown and stripped.startswith(">"):  # a quote: "> Tip: ..." is said like any line
                 stripped = re.sub(r"^(>\s?)+", "", stripped).strip()
                 line = " " * indent + stripped
                 if not stripped:
@@ -144,8 +147,14 @@ class _Scanner:
             self.out.append(_Raw("heading", [_inline(m.group(2))], n, n, level=len(m.group(1))))
             self.indents = []
             return
-        if self.markdown and cur is not None and cur.kind == "para" and not blank and _SETEXT.match(s) \
-                and len(cur.parts) == 1:
+        if (
+            self.markdown
+            and cur is not None
+            and cur.kind == "para"
+            and not blank
+            and _SETEXT.match(s)
+            and len(cur.parts) == 1
+        ):
             cur.kind, cur.level, cur.end = "heading", 1 if s.startswith("=") else 2, n
             self.close()
             return
@@ -153,8 +162,14 @@ class _Scanner:
             self.close()
             return
         m = _BULLET.match(line)
-        if m and not (self.markdown and cur is not None and cur.kind == "para" and not blank and m.group(2) == "-"
-                      and _SETEXT.match(s)):
+        if m and not (
+            self.markdown
+            and cur is not None
+            and cur.kind == "para"
+            and not blank
+            and m.group(2) == "-"
+            and _SETEXT.match(s)
+        ):
             self.close()
             self.cur = self._item("item", m.group(3), n, indent)
             return
@@ -167,8 +182,9 @@ class _Scanner:
         if m and blank:
             self.close()
             number = m.group(1).lower()
-            self.cur = _Raw("step", [_inline(m.group(2))], n, n,
-                            number=int(number) if number.isdigit() else _NUMBER_WORDS[number])
+            self.cur = _Raw(
+                "step", [_inline(m.group(2))], n, n, number=int(number) if number.isdigit() else _NUMBER_WORDS[number]
+            )
             return
         if cur is not None and not blank:
             cur.parts.append(_inline(s))
@@ -180,8 +196,9 @@ class _Scanner:
         if level == 0:
             self.indents = []
         emphasised = self.markdown and bool(re.fullmatch(r"(\*|_)[^*_].*[^*_]\1", s))
-        self.cur = _Raw("para", [_inline(s)], n, n, level=level, after_blank=blank, emphasised=emphasised,
-                        after_image=after_image)
+        self.cur = _Raw(
+            "para", [_inline(s)], n, n, level=level, after_blank=blank, emphasised=emphasised, after_image=after_image
+        )
 
     def _item(self, kind: str, text: str, n: int, indent: int, number: int | None = None) -> _Raw:
         lead = None
@@ -219,10 +236,16 @@ def _unglue_heading(b: _Raw) -> list[_Raw]:
     if b.kind != "para" or len(b.parts) < 2:
         return [b]
     first, second = b.parts[0], b.parts[1]
-    if looks_like_heading(first) and len(first.split()) <= 8 and len(first) < 0.6 * len(second) \
-            and second[:1].isupper():
-        return [_Raw("para", [first], b.start, b.start, after_blank=b.after_blank),
-                _Raw("para", b.parts[1:], b.start + 1, b.end, after_blank=True)]
+    if (
+        looks_like_heading(first)
+        and len(first.split()) <= 8
+        and len(first) < 0.6 * len(second)
+        and second[:1].isupper()
+    ):
+        return [
+            _Raw("para", [first], b.start, b.start, after_blank=b.after_blank),
+            _Raw("para", b.parts[1:], b.start + 1, b.end, after_blank=True),
+        ]
     return [b]
 
 
@@ -255,8 +278,12 @@ def _settle(b: _Raw, nxt: _Raw | None, *, guess_headings: bool) -> Block | None:
         return None  # the caption under an image
     if guess_headings and len(b.parts) == 1 and b.after_blank and b.level == 0 and looks_like_heading(text):
         return Block("heading", text, 2, lines=lines)
-    if not text.endswith((".", "!", "?", ":", '"', "\u201d", ")")) and len(text.split()) > HEADING_MAX_WORDS \
-            and guess_headings and len(b.parts) == 1:
+    if (
+        not text.endswith((".", "!", "?", ":", '"', "\u201d", ")"))
+        and len(text.split()) > HEADING_MAX_WORDS
+        and guess_headings
+        and len(b.parts) == 1
+    ):
         return None  # an image's caption or alt text that the browser saved as a line
     return Block("para", text, b.level, lines=lines)
 
@@ -308,7 +335,7 @@ def _reindexed(blocks: list[Block]) -> list[Block]:
 
 def _strip_front_matter(text: str) -> str:
     m = re.match(r"^---\n.*?\n---\n", text, re.S)
-    return "\n" * m.group(0).count("\n") + text[m.end():] if m else text
+    return "\n" * m.group(0).count("\n") + text[m.end() :] if m else text
 
 
 def _front_matter_title(text: str) -> str | None:

@@ -15,34 +15,63 @@ from voiceguide.importer import boilerplate
 from voiceguide.importer.blocks import Block
 
 SKIP, SAFETY, TIPS, SETUP, STEPS, CLOSING, ABOUT, OTHER = (
-    "skip", "safety", "tips", "setup", "steps", "closing", "about", "other")
+    "skip",
+    "safety",
+    "tips",
+    "setup",
+    "steps",
+    "closing",
+    "about",
+    "other",
+)
 
-KINDS: tuple[tuple[str, re.Pattern], ...] = tuple((kind, re.compile(pattern, re.I)) for kind, pattern in (
-    # page furniture and everything below it: never spoken
-    (SKIP, r"table of contents|^contents$|^in this (article|post|guide)|recent posts|related (posts|articles)|"
-           r"leave a (comment|reply)|^\d*\s*comments?$|^share\b|about the author|author bio|^subscribe|newsletter|"
-           r"you (may|might) also like|^references$|^sources$|further reading|disclaimer|^faqs?$|frequently asked"),
-    # spoken at the start, and again on the `s` key
-    (SAFETY, r"safety|precautions?|cautions?|warnings?|when to stop|when not to|contraindications?|be careful|"
-             r"who should (not|avoid)|risks|side effects|stay safe|important|take care|^avoid\b|when to avoid"),
-    # check-ins, spoken every so often
-    (TIPS, r"\btips?\b|\bhints\b|advice|tricks|pointers|best practices|dos and don'?ts|keep in mind|remember"),
-    # spoken before the first step
-    (SETUP, r"how to give|getting (ready|started)|before (you|we) (begin|start)|prepar|get ready|set(ting)? ?up|"
+KINDS: tuple[tuple[str, re.Pattern], ...] = tuple(
+    (kind, re.compile(pattern, re.I))
+    for kind, pattern in (
+        # page furniture and everything below it: never spoken
+        (
+            SKIP,
+            r"table of contents|^contents$|^in this (article|post|guide)|recent posts|related (posts|articles)|"
+            r"leave a (comment|reply)|^\d*\s*comments?$|^share\b|about the author|author bio|^subscribe|newsletter|"
+            r"you (may|might) also like|^references$|^sources$|further reading|disclaimer|^faqs?$|frequently asked",
+        ),
+        # spoken at the start, and again on the `s` key
+        (
+            SAFETY,
+            r"safety|precautions?|cautions?|warnings?|when to stop|when not to|contraindications?|be careful|"
+            r"who should (not|avoid)|risks|side effects|stay safe|important|take care|^avoid\b|when to avoid",
+        ),
+        # check-ins, spoken every so often
+        (TIPS, r"\btips?\b|\bhints\b|advice|tricks|pointers|best practices|dos and don'?ts|keep in mind|remember"),
+        # spoken before the first step
+        (
+            SETUP,
+            r"how to give|getting (ready|started)|before (you|we) (begin|start)|prepar|get ready|set(ting)? ?up|"
             r"what (you('ll| will)? )?need|you('ll| will)? need|materials|equipment|supplies|the setting|"
-            r"create (a|the)\b"),
-    # where the steps are, when they are not numbered
-    (STEPS, r"\bsteps?\b|step[- ]by[- ]step|instructions|directions|\bmethod\b|how to do|the routine|"
-            r"the sequence|the (exercises|stretches|moves|strokes|techniques)\b|^techniques$|^the massage$"),
-    # the closing words
-    (CLOSING, r"final (thoughts|words|notes|step)|conclusion|wrapping up|wrap[- ]up|^to (finish|end)|"
-              r"^finish(ing)?( up| off)?$|^the end$|^closing|^summary$|aftercare|"
-              r"after the (massage|session)|^afterwards?$|"
-              r"^cool(ing)?[ -]?down$"),
-    # background the session does not need
-    (ABOUT, r"^(why|what|who|when|where)\b|benefits|practice makes|history|\btools\b|types of|overview|"
-            r"introduction|^about\b|\?$"),
-))
+            r"create (a|the)\b",
+        ),
+        # where the steps are, when they are not numbered
+        (
+            STEPS,
+            r"\bsteps?\b|step[- ]by[- ]step|instructions|directions|\bmethod\b|how to do|the routine|"
+            r"the sequence|the (exercises|stretches|moves|strokes|techniques)\b|^techniques$|^the massage$",
+        ),
+        # the closing words
+        (
+            CLOSING,
+            r"final (thoughts|words|notes|step)|conclusion|wrapping up|wrap[- ]up|^to (finish|end)|"
+            r"^finish(ing)?( up| off)?$|^the end$|^closing|^summary$|aftercare|"
+            r"after the (massage|session)|^afterwards?$|"
+            r"^cool(ing)?[ -]?down$",
+        ),
+        # background the session does not need
+        (
+            ABOUT,
+            r"^(why|what|who|when|where)\b|benefits|practice makes|history|\btools\b|types of|overview|"
+            r"introduction|^about\b|\?$",
+        ),
+    )
+)
 
 _INHERITED = (SKIP, SAFETY, TIPS, SETUP, CLOSING)
 
@@ -59,7 +88,7 @@ def kind_of(heading: str) -> str:
 
 @dataclass
 class Section:
-    heading: Block | None        # None: the text before the first heading
+    heading: Block | None  # None: the text before the first heading
     kind: str
     blocks: list[Block] = field(default_factory=list)
 
@@ -70,7 +99,7 @@ class Section:
 
 def _kinds(blocks):
     """(block, kind of the section it opens or sits in, whether it opens one) for every block."""
-    stack: list[tuple[int, str]] = []   # (level, kind) of the open headings
+    stack: list[tuple[int, str]] = []  # (level, kind) of the open headings
     kind = OTHER
     for b in blocks:
         if b.kind != "heading":

@@ -24,34 +24,48 @@ from voiceguide.importer import boilerplate
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "dr", "mr", "mrs", "ms", "st", "approx", "min", "sec", "vs", "no", "fig", "ca"}
 _SPLIT = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]*[A-Z0-9])")
 _OPENERS = re.compile(r"^(?:but|and|so|also|plus|please|or)\b[,]?\s+", re.I)
-_LABEL = re.compile(r"^(?:pro[ -]?tip|top tip|quick tip|tip|hint|note|remember|important|warnings?|cautions?|"
-                    r"safety|caution)\s*(?:\d+\s*)?[:\u2013\u2014-]\s*", re.I)
+_LABEL = re.compile(
+    r"^(?:pro[ -]?tip|top tip|quick tip|tip|hint|note|remember|important|warnings?|cautions?|"
+    r"safety|caution)\s*(?:\d+\s*)?[:\u2013\u2014-]\s*",
+    re.I,
+)
 _TIP_LABEL = re.compile(r"^(?:pro[ -]?tip|top tip|quick tip|tip|hint)\s*(?:\d+\s*)?[:\u2013\u2014-]", re.I)
 _ABOUT_PAGE = re.compile(r"\s*\((?:see|pictured|shown|photo|image|video|click|below|above)[^)]*\)", re.I)
 
 # A subject, then a verb: a description. "This warms the muscles." "Friction helps reach deeper layers."
 _SUBJECT_START = re.compile(
     r"^(this|that|these|those|it|its|it's|they|their|there|he|she|we|our|your|my|the|a|an|most|many|some|"
-    r"each|every|both|such|you|people|someone|everyone|nothing|all|one|any)\b", re.I)
+    r"each|every|both|such|you|people|someone|everyone|nothing|all|one|any)\b",
+    re.I,
+)
 # Third-person verbs only: a bare "go" or "take" after a comma is a second instruction
 # ("Start light, go deeper slowly."), never a subject's verb.
 _VERB_AFTER_SUBJECT = re.compile(
     r"^([\w'\u2019-]+[\s,]+){1,3}?(is|are|was|were|has|have|had|can|could|will|would|may|might|does|helps|means|"
     r"works|boosts|loosens|warms|prepares|reaches|improves|reduces|relieves|holds|needs|feels|makes|gives|lets|"
     r"allows|keeps|offers|targets|eases|uses|stimulates|increases|releases|breaks|wakes|calms|relaxes|supports|"
-    r"soothes|becomes|takes|comes|goes|tends)\b", re.I)
+    r"soothes|becomes|takes|comes|goes|tends)\b",
+    re.I,
+)
 
 _CAUTION = re.compile(
     r"^(avoid|never|don't|do not|don\u2019t|stop|always stop|be careful|take care|watch out|do n't|skip)\b"
-    r"|\bstop (if|when|at once|immediately|right away)\b", re.I)
+    r"|\bstop (if|when|at once|immediately|right away)\b",
+    re.I,
+)
 # Cautions about the body (where not to press, when to stop) are safety rules for the whole
 # session; "Don't rush" and "don't overdo it" are advice about the step and stay there.
 _SAFETY_CAUTION = re.compile(
     r"^(avoid|never|stop|always stop)\b|\bstop (if|when|at once|immediately|right away)\b"
     r"|^(don't|do not|don\u2019t)\s+(\w+\s+){0,2}?(press|push|apply|massage|rub|dig|work|pull|twist|force|bounce|"
-    r"lock|stretch|touch|knead|tap|use (oil|heat|ice|lotion))\b", re.I)
-_RULE_WORDS = re.compile(r"^if\b|\b(should|must|never|always|only|make sure|be sure)\b"
-                         r"|\bnot\s+(recommended|advised|suitable|safe)\b|\b(unsafe|dangerous)\b", re.I)
+    r"lock|stretch|touch|knead|tap|use (oil|heat|ice|lotion))\b",
+    re.I,
+)
+_RULE_WORDS = re.compile(
+    r"^if\b|\b(should|must|never|always|only|make sure|be sure)\b"
+    r"|\bnot\s+(recommended|advised|suitable|safe)\b|\b(unsafe|dangerous)\b",
+    re.I,
+)
 
 
 def split(text: str) -> list[str]:
@@ -127,7 +141,9 @@ def speakable(text: str) -> list[str]:
 
 _DEMONSTRATIVE_LEAD = re.compile(
     r"^(.*?)\s+(?:these|the following|any of these|any of the following)"
-    r"(?:\s+(?:areas|places|spots|parts|things|conditions|situations|cases|points|signs))?\s*:$", re.I)
+    r"(?:\s+(?:areas|places|spots|parts|things|conditions|situations|cases|points|signs))?\s*:$",
+    re.I,
+)
 
 
 def is_fragment(item: str) -> bool:
@@ -157,6 +173,6 @@ def join_list(lead: str | None, items: list[str]) -> str:
 
 def _lower_first(text: str) -> str:
     first = text.split(" ", 1)[0]
-    if len(first) > 1 and first.isupper():   # "TMJ", "ICE"
+    if len(first) > 1 and first.isupper():  # "TMJ", "ICE"
         return text
     return text[:1].lower() + text[1:]

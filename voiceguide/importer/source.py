@@ -31,7 +31,7 @@ _DECLARED_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.
 class ArticleText:
     path: str
     text: str
-    format: str     # "text", "markdown" or "html"
+    format: str  # "text", "markdown" or "html"
 
 
 def read_article(path: str | Path) -> ArticleText:
@@ -59,8 +59,7 @@ def _read_bytes(path: Path) -> bytes:
     except OSError as e:
         raise ArticleError(f"cannot read it: {e.strerror or e}", path=path) from None
     if len(data) > MAX_ARTICLE_BYTES:
-        raise ArticleError(f"the file is over {MAX_ARTICLE_BYTES // 1_000_000} MB; is it really an article?",
-                           path=path)
+        raise ArticleError(f"the file is over {MAX_ARTICLE_BYTES // 1_000_000} MB; is it really an article?", path=path)
     return data
 
 

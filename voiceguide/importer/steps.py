@@ -34,17 +34,17 @@ TITLE_MAX_WORDS = 8
 @dataclass
 class FoundStep:
     title: str
-    title_block: Block | None          # None for HowTo steps
+    title_block: Block | None  # None for HowTo steps
     body: list[Block] = field(default_factory=list)
     howto: HowToStep | None = None
-    title_is_sentence: bool = False    # the heading was a whole instruction; it is spoken too
+    title_is_sentence: bool = False  # the heading was a whole instruction; it is spoken too
 
 
 @dataclass
 class Found:
     steps: list[FoundStep]
-    consumed: set[int]                 # indices of blocks the steps took (not to be read again)
-    how: str                           # which shape, for the draft's header
+    consumed: set[int]  # indices of blocks the steps took (not to be read again)
+    how: str  # which shape, for the draft's header
 
 
 def find_steps(article: Article) -> Found | None:
@@ -73,8 +73,15 @@ Strategy = Callable[[list[Block]], "tuple[list[FoundStep], set[int]] | None"]
 
 def _numbered_headings(blocks: list[Block]):
     """Headings numbered 1, 2, 3... in a row; the longest such run."""
-    candidates = [b for b in blocks if b.kind == "heading" and b.level >= 2 and b.number is not None
-                  and kinds.kind_of(b.text) not in _NOT_STEPS and kinds.section_of(blocks, b.index) != kinds.SKIP]
+    candidates = [
+        b
+        for b in blocks
+        if b.kind == "heading"
+        and b.level >= 2
+        and b.number is not None
+        and kinds.kind_of(b.text) not in _NOT_STEPS
+        and kinds.section_of(blocks, b.index) != kinds.SKIP
+    ]
     runs: list[list[Block]] = []
     for b in candidates:
         if runs and runs[-1][-1].number is not None and b.number == runs[-1][-1].number + 1:
@@ -94,7 +101,7 @@ def _headings_under_steps(blocks: list[Block]):
             continue
         children: list[Block] = []
         child_level = None
-        for b in blocks[i + 1:]:
+        for b in blocks[i + 1 :]:
             if b.kind != "heading":
                 continue
             if b.level < h.level or (b.level == h.level and kinds.kind_of(b.text) != kinds.OTHER):
@@ -143,11 +150,14 @@ def _heading_steps(blocks: list[Block], heads: list[Block]):
     for h in heads:
         consumed.add(h.index)
         step = FoundStep(h.text, h)
-        for b in blocks[positions[h.index] + 1:]:
+        for b in blocks[positions[h.index] + 1 :]:
             if b.index in head_ids:
                 break
-            if b.kind == "heading" and (b.level <= h.level or kinds.kind_of(b.text) in _NOT_STEP_LISTS
-                                        or (h.number is not None and b.number is None and b.level == h.level)):
+            if b.kind == "heading" and (
+                b.level <= h.level
+                or kinds.kind_of(b.text) in _NOT_STEP_LISTS
+                or (h.number is not None and b.number is None and b.level == h.level)
+            ):
                 break
             consumed.add(b.index)
             if b.kind != "heading":
@@ -187,7 +197,7 @@ def _list_steps(blocks: list[Block], *, ordered: bool):
         title, text = _item_title(item)
         body = [Block("para", text, lines=item.lines, index=item.index)] if text else []
         step = FoundStep(title, item, body, title_is_sentence=False)
-        for b in blocks[positions[item.index] + 1:]:
+        for b in blocks[positions[item.index] + 1 :]:
             if b.index in ids or b.kind == "heading":
                 break
             nested = b.level > 0
@@ -208,7 +218,7 @@ def _item_title(item: Block) -> tuple[str, str]:
     """
     text = item.text
     if item.lead and text.startswith(item.lead):
-        return item.lead.rstrip(".: "), text[len(item.lead):].strip(" :.-\u2013\u2014") or item.lead
+        return item.lead.rstrip(".: "), text[len(item.lead) :].strip(" :.-\u2013\u2014") or item.lead
     m = re.match(r"^([^:.!?]{2,60}?)\s*[:\u2013\u2014]\s+(\S.*)$", text)
     if m and len(m.group(1).split()) <= 5:
         return m.group(1), m.group(2)
@@ -231,18 +241,72 @@ def short_title(sentence: str) -> str:
     return " ".join(words) or first
 
 
-_PREPOSITIONS = {"in", "into", "on", "onto", "with", "from", "to", "toward", "towards", "over", "under", "at", "for",
-                 "between", "across", "around", "through", "along", "against", "behind", "below", "above", "until"}
-_TRAILING = {"a", "an", "the", "of", "to", "with", "and", "or", "your", "their", "his", "her", "its", "on", "in",
-             "for", "from", "into", "at", "by", "between", "both", "each", "this", "that"}
+_PREPOSITIONS = {
+    "in",
+    "into",
+    "on",
+    "onto",
+    "with",
+    "from",
+    "to",
+    "toward",
+    "towards",
+    "over",
+    "under",
+    "at",
+    "for",
+    "between",
+    "across",
+    "around",
+    "through",
+    "along",
+    "against",
+    "behind",
+    "below",
+    "above",
+    "until",
+}
+_TRAILING = {
+    "a",
+    "an",
+    "the",
+    "of",
+    "to",
+    "with",
+    "and",
+    "or",
+    "your",
+    "their",
+    "his",
+    "her",
+    "its",
+    "on",
+    "in",
+    "for",
+    "from",
+    "into",
+    "at",
+    "by",
+    "between",
+    "both",
+    "each",
+    "this",
+    "that",
+}
 
 
 # --- titles -----------------------------------------------------------------------------------------------------
 
-_NUMBERING = re.compile(r"^(?:(?:step|stage|part)\s+(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|"
-                        r"eleven|twelve)|#?\d{1,2})\b\s*[:.)\-\u2013\u2014]?\s+", re.I)
-_TIME_IN_TITLE = re.compile(r"\s*(?:\((?:[^)]*\d[^)]*|[^)]*minutes?[^)]*)\)|[\u2013\u2014-]\s*[\d.]+\s*(?:-\s*\d+\s*)?"
-                            r"(?:seconds?|secs?|minutes?|mins?)\b.*)$", re.I)
+_NUMBERING = re.compile(
+    r"^(?:(?:step|stage|part)\s+(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"eleven|twelve)|#?\d{1,2})\b\s*[:.)\-\u2013\u2014]?\s+",
+    re.I,
+)
+_TIME_IN_TITLE = re.compile(
+    r"\s*(?:\((?:[^)]*\d[^)]*|[^)]*minutes?[^)]*)\)|[\u2013\u2014-]\s*[\d.]+\s*(?:-\s*\d+\s*)?"
+    r"(?:seconds?|secs?|minutes?|mins?)\b.*)$",
+    re.I,
+)
 
 
 def _clean_titles(steps: list[FoundStep]) -> None:
@@ -255,8 +319,15 @@ def _clean_titles(steps: list[FoundStep]) -> None:
         # "Step 1: Place your hands on the back and stroke upward." is a heading that instructs
         if title.endswith(".") and len(title.split()) >= 5 and s.howto is None:
             s.title_is_sentence = True
-            s.body.insert(0, Block("para", title, lines=s.title_block.lines if s.title_block else None,
-                                   index=s.title_block.index if s.title_block else 0))
+            s.body.insert(
+                0,
+                Block(
+                    "para",
+                    title,
+                    lines=s.title_block.lines if s.title_block else None,
+                    index=s.title_block.index if s.title_block else 0,
+                ),
+            )
             title = short_title(title)
         s.title = title.strip(" .:;-\u2013\u2014")
     _strip_shared_prefix(steps)
@@ -300,6 +371,6 @@ def sentence_case(title: str) -> str:
 
 
 def _lower_word(word: str) -> str:
-    if word.isupper() and len(word) > 1:   # an acronym: "TMJ"
+    if word.isupper() and len(word) > 1:  # an acronym: "TMJ"
         return word
     return "-".join(p[:1].lower() + p[1:] for p in word.split("-"))

@@ -37,12 +37,24 @@ UNIT = r"(?:seconds?|secs?|minutes?|mins?|hours?|hrs?)"
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000}
 
 _PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("unit-range", re.compile(rf"\b(?P<a>{NUM})\s*(?P<ua>{UNIT})\s*(?:to|-|\u2013|\u2014|or)\s*"
-                              rf"(?P<b>{NUM})\s*(?P<ub>{UNIT})\b", re.I)),
+    (
+        "unit-range",
+        re.compile(
+            rf"\b(?P<a>{NUM})\s*(?P<ua>{UNIT})\s*(?:to|-|\u2013|\u2014|or)\s*"
+            rf"(?P<b>{NUM})\s*(?P<ub>{UNIT})\b",
+            re.I,
+        ),
+    ),
     ("range", re.compile(rf"\b(?P<a>{NUM})\s*(?:to|-|\u2013|\u2014|or)\s*(?P<b>{NUM})\s*(?P<ub>{UNIT})\b", re.I)),
     ("or-two", re.compile(rf"\b(?P<a>a|an|one)\s+(?P<ub>{UNIT})\s+or\s+(?P<b>two|three|so)\b", re.I)),
-    ("and-a-half", re.compile(rf"\b(?P<a>{NUM})\s+and\s+a\s+half\s+(?P<ub>{UNIT})\b"
-                              rf"|\b(?P<a2>a|an|one)\s+(?P<ub2>{UNIT})\s+and\s+a\s+half\b", re.I)),
+    (
+        "and-a-half",
+        re.compile(
+            rf"\b(?P<a>{NUM})\s+and\s+a\s+half\s+(?P<ub>{UNIT})\b"
+            rf"|\b(?P<a2>a|an|one)\s+(?P<ub2>{UNIT})\s+and\s+a\s+half\b",
+            re.I,
+        ),
+    ),
     ("half", re.compile(rf"\bhalf\s+(?:a|an)\s+(?P<ub>{UNIT})\b", re.I)),
     ("vague", re.compile(rf"\b(?P<q>a\s+few|several|a\s+couple\s+of)\s+(?P<ub>{UNIT})\b", re.I)),
     ("single", re.compile(rf"\b(?P<a>{NUM})\s*(?:-\s*)?(?P<ub>{UNIT})\b", re.I)),
@@ -50,8 +62,11 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
 _PER_SIDE = re.compile(
     r"^\W*(?:on|for|with)?\s*(?:each|every|per|either)\s+(?:side|leg|foot|arm|hand|shoulder|knee|hip)\b", re.I
 )
-_QUALIFIER = re.compile(r"\b(?:about|around|roughly|approximately|approx\.|some|up to|at least|no more than|"
-                        r"no less than|a good|at most)\s+$", re.I)
+_QUALIFIER = re.compile(
+    r"\b(?:about|around|roughly|approximately|approx\.|some|up to|at least|no more than|"
+    r"no less than|a good|at most)\s+$",
+    re.I,
+)
 _EVERY_BEFORE = re.compile(r"\b(?:every|each|per)\s*$", re.I)
 
 
@@ -62,10 +77,10 @@ class Span:
     lo_ms: int
     hi_ms: int
     words: str
-    start: int          # where the words are in the sentence
+    start: int  # where the words are in the sentence
     end: int
-    per_side: bool = False   # "30 seconds on each side": the step lasts twice that
-    vague: bool = False      # "a few minutes"
+    per_side: bool = False  # "30 seconds on each side": the step lasts twice that
+    vague: bool = False  # "a few minutes"
 
 
 def number(word: str) -> float:
@@ -102,8 +117,12 @@ def _read(kind: str, m: re.Match, sentence: str) -> Span | None:
     if _EVERY_BEFORE.search(before):
         return None
     g = m.groupdict()
-    if kind == "single" and g["a"].lower() in ("a", "an") and g["ub"].lower().startswith("sec") \
-            and not re.search(r"\b(for|about|around|wait|hold|pause|take|in)\s*$", before, re.I):
+    if (
+        kind == "single"
+        and g["a"].lower() in ("a", "an")
+        and g["ub"].lower().startswith("sec")
+        and not re.search(r"\b(for|about|around|wait|hold|pause|take|in)\s*$", before, re.I)
+    ):
         return None  # "use a second towel": an ordinal
     vague = False
     if kind in ("unit-range",):
@@ -125,7 +144,7 @@ def _read(kind: str, m: re.Match, sentence: str) -> Span | None:
     elif kind == "vague":
         u = unit_ms(g["ub"])
         q = " ".join(g["q"].lower().split())
-        lo, hi = ((2, 3) if q != "several" else (3, 5))
+        lo, hi = (2, 3) if q != "several" else (3, 5)
         lo, hi, vague = lo * u, hi * u, True
         if q == "a couple of":
             lo = hi = 2 * u
@@ -134,24 +153,26 @@ def _read(kind: str, m: re.Match, sentence: str) -> Span | None:
         lo = hi = number(g["a"]) * unit_ms(g["ub"])
     if lo <= 0 or hi < lo:
         return None
-    per_side = bool(_PER_SIDE.match(sentence[m.end():]))
+    per_side = bool(_PER_SIDE.match(sentence[m.end() :]))
     start = m.start()
     qualifier = _QUALIFIER.search(before)
-    if qualifier:   # "about 2 to 3 minutes": the words as the article has them
+    if qualifier:  # "about 2 to 3 minutes": the words as the article has them
         start = qualifier.start()
-    return Span(round(lo), round(hi), sentence[start:m.end()], start, m.end(), per_side, vague)
+    return Span(round(lo), round(hi), sentence[start : m.end()], start, m.end(), per_side, vague)
 
 
 # --- does a sentence say only how long? --------------------------------------------------------------------
 
 # Words that may stand around a time in a sentence that says nothing else:
 # "Do this for about 2 to 3 minutes." "Two minutes is enough." "Continue for one minute."
-_FILLER = set("""
+_FILLER = set(
+    """
 do this that it for about around roughly approximately approx continue keep going repeat is are enough
 here on each side per the a an total of in all up to at least no more than should take takes last lasts you
 can just only or so until then and it's its minimum maximum give yourself allow let be will would your
 massage them work rub
-""".split())
+""".split()
+)
 
 
 def says_only_time(sentence: str, span: Span) -> bool:
@@ -160,5 +181,5 @@ def says_only_time(sentence: str, span: Span) -> bool:
     Such a sentence is not spoken: the session keeps the time itself. "Hold for 30 seconds." or
     "Spend a minute on the fingers." say what to do as well, and stay.
     """
-    rest = (sentence[: span.start] + " " + sentence[span.end:]).lower()
+    rest = (sentence[: span.start] + " " + sentence[span.end :]).lower()
     return not [w for w in re.findall(r"[a-z']+", rest.replace("\u2019", "'")) if w not in _FILLER]

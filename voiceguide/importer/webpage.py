@@ -30,12 +30,20 @@ def parse_html(html: str, *, source: str) -> Article:
     try:
         import trafilatura
     except ImportError:
-        raise EnvironmentFault("reading HTML needs trafilatura: pip install 'voiceguide[html]' "
-                               "(scripts/bootstrap installs it)") from None
+        raise EnvironmentFault(
+            "reading HTML needs trafilatura: pip install 'voiceguide[html]' (scripts/bootstrap installs it)"
+        ) from None
     name, steps, total_ms = _howto(html)
     doc = trafilatura.bare_extraction(
-        html, output_format="python", with_metadata=True, include_comments=False, include_tables=False,
-        include_images=False, include_formatting=True, favor_recall=True, prune_xpath=list(_NOT_CONTENT),
+        html,
+        output_format="python",
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        include_images=False,
+        include_formatting=True,
+        favor_recall=True,
+        prune_xpath=list(_NOT_CONTENT),
     )
     blocks: list[Block] = []
     if doc is not None and doc.body is not None:
@@ -158,7 +166,7 @@ def _text(el, skip: tuple[str, ...] = ()) -> str:
             continue
         if child.tag == "lb":
             parts.append(" ")
-        elif child.tag in _BLOCK_TAGS:   # "<item><p>one.</p><p>Two.</p>": "one. Two.", not "one.Two."
+        elif child.tag in _BLOCK_TAGS:  # "<item><p>one.</p><p>Two.</p>": "one. Two.", not "one.Two."
             parts.append(f" {_text(child, skip)} ")
         else:
             parts.append(_text(child, skip))

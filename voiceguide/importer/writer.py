@@ -34,16 +34,24 @@ def render_yaml(draft: Draft) -> str:
         "# Every spoken line is the article's own; the comment beside it says where it came from.",
     ]
     if draft.defaulted:
-        out.append(f"# {draft.defaulted} of {len(draft.steps)} steps have no time in the article: their durations "
-                   "are defaults, marked below.")
+        out.append(
+            f"# {draft.defaulted} of {len(draft.steps)} steps have no time in the article: their durations "
+            "are defaults, marked below."
+        )
     if draft.length_ms is not None:
         out.append(f"# Ranges chosen so that `--length {format_ms(draft.length_ms)}` fits.")
-    out.append(f"# Read it through before a session: `voiceguide show {name.rsplit('.', 1)[0]}.yaml` shows what "
-               "is said and when.")
+    out.append(
+        f"# Read it through before a session: `voiceguide show {name.rsplit('.', 1)[0]}.yaml` shows what "
+        "is said and when."
+    )
     out.append(_pair("title", draft.title, draft.title_origin))
     out.append(_pair("description", f"Drafted from {name}."))
-    for key, lines in (("setup", draft.setup), ("safety", draft.safety), ("checkins", draft.checkins),
-                       ("closing", draft.closing)):
+    for key, lines in (
+        ("setup", draft.setup),
+        ("safety", draft.safety),
+        ("checkins", draft.checkins),
+        ("closing", draft.closing),
+    ):
         if lines:
             out.append("")
             out.append(f"{key}:")
@@ -123,7 +131,7 @@ def write_draft(path: str | Path, text: str, *, force: bool = False, article: st
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; a routine is an ordinary file
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a routine is an ordinary file
         if force:
             os.replace(tmp, path)
         else:

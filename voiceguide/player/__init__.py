@@ -10,10 +10,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _WHERE = {
-    "PlayerOptions": "controller", "PlayResult": "controller", "play_session": "controller",
-    "Display": "display", "PlainDisplay": "display", "Status": "display", "TerminalDisplay": "display",
-    "ACTIONS": "keys", "DEFAULT_KEYMAP": "keys", "Keymap": "keys", "KeySource": "keys", "TerminalKeys": "keys",
-    "list_devices": "output", "OpeningOutput": "opening",
+    "PlayerOptions": "controller",
+    "PlayResult": "controller",
+    "play_session": "controller",
+    "Display": "display",
+    "PlainDisplay": "display",
+    "Status": "display",
+    "TerminalDisplay": "display",
+    "ACTIONS": "keys",
+    "DEFAULT_KEYMAP": "keys",
+    "Keymap": "keys",
+    "KeySource": "keys",
+    "TerminalKeys": "keys",
+    "list_devices": "output",
+    "OpeningOutput": "opening",
 }
 __all__ = sorted(_WHERE)
 

@@ -34,19 +34,22 @@ class BufferOutput:
     BUFFER_S = 10.0
     JOIN_MS = 20
     POLL_S = 0.01  # how often a pending command is looked for (well within the 200 ms allowed)
-    RESTART_LEAD_S = 0.06   # time to make the short buffer that carries a command
+    RESTART_LEAD_S = 0.06  # time to make the short buffer that carries a command
     RESTART_MS = 500  # ms in that short buffer; the long ones follow on their deadlines
     PREPARE_BEFORE_S = 0.2  # clips are made ahead only while the next deadline is further off
 
     def __init__(self, rate: int, channels: int, *, device: str | None = None, buffer_s: float | None = None):
         if device is not None:
-            raise DeviceError("simpleaudio plays on the system's default device only; "
-                              "use --output stream to choose a device")
+            raise DeviceError(
+                "simpleaudio plays on the system's default device only; use --output stream to choose a device"
+            )
         try:
             import simpleaudio
         except ImportError:
-            raise DeviceError("simpleaudio is not installed (pip install 'voiceguide[simpleaudio]'); "
-                              "--output stream needs nothing extra") from None
+            raise DeviceError(
+                "simpleaudio is not installed (pip install 'voiceguide[simpleaudio]'); "
+                "--output stream needs nothing extra"
+            ) from None
         quiet_alsa()
         self._sa = simpleaudio
         self._error = simpleaudio._simpleaudio.SimpleaudioError  # not re-exported by the package
@@ -66,8 +69,7 @@ class BufferOutput:
         self.error: BaseException | None = None
 
     def start(self, transport: Any) -> None:
-        self._thread = threading.Thread(target=self._run, args=(transport,), name="voiceguide-simpleaudio",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(transport,), name="voiceguide-simpleaudio", daemon=True)
         self._thread.start()
 
     def _run(self, transport: Any) -> None:
@@ -96,7 +98,7 @@ class BufferOutput:
                 prepared = self._prepare(transport, size, fade_in=fade_in, apply=not self._playing)
             if prepared is not None and now >= t_next:
                 if not self._playing:
-                    t_next = now   # the first buffer starts when it is ready, nothing is late
+                    t_next = now  # the first buffer starts when it is ready, nothing is late
                 self._play(prepared, d_next, t_next, size)
                 d_next += size
                 t_next += size / self.rate
@@ -104,7 +106,7 @@ class BufferOutput:
                 continue
             self._watch(now)
             if t_next - now > self.PREPARE_BEFORE_S:
-                transport.prepare_ahead(self.buffer_frames)   # clips of what comes, made in spare time
+                transport.prepare_ahead(self.buffer_frames)  # clips of what comes, made in spare time
             time.sleep(max(0.0, min(self.POLL_S, t_next - time.monotonic())))
         self._stop_all()
 
@@ -130,7 +132,7 @@ class BufferOutput:
         late = int((time.monotonic() - deadline) * self.rate)
         skip = max(0, min(late, size - 1))
         if skip:
-            pcm = pcm[skip * 2 * self.channels:]
+            pcm = pcm[skip * 2 * self.channels :]
             frame, deadline, size = frame + skip, deadline + skip / self.rate, size - skip
         try:
             obj = self._sa.play_buffer(pcm, self.channels, 2, self.rate)

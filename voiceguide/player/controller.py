@@ -44,39 +44,46 @@ from voiceguide.player.transport import (
 )
 from voiceguide.timeline import Cue, Timeline
 
-TICK_S = 0.02        # longest wait for a key: controls act within this plus the device buffer
-REDRAW_S = 0.2       # the live screen refreshes five times a second at most
+TICK_S = 0.02  # longest wait for a key: controls act within this plus the device buffer
+REDRAW_S = 0.2  # the live screen refreshes five times a second at most
 BACK_WITHIN_MS = 3000  # p this soon after a step starts goes to the step before
-MESSAGE_S = 4.0      # how long a note stays on the live screen
+MESSAGE_S = 4.0  # how long a note stays on the live screen
 LEAD_IN_MS, TAIL_MS, BETWEEN_MS = 250, 350, 500  # around a repeated line, and between safety lines
 SEEKS = ("next", "back", "restart", "repeat")
-TARGET_S = 0.5       # a jump counts as where the session is for this long, until it is heard
+TARGET_S = 0.5  # a jump counts as where the session is for this long, until it is heard
 
 
 @dataclass(frozen=True)
 class PlayerOptions:
-    output: str = "auto"                      # auto | stream | simpleaudio
-    device: str | None = None                 # a name from list_devices() (stream output only)
-    keymap: Mapping[str, str] | None = None   # action -> key over the defaults; see keys.ACTIONS
-    step_adjust_ms: int = 30_000              # what + and - add to or take from the current step
+    output: str = "auto"  # auto | stream | simpleaudio
+    device: str | None = None  # a name from list_devices() (stream output only)
+    keymap: Mapping[str, str] | None = None  # action -> key over the defaults; see keys.ACTIONS
+    step_adjust_ms: int = 30_000  # what + and - add to or take from the current step
 
 
 @dataclass(frozen=True)
 class PlayResult:
-    completed: bool                 # heard to the end
-    quit: bool                      # stopped with the quit key
-    position_ms: int                # session time heard last
-    output: str                     # which output played ("stream (PulseAudio)", "simpleaudio")
+    completed: bool  # heard to the end
+    quit: bool  # stopped with the quit key
+    position_ms: int  # session time heard last
+    output: str  # which output played ("stream (PulseAudio)", "simpleaudio")
     events: tuple[Event, ...] = ()  # every control as applied, in device frames
-    underruns: int = 0              # device requests that found no sound ready (each one a gap)
-    worst_late_ms: float = 0.0      # the latest the device asked for sound, past its period
+    underruns: int = 0  # device requests that found no sound ready (each one a gap)
+    worst_late_ms: float = 0.0  # the latest the device asked for sound, past its period
 
 
-def play_session(mixer: Any, *, options: PlayerOptions, display: Display, keys: KeySource | None,
-                 retime: Callable[[int, int], Any] | None = None,
-                 safety_texts: Sequence[str] = (), fades: Fades | None = None,
-                 on_end: Callable[[PlayResult], None] | None = None,
-                 output: Output | None = None) -> PlayResult:
+def play_session(
+    mixer: Any,
+    *,
+    options: PlayerOptions,
+    display: Display,
+    keys: KeySource | None,
+    retime: Callable[[int, int], Any] | None = None,
+    safety_texts: Sequence[str] = (),
+    fades: Fades | None = None,
+    on_end: Callable[[PlayResult], None] | None = None,
+    output: Output | None = None,
+) -> PlayResult:
     """Play ``mixer``'s session live until it ends or the quit key; Ctrl-C fades out and re-raises.
 
     ``retime(step_index, delta_ms)`` returns the session re-compiled with that step longer or
@@ -124,25 +131,38 @@ def _collector_off_the_audio_path() -> Iterator[None]:
 
 
 class _Live:
-    def __init__(self, transport: Transport, output: Output, display: Display, keys: KeySource | None,
-                 keymap: Keymap, retime: Callable[[int, int], Any] | None, safety: tuple[str, ...],
-                 options: PlayerOptions):
+    def __init__(
+        self,
+        transport: Transport,
+        output: Output,
+        display: Display,
+        keys: KeySource | None,
+        keymap: Keymap,
+        retime: Callable[[int, int], Any] | None,
+        safety: tuple[str, ...],
+        options: PlayerOptions,
+    ):
         self.transport, self.output, self.display, self.keys = transport, output, display, keys
         self.keymap, self.retime, self.safety, self.options = keymap, retime, safety, options
         self.quit = False
         self.message = ""
         self.message_until = 0.0
-        self.said = ""            # the line being repeated, shown while it plays
-        self.last_ms = -1         # cues up to here have been shown
+        self.said = ""  # the line being repeated, shown while it plays
+        self.last_ms = -1  # cues up to here have been shown
         self.seen_events = 0
         self.target: tuple[int, Any, float] | None = None  # (ms, mixer, until): a jump on its way
         self.timeline = transport.mixer.timeline
         self.heard: Position = transport.at(0)
-        self.heard_cue: Cue | None = None   # the last spoken cue whose sound started playing
-        self.waited = False                 # "waiting for the sound device" was shown
+        self.heard_cue: Cue | None = None  # the last spoken cue whose sound started playing
+        self.waited = False  # "waiting for the sound device" was shown
         self.actions: dict[str, Callable[[], None]] = {
-            "pause": self.do_pause, "next": self.do_next, "back": self.do_back, "repeat": self.do_repeat,
-            "extend": self.do_extend, "shorten": self.do_shorten, "safety": self.do_safety,
+            "pause": self.do_pause,
+            "next": self.do_next,
+            "back": self.do_back,
+            "repeat": self.do_repeat,
+            "extend": self.do_extend,
+            "shorten": self.do_shorten,
+            "safety": self.do_safety,
             "quit": self.do_quit,
         }
 
@@ -184,10 +204,15 @@ class _Live:
 
     def result(self, *, quit: bool) -> PlayResult:  # noqa: A002 - the action's name, only as a keyword
         heard = self.transport.at(self.output.audible_frame())
-        return PlayResult(completed=heard.mode == ENDED, quit=quit, position_ms=heard.session_ms,
-                          output=self.output.name, events=tuple(self.transport.events),
-                          underruns=int(getattr(self.output, "underruns", 0)),
-                          worst_late_ms=1000 * float(getattr(self.output, "worst_late_s", 0.0)))
+        return PlayResult(
+            completed=heard.mode == ENDED,
+            quit=quit,
+            position_ms=heard.session_ms,
+            output=self.output.name,
+            events=tuple(self.transport.events),
+            underruns=int(getattr(self.output, "underruns", 0)),
+            worst_late_ms=1000 * float(getattr(self.output, "worst_late_s", 0.0)),
+        )
 
     # --- what is heard --------------------------------------------------------------------------
     def follow(self) -> None:
@@ -198,7 +223,7 @@ class _Live:
         timeline = heard.mixer.timeline
         ms = heard.session_ms
         events = self.transport.events
-        new = [e for e in events[self.seen_events:] if e.device_frame <= heard.device_frame]
+        new = [e for e in events[self.seen_events :] if e.device_frame <= heard.device_frame]
         self.seen_events += len(new)
         if timeline is not self.timeline:
             self.heard_cue = _same_cue(self.heard_cue, self.timeline, timeline)

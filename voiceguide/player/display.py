@@ -15,7 +15,7 @@ from voiceguide.durations import format_clock
 from voiceguide.player import font
 from voiceguide.timeline import Cue, Step, Timeline
 
-clock = format_clock   # mm:ss, or h:mm:ss from an hour on: the one rule, in durations.py
+clock = format_clock  # mm:ss, or h:mm:ss from an hour on: the one rule, in durations.py
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,9 @@ class Status:
 
     timeline: Timeline
     position_ms: int
-    mode: str = "playing"             # playing, paused, repeating, stopped, ended
-    last_line: str = ""               # the line just spoken
-    message: str = ""                 # what the last control did
+    mode: str = "playing"  # playing, paused, repeating, stopped, ended
+    last_line: str = ""  # the line just spoken
+    message: str = ""  # what the last control did
     keys: tuple[tuple[str, str], ...] = ()  # (key, what it does)
 
     @property
@@ -42,7 +42,7 @@ class Status:
 
     @property
     def where(self) -> str:
-        """"Step 2/7", "Intro" or "Closing"."""
+        """ "Step 2/7", "Intro" or "Closing"."""
         step = self.step
         if step is not None:
             return f"Step {step.index}/{len(self.timeline.steps)}"
@@ -197,7 +197,7 @@ class TerminalDisplay:
         cols = max(20, cols)
         u = self.unicode
         bold, dim, reset = "\x1b[1m", "\x1b[2m", "\x1b[0m"
-        fit = (lambda text, n=cols: _fit(text, n, u))
+        fit = lambda text, n=cols: _fit(text, n, u)
         tl = status.timeline
         state = _STATES.get(status.mode, status.mode)
         if not u:
@@ -214,10 +214,18 @@ class TerminalDisplay:
             lines.append((bold + fit(status.heading.upper()) + reset, "text"))
         lines.append(("", "blank"))
         bar_w = max(10, min(40, cols - 42))
-        lines.append((fit(f"This step {_bar(status.step_progress, bar_w, u)} {clock(status.step_left_ms)} left"),
-                      "text"))
-        lines.append((fit(f"Session   {_bar(status.progress, bar_w, u)} {clock(status.session_left_ms)} left"
-                          f" of {clock(tl.total_ms)}"), "text"))
+        lines.append(
+            (fit(f"This step {_bar(status.step_progress, bar_w, u)} {clock(status.step_left_ms)} left"), "text")
+        )
+        lines.append(
+            (
+                fit(
+                    f"Session   {_bar(status.progress, bar_w, u)} {clock(status.session_left_ms)} left"
+                    f" of {clock(tl.total_ms)}"
+                ),
+                "text",
+            )
+        )
         lines.append(("", "blank"))
         nxt = status.next_step
         lines.append((fit(f"Next:  {nxt.title}" if nxt else "Next:  the end"), "text"))
@@ -246,8 +254,13 @@ class TerminalDisplay:
         return out
 
 
-_STATES = {"playing": "\u25b6 playing", "paused": "\u2759\u2759 PAUSED", "repeating": "\u21bb repeating",
-           "stopped": "\u25a0 stopping", "ended": "\u25a0 finished"}
+_STATES = {
+    "playing": "\u25b6 playing",
+    "paused": "\u2759\u2759 PAUSED",
+    "repeating": "\u21bb repeating",
+    "stopped": "\u25a0 stopping",
+    "ended": "\u25a0 finished",
+}
 
 
 def _wrap(pieces: list[str], cols: int, sep: str = "   ") -> list[str]:

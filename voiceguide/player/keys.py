@@ -42,19 +42,52 @@ DEFAULT_KEYMAP: dict[str, str] = {
 # Names a settings file may use for keys that are awkward to write, and how the terminal sends
 # the keys pedals like to send (arrows, page keys, function keys).
 NAMED_KEYS: dict[str, str] = {
-    "space": " ", "enter": "enter", "return": "enter", "tab": "tab", "esc": "esc", "escape": "esc",
-    "backspace": "backspace", "up": "up", "down": "down", "left": "left", "right": "right",
-    "pageup": "pageup", "pagedown": "pagedown", "home": "home", "end": "end",
+    "space": " ",
+    "enter": "enter",
+    "return": "enter",
+    "tab": "tab",
+    "esc": "esc",
+    "escape": "esc",
+    "backspace": "backspace",
+    "up": "up",
+    "down": "down",
+    "left": "left",
+    "right": "right",
+    "pageup": "pageup",
+    "pagedown": "pagedown",
+    "home": "home",
+    "end": "end",
     **{f"f{i}": f"f{i}" for i in range(1, 13)},
 }
 _SEQUENCES: dict[str, str] = {
-    "\x1b[A": "up", "\x1b[B": "down", "\x1b[C": "right", "\x1b[D": "left",
-    "\x1bOA": "up", "\x1bOB": "down", "\x1bOC": "right", "\x1bOD": "left",
-    "\x1b[H": "home", "\x1b[F": "end", "\x1bOH": "home", "\x1bOF": "end",
-    "\x1b[1~": "home", "\x1b[4~": "end", "\x1b[5~": "pageup", "\x1b[6~": "pagedown",
-    "\x1bOP": "f1", "\x1bOQ": "f2", "\x1bOR": "f3", "\x1bOS": "f4",
-    "\x1b[15~": "f5", "\x1b[17~": "f6", "\x1b[18~": "f7", "\x1b[19~": "f8",
-    "\x1b[20~": "f9", "\x1b[21~": "f10", "\x1b[23~": "f11", "\x1b[24~": "f12",
+    "\x1b[A": "up",
+    "\x1b[B": "down",
+    "\x1b[C": "right",
+    "\x1b[D": "left",
+    "\x1bOA": "up",
+    "\x1bOB": "down",
+    "\x1bOC": "right",
+    "\x1bOD": "left",
+    "\x1b[H": "home",
+    "\x1b[F": "end",
+    "\x1bOH": "home",
+    "\x1bOF": "end",
+    "\x1b[1~": "home",
+    "\x1b[4~": "end",
+    "\x1b[5~": "pageup",
+    "\x1b[6~": "pagedown",
+    "\x1bOP": "f1",
+    "\x1bOQ": "f2",
+    "\x1bOR": "f3",
+    "\x1bOS": "f4",
+    "\x1b[15~": "f5",
+    "\x1b[17~": "f6",
+    "\x1b[18~": "f7",
+    "\x1b[19~": "f8",
+    "\x1b[20~": "f9",
+    "\x1b[21~": "f10",
+    "\x1b[23~": "f11",
+    "\x1b[24~": "f12",
 }
 _CONTROL: dict[str, str] = {"\r": "enter", "\n": "enter", "\t": "tab", "\x7f": "backspace", "\x08": "backspace"}
 
@@ -67,7 +100,7 @@ def key_label(key: str) -> str:
 def normalize_key(value: str, action: str = "") -> str:
     """A key as written in a settings file ("n", "space", "PageDown") -> the key ``read_key`` returns."""
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"keys: {action or 'a key'} needs a key, for example \"n\" or \"space\"")
+        raise ConfigError(f'keys: {action or "a key"} needs a key, for example "n" or "space"')
     if len(value) == 1:
         if not value.isprintable():
             raise ConfigError(f"keys: {action}: use a key name instead of a control character")
@@ -75,8 +108,9 @@ def normalize_key(value: str, action: str = "") -> str:
     name = value.strip().lower().replace(" ", "").replace("_", "").replace("-", "")
     if name in NAMED_KEYS:
         return NAMED_KEYS[name]
-    raise ConfigError(f"keys: {action}: unknown key {value!r} (a single character, or one of: "
-                      f"{', '.join(sorted(NAMED_KEYS))})")
+    raise ConfigError(
+        f"keys: {action}: unknown key {value!r} (a single character, or one of: {', '.join(sorted(NAMED_KEYS))})"
+    )
 
 
 class Keymap:
@@ -246,8 +280,7 @@ class TerminalKeys:
                 ch = msvcrt.getwch()
                 if ch in ("\x00", "\xe0"):
                     code = msvcrt.getwch()
-                    return {"H": "up", "P": "down", "K": "left", "M": "right",
-                            "I": "pageup", "Q": "pagedown"}.get(code)
+                    return {"H": "up", "P": "down", "K": "left", "M": "right", "I": "pageup", "Q": "pagedown"}.get(code)
                 return _CONTROL.get(ch, ch)
             time.sleep(0.01)
         return None

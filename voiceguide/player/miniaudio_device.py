@@ -22,8 +22,12 @@ from typing import Any
 from _miniaudio import ffi, lib
 
 #: Backends by the names a device reports ("PulseAudio"), for the ones voiceguide asks for.
-PULSEAUDIO, ALSA, JACK, NULL = (lib.ma_backend_pulseaudio, lib.ma_backend_alsa, lib.ma_backend_jack,
-                                lib.ma_backend_null)
+PULSEAUDIO, ALSA, JACK, NULL = (
+    lib.ma_backend_pulseaudio,
+    lib.ma_backend_alsa,
+    lib.ma_backend_jack,
+    lib.ma_backend_null,
+)
 
 
 class MiniaudioError(Exception):
@@ -100,11 +104,21 @@ class Playback:
     """Interleaved signed 16-bit playback; ``fill(output, frames)`` is called on miniaudio's audio
     thread to write ``frames`` frames at the ``output`` pointer, and must never wait on anything."""
 
-    def __init__(self, *, rate: int, channels: int, period_ms: int, periods: int, backends: list[int],
-                 fill: Callable[[Any, int], None], device_id: Any = None, app_name: str = ""):
+    def __init__(
+        self,
+        *,
+        rate: int,
+        channels: int,
+        period_ms: int,
+        periods: int,
+        backends: list[int],
+        fill: Callable[[Any, int], None],
+        device_id: Any = None,
+        app_name: str = "",
+    ):
         self._fill = fill
         self._context = Context(backends, app_name)
-        self._handle = ffi.new_handle(self)   # kept alive here: the library holds only its pointer
+        self._handle = ffi.new_handle(self)  # kept alive here: the library holds only its pointer
         config = lib.ma_device_config_init(lib.ma_device_type_playback)
         config.sampleRate = rate
         config.playback.channels = channels
@@ -128,7 +142,7 @@ class Playback:
         self._fill(output, frames)
 
     def _stop_callback(self, device: Any) -> None:
-        pass   # a device that stops by itself is noticed by the stream's watch on its requests
+        pass  # a device that stops by itself is noticed by the stream's watch on its requests
 
     def start(self) -> None:
         result = lib.ma_device_start(self._device)

@@ -23,8 +23,9 @@ class OpeningOutput:
         self._output: Any = None
         self._error: BaseException | None = None
         self._taken = False
-        self._thread = threading.Thread(target=self._open, args=(kind, rate, channels, device),
-                                        name="voiceguide-open-output", daemon=True)
+        self._thread = threading.Thread(
+            target=self._open, args=(kind, rate, channels, device), name="voiceguide-open-output", daemon=True
+        )
 
     def _open(self, *args: Any) -> None:
         try:

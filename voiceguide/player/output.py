@@ -15,20 +15,23 @@ import numpy as np
 from voiceguide.errors import ConfigError, DeviceChoiceError, DeviceError
 
 OUTPUTS = ("auto", "stream", "simpleaudio")
-NO_DEVICE = ("No audio output device was found. Plug in speakers or headphones, "
-             "or make a file to play elsewhere with `voiceguide export`.")
+NO_DEVICE = (
+    "No audio output device was found. Plug in speakers or headphones, "
+    "or make a file to play elsewhere with `voiceguide export`."
+)
 BUSY = "The audio device is busy (another program holds it). Close that program, or pick another with --device."
 GONE = "The audio device went away mid-session (unplugged, or the sound server stopped)."
 
 
 class Output(Protocol):
-    name: str          # "stream (PulseAudio)", "simpleaudio"
-    latency_s: float   # from handing a frame over to hearing it, roughly
+    name: str  # "stream (PulseAudio)", "simpleaudio"
+    latency_s: float  # from handing a frame over to hearing it, roughly
 
     def start(self, transport: Any) -> None: ...
     def audible_frame(self) -> int: ...
     def check(self) -> None:
         """Raise the error the audio side ran into (DeviceError when the device went away)."""
+
     def close(self) -> None: ...
 
 
@@ -87,8 +90,14 @@ def playback_devices(backend: str | None = None) -> list[dict[str, Any]]:
         for info in ctx.playback_devices():
             raw = bytes(ffi.buffer(ffi.addressof(info, "id")))
             ident = raw.split(b"\0", 1)[0].decode("utf-8", "replace") if ctx.backend in ("PulseAudio", "ALSA") else ""
-            out.append({"name": ffi.string(info.name).decode("utf-8", "replace"), "ident": ident,
-                        "id": ffi.new("ma_device_id *", info.id), "default": bool(info.isDefault)})
+            out.append(
+                {
+                    "name": ffi.string(info.name).decode("utf-8", "replace"),
+                    "ident": ident,
+                    "id": ffi.new("ma_device_id *", info.id),
+                    "default": bool(info.isDefault),
+                }
+            )
         return out
     finally:
         ctx.close()

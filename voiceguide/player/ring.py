@@ -28,8 +28,8 @@ class PcmRing:
         self._scratch = bytearray(0)
         self._view = memoryview(self._buf)
         self.lock = threading.Lock()
-        self.read = 0       # frames handed to the device
-        self.write = 0      # frames made
+        self.read = 0  # frames handed to the device
+        self.write = 0  # frames made
         self.underruns = 0  # device requests that found fewer frames than they asked for
         self.short_frames = 0  # silence the device got instead (all underruns together)
 
@@ -47,7 +47,7 @@ class PcmRing:
         fb = self.frame_bytes
         with self.lock:
             start = self.write if at is None else max(self.read, min(at, self.write))
-            data = memoryview(pcm)[(start - at) * fb:] if at is not None and start > at else memoryview(pcm)
+            data = memoryview(pcm)[(start - at) * fb :] if at is not None and start > at else memoryview(pcm)
             n = min(len(data) // fb, self.capacity - (start - self.read))
             self._copy_in(start, data[: n * fb])
             self.write = start + n
@@ -57,7 +57,7 @@ class PcmRing:
         fb, cap = self.frame_bytes, self.capacity
         a = (frame % cap) * fb
         first = min(len(data), cap * fb - a)
-        self._view[a:a + first] = data[:first]
+        self._view[a : a + first] = data[:first]
         if first < len(data):
             self._view[: len(data) - first] = data[first:]
 
@@ -69,17 +69,17 @@ class PcmRing:
         is silence and the request counts as an underrun."""
         fb, cap = self.frame_bytes, self.capacity
         if len(self._scratch) < frames * fb:
-            self._scratch = bytearray(frames * fb)   # once, at the first request
+            self._scratch = bytearray(frames * fb)  # once, at the first request
         out = memoryview(self._scratch)[: frames * fb]
         with self.lock:
             start = self.read
             n = min(frames, self.write - self.read)
             a = (start % cap) * fb
             first = min(n * fb, cap * fb - a)
-            out[:first] = self._view[a:a + first]
-            out[first:n * fb] = self._view[: n * fb - first]
+            out[:first] = self._view[a : a + first]
+            out[first : n * fb] = self._view[: n * fb - first]
             if n < frames:
-                out[n * fb:] = bytes((frames - n) * fb)
+                out[n * fb :] = bytes((frames - n) * fb)
                 self.underruns += 1
                 self.short_frames += frames - n
             self.read = start + n

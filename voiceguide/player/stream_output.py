@@ -43,8 +43,10 @@ from voiceguide.player.output import (
 from voiceguide.player.ring import PcmRing
 
 #: The device never started asking for sound: one line, like a device that went away.
-NEVER_STARTED = ("The audio device did not start playing within {s:g} s. Check the speakers are on and "
-                 "connected, or make a file with `voiceguide export`.")
+NEVER_STARTED = (
+    "The audio device did not start playing within {s:g} s. Check the speakers are on and "
+    "connected, or make a file with `voiceguide export`."
+)
 
 
 def device_error(err: Exception) -> DeviceError:
@@ -56,28 +58,29 @@ def device_error(err: Exception) -> DeviceError:
         return DeviceError(BUSY)
     if code == lib.MA_ACCESS_DENIED:
         return DeviceError("No permission to use the audio device (on Linux, is your user in the audio group?).")
-    if code in (lib.MA_NO_DEVICE, lib.MA_NO_BACKEND, lib.MA_FAILED_TO_OPEN_BACKEND_DEVICE, lib.MA_DOES_NOT_EXIST,
-                None):
+    if code in (lib.MA_NO_DEVICE, lib.MA_NO_BACKEND, lib.MA_FAILED_TO_OPEN_BACKEND_DEVICE, lib.MA_DOES_NOT_EXIST, None):
         return DeviceError(NO_DEVICE)
-    return DeviceError(f"The audio device could not be opened (miniaudio error {code}). "
-                       "Try another with --device, or `voiceguide export` to make a file.")
+    return DeviceError(
+        f"The audio device could not be opened (miniaudio error {code}). "
+        "Try another with --device, or `voiceguide export` to make a file."
+    )
 
 
 class StreamOutput:
     PERIOD_MS = 30
     PERIODS = 3
-    PULSE_LATENCY_MS = 120   # PulseAudio's target buffer for the stream (see the module's docstring)
-    PULSE_HEARD_S = 0.075    # ... and, measured, how long after a request its first frame is heard
-    AHEAD_MS = 400        # made ahead of the device: rides out a stall this long on the Python side
-    PRIME_MS = 200        # made before the device starts (its first request may ask for several periods)
-    CHUNK_FRAMES = 2048   # the producer's block (46 ms at 44.1 kHz)
-    LOOKAHEAD_S = 20      # clips placed this far ahead are made ready in the producer's idle time
-    IDLE_S = 0.005        # the producer's nap when the ring is full and nothing is to be prepared
-    COLLECT_S = 1.0       # how often the producer collects the young garbage (the player turns
-                          # automatic collection off while a session plays)
-    START_WAIT_S = 15.0   # how long a device may take to ask for its first period
-    STALL_S = 1.0         # no request for this long: ask whether the sound server is still there
-    GONE_S = 6.0          # and give up after this long without a request even if it answers
+    PULSE_LATENCY_MS = 120  # PulseAudio's target buffer for the stream (see the module's docstring)
+    PULSE_HEARD_S = 0.075  # ... and, measured, how long after a request its first frame is heard
+    AHEAD_MS = 400  # made ahead of the device: rides out a stall this long on the Python side
+    PRIME_MS = 200  # made before the device starts (its first request may ask for several periods)
+    CHUNK_FRAMES = 2048  # the producer's block (46 ms at 44.1 kHz)
+    LOOKAHEAD_S = 20  # clips placed this far ahead are made ready in the producer's idle time
+    IDLE_S = 0.005  # the producer's nap when the ring is full and nothing is to be prepared
+    COLLECT_S = 1.0  # how often the producer collects the young garbage (the player turns
+    # automatic collection off while a session plays)
+    START_WAIT_S = 15.0  # how long a device may take to ask for its first period
+    STALL_S = 1.0  # no request for this long: ask whether the sound server is still there
+    GONE_S = 6.0  # and give up after this long without a request even if it answers
 
     def __init__(self, rate: int, channels: int, *, device: str | None = None, period_ms: int | None = None):
         try:
@@ -89,12 +92,19 @@ class StreamOutput:
         self.period_ms = period_ms or self.PERIOD_MS
         device_id = find_device(device) if device else None
         ours = "PULSE_LATENCY_MSEC" not in os.environ
-        if ours:   # only while the stream connects: it is read then, and nothing else here needs it
+        if ours:  # only while the stream connects: it is read then, and nothing else here needs it
             os.environ["PULSE_LATENCY_MSEC"] = str(self.PULSE_LATENCY_MS)
         try:
-            self._dev = ma.Playback(rate=rate, channels=channels, period_ms=self.period_ms, periods=self.PERIODS,
-                                    backends=preferred_backends(), fill=self._fill_device, device_id=device_id,
-                                    app_name="voiceguide")
+            self._dev = ma.Playback(
+                rate=rate,
+                channels=channels,
+                period_ms=self.period_ms,
+                periods=self.PERIODS,
+                backends=preferred_backends(),
+                fill=self._fill_device,
+                device_id=device_id,
+                app_name="voiceguide",
+            )
         except ma.MiniaudioError as e:
             raise device_error(e) from None
         finally:
@@ -109,7 +119,7 @@ class StreamOutput:
         # display needs no better
         pulse = self._dev.backend == "PulseAudio" and ours
         self.latency_s = self.PULSE_HEARD_S if pulse else self.period_ms * 0.6 / 1000
-        self._ring = PcmRing(rate * 2, 2 * channels)   # 2 s of room; AHEAD_MS of it in use
+        self._ring = PcmRing(rate * 2, 2 * channels)  # 2 s of room; AHEAD_MS of it in use
         self._ahead = rate * self.AHEAD_MS // 1000
         self._last: tuple[float, int, int] | None = None  # (monotonic time, first frame, frames) of the last request
         self._started_at: float | None = None
@@ -117,7 +127,7 @@ class StreamOutput:
         self._producer: threading.Thread | None = None
         self._probe: _Probe | None = None
         self.error: BaseException | None = None
-        self.worst_late_s = 0.0   # the latest a device request came, past its period (for debug output)
+        self.worst_late_s = 0.0  # the latest a device request came, past its period (for debug output)
         self._transport: Any = None
 
     # --- the producer ---------------------------------------------------------------------
@@ -125,7 +135,7 @@ class StreamOutput:
         from voiceguide.player.miniaudio_device import MiniaudioError
 
         self._transport = transport
-        self._fill(self.rate * self.PRIME_MS // 1000)   # the first request finds sound waiting
+        self._fill(self.rate * self.PRIME_MS // 1000)  # the first request finds sound waiting
         self._producer = threading.Thread(target=self._produce, name="voiceguide-producer", daemon=True)
         self._producer.start()
         self._started_at = time.monotonic()
@@ -150,7 +160,7 @@ class StreamOutput:
                 elif self._transport.prepare_ahead(lookahead):
                     pass
                 elif time.monotonic() - collected > self.COLLECT_S:
-                    gc.collect(0)   # with the ring full, a pause here is never heard
+                    gc.collect(0)  # with the ring full, a pause here is never heard
                     collected = time.monotonic()
                 else:
                     time.sleep(self.IDLE_S)
@@ -180,7 +190,7 @@ class StreamOutput:
         if last is not None:
             # how much later than its period a request came: the device's cushion paid for it
             self.worst_late_s = max(self.worst_late_s, now - last[0] - last[2] / self.rate)
-        self._last = (now, first, frames)   # one assignment: read whole by others
+        self._last = (now, first, frames)  # one assignment: read whole by others
 
     # --- what the control thread asks -------------------------------------------------------------
     @property

@@ -42,6 +42,7 @@ class MixerLike(Protocol):
     def render(self, start_frame: int, frames: int) -> np.ndarray: ...
     def music(self, start_frame: int, frames: int, ducked: bool) -> np.ndarray: ...
     def speech(self, text: str) -> np.ndarray: ...
+
     # optional: ``prepare(start_frame, frames) -> bool`` makes one clip placed in that range ready
     # ahead of its turn (True when there was one to make); see Transport.prepare_ahead
 
@@ -50,13 +51,13 @@ class MixerLike(Protocol):
 class Fades:
     """How long each change of sound takes. Short enough to act at once, long enough not to click."""
 
-    pause_ms: int = 300    # the music fades out when paused...
-    resume_ms: int = 150   # ...and back in, from where it stopped
-    jump_ms: int = 20      # next / back / restart: the target's first sound lands at full level
-    duck_ms: int = 150     # into and out of a repeated line over the ducked bed
-    stop_ms: int = 150     # Ctrl-C: fade, then close (with the server's buffer the whole stop
-                           # stays under 0.3 s)
-    quit_ms: int = 500     # q: a gentler goodbye
+    pause_ms: int = 300  # the music fades out when paused...
+    resume_ms: int = 150  # ...and back in, from where it stopped
+    jump_ms: int = 20  # next / back / restart: the target's first sound lands at full level
+    duck_ms: int = 150  # into and out of a repeated line over the ducked bed
+    stop_ms: int = 150  # Ctrl-C: fade, then close (with the server's buffer the whole stop
+    # stays under 0.3 s)
+    quit_ms: int = 500  # q: a gentler goodbye
 
 
 def _ramp_in(done: int, n: int, length: int) -> np.ndarray:
@@ -128,9 +129,9 @@ class Insert:
     mixer: Any
     pos: int
     clip: np.ndarray = field(repr=False, compare=False)
-    k: int = 0                # frames of the clip played so far
-    then: str = PLAYING       # PLAYING, or PAUSED when the line was asked for while paused
-    fade: int = 0             # frames of the fade back to the session
+    k: int = 0  # frames of the clip played so far
+    then: str = PLAYING  # PLAYING, or PAUSED when the line was asked for while paused
+    fade: int = 0  # frames of the fade back to the session
     done: bool = False
     mode = REPEATING
 
@@ -143,7 +144,7 @@ class Insert:
 
     def render(self, n: int) -> np.ndarray:
         out = np.array(self.mixer.music(self.pos + self.k, n, ducked=True), dtype=np.float32)
-        part = self.clip[self.k:self.k + n]
+        part = self.clip[self.k : self.k + n]
         out[: len(part)] += part
         return out
 
@@ -222,7 +223,7 @@ class Pause:
 
 @dataclass(frozen=True)
 class Seek:
-    frame: int            # session frame whose sound should be heard at full level first
+    frame: int  # session frame whose sound should be heard at full level first
     action: str = "seek"  # name kept in the event log (next, back, restart, repeat, ...)
 
 
@@ -234,7 +235,7 @@ class Say:
 
 @dataclass(frozen=True)
 class Swap:
-    mixer: Any            # the re-timed session; the position keeps its offset in its step
+    mixer: Any  # the re-timed session; the position keeps its offset in its step
     action: str = "retime"
 
 
@@ -369,7 +370,7 @@ class Transport:
         """Go back to what was heard at ``device_frame``: later frames will be handed out again."""
         with self._lock:
             d, i, self._state = self._lookup(device_frame)
-            del self._history[i + 1:]
+            del self._history[i + 1 :]
             self._history.append((d, self._state))
             self._frame = d
             self.events = [e for e in self.events if e.device_frame <= d]
@@ -388,7 +389,7 @@ class Transport:
             if i == n:
                 return out, state
             m = min(n - i, state.until_event())
-            out[i:i + m] = state.render(m)
+            out[i : i + m] = state.render(m)
             state = state.advance(m)
             i += m
 
@@ -400,7 +401,7 @@ class Transport:
         keep_from = self._frame - self.KEEP_S * self.rate
         if len(self._history) > 256 and self._history[1][0] < keep_from:
             i = bisect.bisect_right(self._history, keep_from, key=lambda e: e[0]) - 1
-            del self._history[:max(0, i)]
+            del self._history[: max(0, i)]
 
     def _apply_pending(self) -> None:
         while self._pending:

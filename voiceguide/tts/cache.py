@@ -67,11 +67,11 @@ def default_cache_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 @dataclass(frozen=True)
 class Clip:
-    key: str            # the hash of what was spoken and how: the cache key (hex)
-    path: Path          # a sealed 16-bit PCM mono WAV in the cache
+    key: str  # the hash of what was spoken and how: the cache key (hex)
+    path: Path  # a sealed 16-bit PCM mono WAV in the cache
     sample_rate: int
     frames: int
-    ino: int = 0        # the file this clip was found as: a clip read later must be that one
+    ino: int = 0  # the file this clip was found as: a clip read later must be that one
     size: int = 0
 
     @property
@@ -130,13 +130,20 @@ class Clip:
 
     def _damaged(self, why: str) -> DamagedClip:
         files.set_aside(self.path, self.ino)
-        return DamagedClip(f"the cached clip was damaged ({why}); it was removed, run again to render it",
-                           keys=(self.key,), path=self.path, reason=f"a cached clip was damaged ({why})")
+        return DamagedClip(
+            f"the cached clip was damaged ({why}); it was removed, run again to render it",
+            keys=(self.key,),
+            path=self.path,
+            reason=f"a cached clip was damaged ({why})",
+        )
 
     def _changed(self, why: str) -> DamagedClip:
-        return DamagedClip(f"the cached clip changed while this session used it ({why}); run again",
-                           keys=(self.key,), path=self.path,
-                           reason=f"a cached clip changed while this session used it ({why})")
+        return DamagedClip(
+            f"the cached clip changed while this session used it ({why}); run again",
+            keys=(self.key,),
+            path=self.path,
+            reason=f"a cached clip changed while this session used it ({why})",
+        )
 
 
 def _read_all(fd: int, size: int) -> tuple[bytearray, int]:
@@ -153,7 +160,7 @@ def _read_all(fd: int, size: int) -> tuple[bytearray, int]:
 
 
 def _known(clip: Clip, digest: str) -> Clip:
-    clip.__dict__["digest"] = digest   # what cached_property stores: the digest just written
+    clip.__dict__["digest"] = digest  # what cached_property stores: the digest just written
     return clip
 
 
@@ -164,7 +171,7 @@ class ClipCache:
         # The mixer keeps derived audio here (voiceguide.audio); it can always be made again, so
         # clear and prune manage it with the clips.
         self.derived_dir = self.root / cachedir.MIX
-        self._swept: set[str] = set()   # clip folders this process has cleared of leftovers
+        self._swept: set[str] = set()  # clip folders this process has cleared of leftovers
 
     def __repr__(self) -> str:
         return f"ClipCache({str(self.root)!r})"
@@ -232,8 +239,9 @@ class ClipCache:
             if not self._swept:
                 files.tag_cache_dir(self.root)
             self._swept.add(folder.name)
-            files.remove_leftovers(folder, lambda target: target[:2] == folder.name
-                                   and cachedir.CLIP_NAME.fullmatch(target) is not None)
+            files.remove_leftovers(
+                folder, lambda target: target[:2] == folder.name and cachedir.CLIP_NAME.fullmatch(target) is not None
+            )
         return folder / files.temp_name(key + CLIP_SUFFIX, TEMP_SUFFIX)
 
     def commit(self, temp: Path, key: str, info: WavInfo) -> Clip:
@@ -258,8 +266,9 @@ class ClipCache:
             raise files.write_fault(e, f"the clip cache {self.root}") from None
         finally:
             _unlink(temp)
-        raise EnvironmentFault(f"cannot put a clip in place of {final}: something there cannot be moved aside",
-                               path=final)
+        raise EnvironmentFault(
+            f"cannot put a clip in place of {final}: something there cannot be moved aside", path=final
+        )
 
     def discard(self, clip: Clip) -> None:
         """Take a clip that failed a check out of the cache (only that file, if it is still there)."""
@@ -302,4 +311,4 @@ def _unlink(path: Path) -> None:
     try:
         os.unlink(path)
     except OSError:
-        pass   # gone already (a rename took it), or a leftover the next run removes
+        pass  # gone already (a rename took it), or a leftover the next run removes

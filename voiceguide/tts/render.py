@@ -42,10 +42,10 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class RenderResult:
-    clips: dict[str, Clip]      # text -> clip, for every text asked
-    engine: str                 # the engine actually used (another one after an auto fallback)
+    clips: dict[str, Clip]  # text -> clip, for every text asked
+    engine: str  # the engine actually used (another one after an auto fallback)
     notes: list[str] = field(default_factory=list)  # one-line messages for the user
-    rendered: int = 0           # clips rendered now (the rest came from the cache)
+    rendered: int = 0  # clips rendered now (the rest came from the cache)
 
 
 def spoken_form(text: str) -> str:
@@ -63,11 +63,11 @@ def spoken_form(text: str) -> str:
     return spoken
 
 
-def clip_key(engine: str, version: str, voice: str, rate_wpm: int, volume: float,
-             sample_rate: int, text: str) -> str:
+def clip_key(engine: str, version: str, voice: str, rate_wpm: int, volume: float, sample_rate: int, text: str) -> str:
     blob = json.dumps(
         [CLIP_FORMAT, engine, version, voice, int(rate_wpm), round(float(volume), 4), int(sample_rate), text],
-        ensure_ascii=False, separators=(",", ":"),
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -114,9 +114,15 @@ def lookup_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache
     return found
 
 
-def render_clips(texts: Iterable[str], settings: VoiceSettings, cache: ClipCache, *,
-                 progress: Progress | None = None, jobs: int | None = None,
-                 timeout_s: float = 30.0) -> RenderResult:
+def render_clips(
+    texts: Iterable[str],
+    settings: VoiceSettings,
+    cache: ClipCache,
+    *,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+    timeout_s: float = 30.0,
+) -> RenderResult:
     """A clip for every text, from the cache or rendered now.
 
     ``progress(done, total)`` is called from this thread as clips become ready (first with
@@ -152,20 +158,24 @@ def _auto_notes(settings: VoiceSettings, name: str) -> list[str]:
     best = engines.AUTO_ORDER[0]
     if settings.engine != "auto" or settings.voice is not None or name == best:
         return []
-    return [f"the neural voice ({best}) is not installed, so {name} speaks; "
-            "scripts/bootstrap --neural-voice installs it"]
+    return [
+        f"the neural voice ({best}) is not installed, so {name} speaks; scripts/bootstrap --neural-voice installs it"
+    ]
 
 
 def _fall_back(settings: VoiceSettings, failed: str) -> tuple[str, VoiceSettings, str] | None:
     """The next installed engine after ``failed`` in AUTO_ORDER, its settings, and a note's tail."""
     order = engines.installed_auto_engines()
-    later = order[order.index(failed) + 1:] if failed in order else []
+    later = order[order.index(failed) + 1 :] if failed in order else []
     if not later:
         return None
     name = later[0]
     if settings.voice is not None and not engines.get_engine(name).knows_voice(settings.voice):
-        return name, replace(settings, engine=name, voice=None), \
-            f" with its default voice ({settings.voice!r} is not one of its voices)"
+        return (
+            name,
+            replace(settings, engine=name, voice=None),
+            f" with its default voice ({settings.voice!r} is not one of its voices)",
+        )
     return name, replace(settings, engine=name), ""
 
 
@@ -182,8 +192,15 @@ class _Monotonic:
             self.progress(done, total)
 
 
-def _render(name: str, settings: VoiceSettings, distinct: list[str], cache: ClipCache,
-            progress: Callable[[int, int], None], jobs: int | None, timeout_s: float) -> RenderResult:
+def _render(
+    name: str,
+    settings: VoiceSettings,
+    distinct: list[str],
+    cache: ClipCache,
+    progress: Callable[[int, int], None],
+    jobs: int | None,
+    timeout_s: float,
+) -> RenderResult:
     engine = engines.get_engine(name)
     engine.require()
     keys = _keys(name, settings, distinct, cache)
@@ -221,15 +238,24 @@ def _open(engine: engines.Engine, settings: VoiceSettings, jobs: int, timeout_s:
         raise EngineFailure(f"{e} (tried twice)", what=e.what) from None
 
 
-def _render_missing(synth: Synth, name: str, settings: VoiceSettings, missing: list[str],
-                    keys: dict[str, str], cache: ClipCache, clips: dict[str, Clip], jobs: int,
-                    timeout_s: float, progress: Callable[[int, int], None], total: int) -> None:
+def _render_missing(
+    synth: Synth,
+    name: str,
+    settings: VoiceSettings,
+    missing: list[str],
+    keys: dict[str, str],
+    cache: ClipCache,
+    clips: dict[str, Clip],
+    jobs: int,
+    timeout_s: float,
+    progress: Callable[[int, int], None],
+    total: int,
+) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="voiceguide-tts")
     try:
-        futures = {pool.submit(_render_one, synth, name, settings, t, keys[t], cache, timeout_s): t
-                   for t in missing}
+        futures = {pool.submit(_render_one, synth, name, settings, t, keys[t], cache, timeout_s): t for t in missing}
         for fut in as_completed(futures):
             clips[futures[fut]] = fut.result()
             progress(len(clips), total)
@@ -243,8 +269,9 @@ def _render_missing(synth: Synth, name: str, settings: VoiceSettings, missing: l
         pool.shutdown(wait=True)
 
 
-def _render_one(synth: Synth, name: str, settings: VoiceSettings, text: str, key: str,
-                cache: ClipCache, timeout_s: float) -> Clip:
+def _render_one(
+    synth: Synth, name: str, settings: VoiceSettings, text: str, key: str, cache: ClipCache, timeout_s: float
+) -> Clip:
     failure: EngineFailure | None = None
     what = f"the clip cache {cache.root}"
     for _attempt in range(2):
@@ -259,7 +286,7 @@ def _render_one(synth: Synth, name: str, settings: VoiceSettings, text: str, key
             failure = EngineFailure(f"{name} wrote no clip for {_quote(text)}", what="wrote no clip")
         except WavProblem as e:
             failure = EngineFailure(f"{name} wrote a bad clip for {_quote(text)}: {e}", what="wrote a bad clip")
-        except OSError as e:   # our own reading or rewriting of the clip (trimming it)
+        except OSError as e:  # our own reading or rewriting of the clip (trimming it)
             raise files.write_fault(e, what) from None
         finally:
             _remove(temp)

@@ -32,7 +32,7 @@ CANONICAL_HEADER = 44
 
 DIGEST_CHUNK = b"vgdg"
 DIGEST_BYTES = 16
-SEAL_BYTES = 8 + DIGEST_BYTES   # the digest chunk: id, size, digest
+SEAL_BYTES = 8 + DIGEST_BYTES  # the digest chunk: id, size, digest
 
 # Every engine's clip is trimmed to the same silent margins, so the pauses between cues are the
 # compiler's and not an engine's habit. Measured on the bundled routine's lines: espeak-ng starts
@@ -40,10 +40,10 @@ SEAL_BYTES = 8 + DIGEST_BYTES   # the digest chunk: id, size, digest
 # with 80-190 ms of fading breath. Sound is what rises above EDGE_DB relative to the clip's own
 # peak: low enough to keep the release of a final "s" or "t", high enough to pass over the breath.
 EDGE_DB = -50.0
-LEAD_MS = 10          # silence kept before the first sound
-TAIL_MS = 120         # ... and after the last: a natural stop, never a clipped phoneme
-EDGE_WINDOW_MS = 5    # sound is looked for in windows this long
-FADE_MS = 5           # where a cut lands on non-zero samples, they fade to it (no click)
+LEAD_MS = 10  # silence kept before the first sound
+TAIL_MS = 120  # ... and after the last: a natural stop, never a clipped phoneme
+EDGE_WINDOW_MS = 5  # sound is looked for in windows this long
+FADE_MS = 5  # where a cut lands on non-zero samples, they fade to it (no click)
 
 
 class WavProblem(ValueError):
@@ -66,17 +66,17 @@ class WavInfo:
     @property
     def canonical(self) -> bool:
         """16-bit mono with nothing after the samples: ready to cache as it is."""
-        return (
-            self.channels == 1
-            and self.bits == 16
-            and self.data_offset + self.data_bytes == self.file_bytes
-        )
+        return self.channels == 1 and self.bits == 16 and self.data_offset + self.data_bytes == self.file_bytes
 
 
 def sealed(info: WavInfo) -> bool:
     """The layout of a cached clip: canonical header, 16-bit mono samples, then the digest chunk."""
-    return (info.channels == 1 and info.bits == 16 and info.data_offset == CANONICAL_HEADER
-            and info.data_offset + info.data_bytes + SEAL_BYTES == info.file_bytes)
+    return (
+        info.channels == 1
+        and info.bits == 16
+        and info.data_offset == CANONICAL_HEADER
+        and info.data_offset + info.data_bytes + SEAL_BYTES == info.file_bytes
+    )
 
 
 def clip_digest(body) -> str:
@@ -91,7 +91,7 @@ def seal(path: str | os.PathLike, info: WavInfo) -> str:
     if not (info.canonical or sealed(info)) or info.data_offset != CANONICAL_HEADER or info.data_bytes & 1:
         raise WavProblem("only a canonical 16-bit mono clip can be sealed")
     with open(path, "r+b") as f:
-        body = bytearray(f.read(info.data_offset + info.data_bytes))   # an old seal is replaced
+        body = bytearray(f.read(info.data_offset + info.data_bytes))  # an old seal is replaced
         f.truncate(len(body))
         struct.pack_into("<I", body, 4, len(body) + SEAL_BYTES - 8)
         digest = clip_digest(body)
@@ -120,7 +120,7 @@ def parse_header(head: bytes, file_bytes: int) -> WavInfo:
     pos = 12
     fmt = None
     while pos + 8 <= len(head):
-        chunk_id = head[pos:pos + 4]
+        chunk_id = head[pos : pos + 4]
         (size,) = struct.unpack_from("<I", head, pos + 4)
         body = pos + 8
         if chunk_id == b"fmt ":
@@ -170,9 +170,19 @@ def write_pcm16(path: str | os.PathLike, samples: bytes, sample_rate: int) -> No
     n = len(samples)
     header = struct.pack(
         "<4sI4s4sIHHIIHH4sI",
-        b"RIFF", 36 + n, b"WAVE",
-        b"fmt ", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16,
-        b"data", n,
+        b"RIFF",
+        36 + n,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,
+        1,
+        sample_rate,
+        sample_rate * 2,
+        2,
+        16,
+        b"data",
+        n,
     )
     with open(path, "wb") as f:
         f.write(header)
@@ -263,7 +273,7 @@ def sound_span(samples: array, rate: int) -> tuple[int, int] | None:
     n = len(samples)
 
     def loud(i: int) -> bool:
-        part = samples[i:i + w]
+        part = samples[i : i + w]
         return max(part) > floor or -min(part) > floor
 
     first = 0
@@ -281,7 +291,7 @@ def trim_edges(path: Path, info: WavInfo) -> WavInfo:
     samples = _samples(raw)
     span = sound_span(samples, info.sample_rate)
     if span is None:
-        return info   # silent: check_speech says so
+        return info  # silent: check_speech says so
     lead = info.sample_rate * LEAD_MS // 1000
     tail = info.sample_rate * TAIL_MS // 1000
     start, end = max(0, span[0] - lead), min(len(samples), span[1] + tail)
@@ -311,7 +321,7 @@ def check_speech(path: Path, text: str, rate_wpm: int) -> WavInfo:
     """Check a freshly rendered clip, bring it to the canonical layout and trim its silent
     edges to the margins every engine shares; raise WavProblem."""
     info = read_info(path)
-    if not info.canonical and not sealed(info):   # a sealed clip is checked as it is, not rewritten
+    if not info.canonical and not sealed(info):  # a sealed clip is checked as it is, not rewritten
         info = to_canonical(path, info)
     info = trim_edges(path, info)
     ms = info.frames * 1000 // info.sample_rate

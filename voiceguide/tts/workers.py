@@ -148,7 +148,9 @@ class Worker:
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, json.dumps(sys.path)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
                 # its own process group, so a kill takes anything it started with it; it still
                 # ends when we do, as its stdin then reaches end of file
                 start_new_session=True,
