@@ -133,13 +133,18 @@ class FakeVoice:
 
 
 class ScriptedPyttsx3:
-    """Stands in for pyttsx3 to pin down the backend's logic: each runAndWait follows a script
-    ("ok" writes the clip, "lose" writes nothing, "late" writes it 30 ms after returning)."""
+    """Stands in for pyttsx3 to pin down the backend's logic. Each save's runAndWait follows a
+    script: "ok" writes the clip, "lose" never writes it, "late" writes it 30 ms after returning,
+    "next-turn" writes it on the loop's next turn, to whichever file was asked for last (as
+    pyttsx3's espeak driver does when runAndWait returns before the end of synthesis)."""
 
     def __init__(self, script):
         self.script = list(script)
         self.props = []
         self.saved = []
+        self.turns = 0
+        self._new_save = False
+        self._pending = False
 
     def init(self):
         return self
@@ -153,6 +158,7 @@ class ScriptedPyttsx3:
 
     def save_to_file(self, text, path):
         self.saved.append(path)
+        self._new_save = True
 
     def runAndWait(self):
         import threading
@@ -160,17 +166,27 @@ class ScriptedPyttsx3:
 
         from voiceguide.tts.wav import write_pcm16
 
+        self.turns += 1
         path = self.saved[-1]
+        if self._pending:  # the earlier synthesis ends now, into the file asked for last
+            self._pending = False
+            write_pcm16(path, b"\x10\x20" * 8000, 16000)
+        if not self._new_save:
+            return
+        self._new_save = False
         step = self.script.pop(0)
         if step == "ok":
             write_pcm16(path, b"\x10\x20" * 8000, 16000)
         elif step == "late":
             threading.Timer(0.03, write_pcm16, (path, b"\x10\x20" * 8000, 16000)).start()
             _time.sleep(0)
+        elif step == "next-turn":
+            self._pending = True
 
 
 @pytest.mark.parametrize(
-    "script, attempts", [(["ok"], 1), (["late"], 1), (["lose", "ok"], 2), (["lose", "lose", "lose", "ok"], 4)]
+    "script, attempts",
+    [(["ok"], 1), (["late"], 1), (["next-turn"], 1), (["lose", "ok"], 2), (["lose", "lose", "lose", "ok"], 4)],
 )
 def test_backend_waits_for_a_whole_clip_and_asks_again_when_one_is_lost(tmp_path, monkeypatch, script, attempts):
     from voiceguide.tts.pyttsx3_engine import pyttsx3_backend
