@@ -60,13 +60,24 @@ def test_clips_are_valid_and_cached_once(tmp_path):
 
 
 def test_rate_is_applied_not_just_asked(tmp_path):
-    # pyttsx3 reads the rate back wrong, so check what comes out instead.
-    cache = ClipCache(tmp_path)
-    text = ["Slide both hands up the back and out over the shoulders."]
-    slow = render_clips(text, py(rate_wpm=110), cache).clips[text[0]]
-    fast = render_clips(text, py(rate_wpm=300), cache)
-    assert fast.rendered == 1
-    assert fast.clips[text[0]].frames < slow.frames * 0.6
+    # pyttsx3 reads the rate back wrong, so check what comes out instead. In a fresh process, as
+    # every command runs: inside the full suite the 110 wpm clip came out at 61,011 frames instead
+    # of about 109,000 (three runs of three, never alone or beside any one test file); the state
+    # an earlier test leaves that does this is not found yet (see the closing note of that stop).
+    code = """
+import sys
+from voiceguide.tts import ClipCache, VoiceSettings, render_clips
+cache = ClipCache(sys.argv[1])
+text = ["Slide both hands up the back and out over the shoulders."]
+slow = render_clips(text, VoiceSettings(engine="pyttsx3", rate_wpm=110), cache).clips[text[0]]
+fast = render_clips(text, VoiceSettings(engine="pyttsx3", rate_wpm=300), cache)
+print(slow.frames, fast.clips[text[0]].frames, fast.rendered)
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-800:]
+    slow, fast, rendered = map(int, out.stdout.split())
+    assert rendered == 1
+    assert fast < slow * 0.6
 
 
 def test_the_voice_keys_the_clip_and_is_applied(tmp_path):
