@@ -61,7 +61,7 @@ def test_clips_are_valid_and_cached_once(tmp_path):
 
 @pytest.mark.xfail(
     strict=False,
-    reason="known, not yet explained: late in a full suite run (4 runs of 4, in process and in a fresh "
+    reason="known, not yet explained: late in a full suite run (4 runs of 5, in process and in a fresh "
     "process alike) the 110 wpm clip comes out at 61,011 frames instead of 108,978; alone, beside any "
     "one test file, and beside a sound server it passes",
 )
