@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_audio_support import espeak_clip, needs_espeak
 
-from voiceguide.audio.cache import DerivedCache
+from voiceguide.audio.cache import DerivedCache, digest
 from voiceguide.audio.clip import ArrayClip
 from voiceguide.audio.loudness import db, integrated_loudness, true_peak
 from voiceguide.audio.speech import REFERENCE_LUFS, SpeechBank, shape
@@ -160,7 +160,7 @@ def test_a_sessions_analyses_are_read_back_as_one_entry(tmp_path):
     clips = {t: espeak_clip(t) for t in TEXTS}
     bank = SpeechBank(clips, 44100, DerivedCache(tmp_path))
     bank.analyse(TEXTS)
-    bundle = bank._bundle_name(list(TEXTS))
+    bundle = digest("speech-analysis-set", bank._bundle_order(list(TEXTS)))
     assert (tmp_path / "speech" / f"{bundle}.npz").exists()
 
     class OneEntry(DerivedCache):
@@ -181,4 +181,4 @@ def test_a_sessions_analyses_are_read_back_as_one_entry(tmp_path):
 
     # a bundle for another set of clips is another entry: it never answers for this one
     fewer = SpeechBank({t: clips[t] for t in TEXTS[:2]}, 44100, OneEntry(tmp_path))
-    assert fewer._bundle_name(list(TEXTS[:2])) != bundle
+    assert digest("speech-analysis-set", fewer._bundle_order(list(TEXTS[:2]))) != bundle

@@ -28,7 +28,7 @@ CLIPS = "clips"
 MIX = "mix"
 #: What the mixer keeps under mix/, one folder each.
 MIX_KINDS = frozenset({"speech", "music", "codec", "chime"})
-#: Where the piper engine remembers its voice files' digests (piper_engine.DIGESTS_FOLDER).
+#: Where the piper engine remembers its voice files' digests (piper_engine.content_digest).
 VOICES = "voices"
 VOICE_MEMO_NAME = re.compile(r"[0-9a-f]{32}\.json")
 

@@ -134,9 +134,10 @@ class SpeechBank:
         for text in todo:
             if text not in self.clips:
                 raise ValueError(f"no clip was given for the cue {text!r}")
-        bundle = self._bundle_name(todo)
-        if bundle is not None:
-            found = self._load_bundle(bundle, todo)
+        order = self._bundle_order(todo)
+        bundle = None if order is None else digest("speech-analysis-set", order)
+        if bundle is not None and order is not None:
+            found = self._load_bundle(bundle, order, todo)
             if found is not None:
                 self._base.update(found)
                 return
@@ -150,24 +151,24 @@ class SpeechBank:
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="voiceguide-analysis") as pool:
                 for text, a in zip(todo, pool.map(self._analysis, todo)):
                     self._base[text] = a
-        if bundle is not None:
-            self._save_bundle(bundle, todo)
+        if bundle is not None and order is not None:
+            self._save_bundle(bundle, order, todo)
 
     # A session's analyses are also kept together, one entry per set of clips: loading the 59
     # entries of the bundled routine one by one took about 30 ms of the time to first sound
     # (an open, a check and an npz read each); the bundle is one read.
 
-    def _bundle_name(self, texts: list[str]) -> str | None:
+    def _bundle_order(self, texts: list[str]) -> list[str] | None:
+        """The distinct clip digests of ``texts``, sorted: the bundle's key and its row order."""
         if self.cache is None or len(texts) < 2:
             return None
-        return digest("speech-analysis-set", sorted({self.clips[t].digest for t in texts}))
+        return sorted({self.clips[t].digest for t in texts})
 
-    def _load_bundle(self, name: str, texts: list[str]) -> dict[str, ClipAnalysis] | None:
-        assert self.cache is not None  # _bundle_name gives no name without a cache
+    def _load_bundle(self, name: str, order: list[str], texts: list[str]) -> dict[str, ClipAnalysis] | None:
+        assert self.cache is not None  # _bundle_order gives no order without a cache
         z = self.cache.load_arrays("speech", name)
         if z is None:
             return None
-        order = sorted({self.clips[t].digest for t in texts})
         meta, ends, powers = z.get("meta"), z.get("ends"), z.get("powers")
         if (
             meta is None
@@ -187,12 +188,11 @@ class SpeechBank:
             )
         return {t: by_digest[self.clips[t].digest] for t in texts}
 
-    def _save_bundle(self, name: str, texts: list[str]) -> None:
+    def _save_bundle(self, name: str, order: list[str], texts: list[str]) -> None:
         assert self.cache is not None
         first: dict[str, ClipAnalysis] = {}
         for t in texts:
             first.setdefault(self.clips[t].digest, self._base[t])
-        order = sorted(first)
         parts = [first[d] for d in order]
         self.cache.save_arrays(
             "speech",

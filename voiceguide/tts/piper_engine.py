@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voiceguide import files
+from voiceguide.cachedir import VOICES
 from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts.engine import Voice, VoiceSettings
 from voiceguide.tts.workers import WorkerEngine
@@ -157,8 +158,9 @@ def _read_dist_info(folder: Path) -> _DistInfo | None:
 _digests: dict[tuple, str] = {}
 _digest_lock = threading.Lock()
 
-#: Where a cache keeps the digests of the voice files it has seen (a small JSON file each).
-DIGESTS_FOLDER = "voices"
+#: Where a cache keeps the digests of the voice files it has seen (a small JSON file each); the
+#: cache folder's layout is cachedir's, which clear and prune go by.
+DIGESTS_FOLDER = VOICES
 
 
 def content_digest(path: Path, memo_dir: Path | None = None) -> str:
