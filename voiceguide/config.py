@@ -48,17 +48,13 @@ def config_path() -> Path:
     explicit = os.environ.get("VOICEGUIDE_CONFIG")
     if explicit:
         return Path(explicit)
-    from platformdirs import user_config_dir
+    from voiceguide.userdirs import user_config_dir
 
-    return Path(user_config_dir("voiceguide")) / "config.toml"
+    return user_config_dir() / "config.toml"
 
 
 def load_settings(path: Path) -> Settings:
     """The file's tables; an absent file is no settings, a broken one is an error."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
     try:
         exists = path.exists() or path.is_symlink()
     except OSError:
@@ -67,6 +63,10 @@ def load_settings(path: Path) -> Settings:
         if os.environ.get("VOICEGUIDE_CONFIG"):
             raise ConfigError("no such settings file (named by VOICEGUIDE_CONFIG)", path=path)
         return Settings()
+    if sys.version_info >= (3, 11):  # imported only for a file (6 ms before play's first sound)
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     data = read_small_file(path, MAX_SETTINGS_BYTES, ConfigError, "settings")
     try:
         text = data.decode("utf-8")

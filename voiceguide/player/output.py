@@ -8,9 +8,7 @@ the monotonic clock. Both count device frames, so the player knows what is heard
 from __future__ import annotations
 
 import sys
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from voiceguide.errors import ConfigError, DeviceChoiceError, DeviceError
 
@@ -35,8 +33,14 @@ class Output(Protocol):
     def close(self) -> None: ...
 
 
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+
 def to_pcm16(block: np.ndarray) -> np.ndarray:
     """float32 [-1, 1] -> int16, rounded and clipped the way a WAV export writes samples."""
+    import numpy as np  # here: the device opens (this module) while numpy is still loading
+
     return np.clip(np.rint(block * 32767.0), -32768, 32767).astype(np.int16)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from voiceguide import cachedir, files
+from voiceguide import cachedir, files, userdirs
 from voiceguide.cachedir import CacheDir, CacheInfo, Removal
 from voiceguide.errors import DamagedClip, EnvironmentFault
 from voiceguide.tts.wav import (
@@ -47,7 +47,7 @@ __all__ = ["CacheInfo", "Clip", "ClipCache", "Removal", "default_cache_dir"]
 
 CLIP_SUFFIX = ".wav"
 TEMP_SUFFIX = ".tmp"
-ENV_VAR = "VOICEGUIDE_CACHE_DIR"
+ENV_VAR = userdirs.CACHE_ENV
 
 _OPEN = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _TOUCH_FD = os.utime in os.supports_fd
@@ -55,14 +55,7 @@ _TOUCH_FD = os.utime in os.supports_fd
 
 def default_cache_dir(explicit: str | os.PathLike | None = None) -> Path:
     """explicit (--cache-dir), else $VOICEGUIDE_CACHE_DIR, else the user cache directory."""
-    if explicit is not None and str(explicit) != "":
-        return Path(explicit).expanduser()
-    env = os.environ.get(ENV_VAR, "")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("voiceguide", appauthor=False))
+    return userdirs.cache_dir(explicit)
 
 
 @dataclass(frozen=True)
