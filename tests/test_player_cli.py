@@ -181,6 +181,10 @@ def test_play_in_a_terminal_with_keys_matches_export_and_stops_cleanly(server, t
 
 def test_play_when_piped_prints_a_line_per_cue_and_q_is_not_needed(server, tmp_path):
     env = dict(os.environ, **server.env, VOICEGUIDE_CACHE_DIR=str(tmp_path / "cache"))
+    # rendered first: a cold render with piper took 4.2 s of the 10 s below on a busy machine,
+    # and the second cue starts 6 s in
+    render = [sys.executable, "-m", "voiceguide", "render", str(ROUTINE), "--steps", "2"]
+    subprocess.run(render, env=env, capture_output=True, check=True)
     p = subprocess.Popen(
         [sys.executable, "-m", "voiceguide", "play", str(ROUTINE), "--steps", "2"],
         env=env,
@@ -216,3 +220,32 @@ def test_play_with_no_sound_server_is_one_line_and_exit_1(tmp_path):
     p = voiceguide("play", ROUTINE, "--device", "Kitchen", "--steps", "2", env=env, stdin=subprocess.DEVNULL)
     # no such device is a mistyped flag (exit 2), whatever else is wrong with the sound
     assert p.returncode == 2 and "--device 'Kitchen'" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_play_starts_on_the_opening_render_kept_and_keeps_one_itself(server, tmp_path):
+    env = dict(os.environ, **server.env, VOICEGUIDE_CACHE_DIR=str(tmp_path / "cache"), VOICEGUIDE_DEBUG="1")
+    routine = tmp_path / "stretch.yaml"
+    routine.write_text(ROUTINE.read_text())
+    session = [str(routine), "--steps", "2", "--engine", "espeak-ng"]
+
+    def play(*flags: str) -> str:
+        p = subprocess.Popen(
+            [sys.executable, "-m", "voiceguide", "play", *session, *flags],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(3)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=20)
+        assert p.returncode == 130, err
+        return err
+
+    subprocess.run([sys.executable, "-m", "voiceguide", "render", *session], env=env, capture_output=True, check=True)
+    assert "started on its kept opening" in play()
+    assert "no kept opening" in play("--pace", "1.5")  # other words: none kept for them yet
+    assert "started on its kept opening" in play("--pace", "1.5")  # the play before kept it
+    routine.write_text(routine.read_text() + "\n# edited\n")
+    assert "no kept opening" in play()

@@ -4,6 +4,7 @@ inventory commands (``cache info``, ``clear``, ``prune``).
     ROOT/CACHEDIR.TAG                     marks the folder (backup tools skip it)
     ROOT/clips/ab/<64 hex>.wav            clips (voiceguide.tts.cache)
     ROOT/mix/<kind>/<32 hex>.npz|.f32|.json   what the mixer derives (voiceguide.audio.cache)
+    ROOT/mix/prelude/<32 hex>.pcm         a session's first seconds (voiceguide.player.prelude)
 
 A cache folder may be shared with other things (``--cache-dir ~/audio``), so ``clear`` and
 ``prune`` go by exact names: a file is removed only when voiceguide's own naming could have
@@ -26,14 +27,14 @@ from voiceguide.errors import CacheDirError, EnvironmentFault
 
 CLIPS = "clips"
 MIX = "mix"
-#: What the mixer keeps under mix/, one folder each.
-MIX_KINDS = frozenset({"speech", "music", "codec", "chime"})
+#: What the mixer keeps under mix/, one folder each; prelude/ holds the player's kept openings.
+MIX_KINDS = frozenset({"speech", "music", "codec", "chime", "prelude"})
 #: Where the piper engine remembers its voice files' digests (piper_engine.content_digest).
 VOICES = "voices"
 VOICE_MEMO_NAME = re.compile(r"[0-9a-f]{32}\.json")
 
 CLIP_NAME = re.compile(r"[0-9a-f]{64}\.wav")
-DERIVED_NAME = re.compile(r"[0-9a-f]{32}\.(?:npz|f32|json)")
+DERIVED_NAME = re.compile(r"[0-9a-f]{32}\.(?:npz|f32|json|pcm)")
 # Temps written before temp names carried their writer: only their age tells they are left over.
 _LEGACY_CLIP_TEMP = re.compile(r"[0-9a-f]{64}\.\d+-[0-9a-f]{8}\.tmp(?:\.\d{1,2}\.tmp)?")
 _LEGACY_DERIVED_TEMP = re.compile(r"\.[0-9a-f]{32}(?:\.(?:npz|f32|json))?\.[a-z0-9_]{8}\.tmp")

@@ -574,8 +574,12 @@ def routines():
 @click.argument("routine", required=False)
 @pacing_options
 @voice_options
+@mix_options
 def render(routine, **kwargs):
     """Render every clip a session needs into the cache, so play and export start at once.
+
+    It also keeps the session's first seconds, mixed, so `play` with the same settings is heard
+    at once, while the rest loads.
 
     \b
     Examples:
@@ -583,16 +587,20 @@ def render(routine, **kwargs):
       voiceguide render --engine espeak-ng --voice en-us --rate 150
       voiceguide render my-routine.yaml --cache-dir ./audio_cache
     """
-    from voiceguide.session import prepare
+    from voiceguide.player import prelude
 
-    pacing = pop_pacing(kwargs)
-    voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
-    prepared = _with_bar("Rendering", prepare, routine, pacing, voice, cache_dir, render=True)
-    _print_notes(prepared)
+    name = prelude.name_for(routine, kwargs)
+    session = _session(routine, kwargs)
+    prepared = _with_bar("Rendering", session.render)
+    try:
+        mixer = session.mixer()
+    finally:
+        _print_notes(prepared)
+    prelude.keep(name, session, prelude.opening(mixer), mixer.rate, mixer.channels)
     total = len(prepared.clips)
     _err(
         f"voiceguide: {total} clips ready ({prepared.rendered} rendered, {total - prepared.rendered} cached) "
-        f"with {prepared.engine} in {cache_dir}"
+        f"with {prepared.engine} in {session.cache_dir}"
     )
 
 
@@ -759,21 +767,37 @@ def export(routine, out, bitrate, chapter_formats, **kwargs):
     _err(f"voiceguide: wrote {out} ({_describe_result(result)})")
 
 
-def _session_mixer(routine, kwargs):
-    """Everything play and export share: flags -> a voiceguide.Session, rendered and exactly
-    timed -> its mixer."""
+def _session(routine, kwargs):
+    """Flags -> a voiceguide.Session (nothing loaded or rendered yet)."""
     from voiceguide.session import Session
 
     pacing = pop_pacing(kwargs)
     voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
     mix = pop_mix(kwargs, cache_dir)
-    session = Session.from_settings(routine, pacing, voice, mix, cache_dir)
+    return Session.from_settings(routine, pacing, voice, mix, cache_dir)
+
+
+def _mixer(session):
+    """The session rendered and exactly timed -> its mixer."""
     prepared = _with_bar("Rendering", session.render)
     try:
-        mixer = session.mixer()
+        return session.mixer()
     finally:
         _print_notes(prepared)  # with any damaged clip that building found and rendered again
-    return session, mixer
+
+
+def _session_mixer(routine, kwargs):
+    """Everything play and export share: flags -> a voiceguide.Session -> its mixer."""
+    session = _session(routine, kwargs)
+    return session, _mixer(session)
+
+
+# what the debug report says of how play started (voiceguide.player.prelude)
+_OPENING = {
+    True: "started on its kept opening",
+    False: "its kept opening was stale",
+    None: "no kept opening",
+}
 
 
 def _describe_result(result) -> str:
@@ -816,13 +840,21 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
     from voiceguide.player.opening import OpeningOutput  # first: it starts before numpy loads
 
     keymap = (ctx.default_map or {}).get("keymap")
-    channels = 1 if kwargs["mono"] else 2
-    with OpeningOutput(output_kind, kwargs["sample_rate"], channels, device) as opening:
+    rate, channels = kwargs["sample_rate"], 1 if kwargs["mono"] else 2
+    with OpeningOutput(output_kind, rate, channels, device) as opening:
+        from voiceguide import userdirs
+        from voiceguide.player import prelude
+
+        name = prelude.name_for(routine, kwargs)
+        kept = prelude.find(userdirs.cache_dir(kwargs["cache_dir"]), name, rate, channels)
+        if kept is not None:
+            opening.begin(kept)  # heard while the rest loads
+        session = _session(routine, kwargs)
         from voiceguide.player import PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session
         from voiceguide.session import retimer
         from voiceguide.timeline import CueKind
 
-        session, mixer = _session_mixer(routine, kwargs)
+        mixer = _mixer(session)
         prepared = session.prepared
         output = opening.result()
     holder = {"mixer": mixer}
@@ -836,20 +868,26 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
             _err(
                 f"voiceguide: debug: played with {result.output}, {result.underruns} underruns, "
                 f"device requests up to {result.worst_late_ms:.0f} ms late, "
-                f"{len(result.events)} controls, heard to {result.position_ms / 1000:.1f} s"
+                f"{len(result.events)} controls, heard to {result.position_ms / 1000:.1f} s, "
+                f"{_OPENING[getattr(output, 'prelude_matched', None)]}"
             )
 
-    with TerminalKeys() if sys.stdin.isatty() else contextlib.nullcontext() as keys:
-        play_session(
-            mixer,
-            options=options,
-            display=display,
-            keys=keys,
-            output=output,
-            retime=retimer(prepared, holder),
-            safety_texts=safety,
-            on_end=report,
-        )
+    try:
+        with TerminalKeys() if sys.stdin.isatty() else contextlib.nullcontext() as keys:
+            play_session(
+                mixer,
+                options=options,
+                display=display,
+                keys=keys,
+                output=output,
+                retime=retimer(prepared, holder),
+                safety_texts=safety,
+                on_end=report,
+            )
+    finally:
+        # kept for the next play, unless the device started on this very opening
+        if hasattr(output, "begin") and getattr(output, "prelude_matched", None) is not True:
+            prelude.keep(name, session, prelude.opening(mixer), rate, channels)
 
 
 # --- the one place errors become messages ------------------------------------------------------------------

@@ -887,6 +887,11 @@ def load_routine(ref: str | Path | None = None) -> Routine:
     return parse_routine(read_routine_text(ref), source=str(ref))  # says the file is not there
 
 
+def routine_file(ref: str | Path | None) -> Path | None:
+    """The file ``load_routine(ref)`` reads, or None for a bundled routine (or no routine at all)."""
+    return None if ref is None else _routine_file(Path(ref))
+
+
 def _bundled(name: str) -> Routine:
     text = resources.files("voiceguide.routines").joinpath(f"{name}.yaml").read_text("utf-8")
     return parse_routine(text, source=f"{name}.yaml", name=name)

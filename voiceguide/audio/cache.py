@@ -25,11 +25,15 @@ import struct
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from voiceguide import cachedir, files
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+# numpy is imported where arrays are read or written, not here: the player reads its kept
+# opening (voiceguide.player.prelude) through this module before numpy has loaded (~90 ms).
 
 # Bump when the processing changes what an entry holds; old entries are then never read again.
 # 2: entries carry a trailer with their CRC; clips' entries are named by the clip's digest.
@@ -166,6 +170,8 @@ class DerivedCache:
         files.set_aside(target, _ino(target))
 
     def load_arrays(self, kind: str, name: str) -> dict[str, np.ndarray] | None:
+        import numpy as np
+
         target = self.path(kind, name + ".npz")
         payload = self._payload(target)
         if payload is None:
@@ -179,6 +185,8 @@ class DerivedCache:
 
     def load_raw(self, kind: str, name: str, dtype, count: int) -> np.ndarray | None:
         """The entry's samples if it holds exactly ``count`` of them."""
+        import numpy as np
+
         target = self.path(kind, name)
         payload = self._payload(target)
         if payload is None:
@@ -187,6 +195,15 @@ class DerivedCache:
             self._reject(target)
             return None
         return np.frombuffer(payload, dtype=dtype)
+
+    def load_bytes(self, kind: str, name: str) -> memoryview | None:
+        """A raw entry's checked payload, or None."""
+        return self._payload(self.path(kind, name))
+
+    def discard(self, kind: str, name: str) -> None:
+        """Take an entry whose payload turned out stale out of the way, so a new one can be saved
+        (the first whole entry for a name otherwise stays)."""
+        self._reject(self.path(kind, name))
 
     def open_raw(self, kind: str, name: str, payload_bytes: int):
         """A raw entry opened for ``pread`` (an hour-long music loop is never read whole), checked
@@ -265,12 +282,19 @@ class DerivedCache:
             entry.discard()
 
     def save_arrays(self, kind: str, name: str, **arrays: np.ndarray) -> None:
+        import numpy as np
+
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         self._write(kind, name + ".npz", [buf.getbuffer()])
 
     def save_raw(self, kind: str, name: str, data: np.ndarray) -> None:
+        import numpy as np
+
         self._write(kind, name, [memoryview(np.ascontiguousarray(data)).cast("B")])
+
+    def save_bytes(self, kind: str, name: str, chunks: Iterable) -> None:
+        self._write(kind, name, chunks)
 
     def save_json(self, kind: str, name: str, value: Any) -> None:
         self._write(kind, name + ".json", [json.dumps(value).encode()])

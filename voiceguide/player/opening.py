@@ -2,7 +2,8 @@
 
 This module imports nothing heavy, so the thread can start before the command has loaded numpy
 and the mixer: the device's own set-up (loading miniaudio, connecting to the sound server) is
-mostly waiting, and overlapped this way it is gone from the time to first sound.
+mostly waiting, and overlapped this way it is gone from the time to first sound. Given a
+session's kept opening (prelude.py), it starts the device on it as soon as the device is open.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class OpeningOutput:
         self._output: Any = None
         self._error: BaseException | None = None
         self._taken = False
+        self._lock = threading.Lock()
+        self._opened = False
+        self._prelude: bytes | None = None
         self._thread = threading.Thread(
             target=self._open, args=(kind, rate, channels, device), name="voiceguide-open-output", daemon=True
         )
@@ -31,7 +35,31 @@ class OpeningOutput:
         try:
             from voiceguide.player.output import open_output
 
-            self._output = open_output(*args)
+            output = open_output(*args)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller by result()
+            self._error = e
+            return
+        with self._lock:
+            self._output, self._opened = output, True
+            pcm = self._prelude
+        if pcm is not None:
+            self._begin(pcm)
+
+    def begin(self, pcm: bytes) -> None:
+        """Start the device on ``pcm`` (a session's kept opening) once it is open: now, if it is.
+        An output that cannot start early (simpleaudio's) just waits for the session."""
+        with self._lock:
+            opened = self._opened
+            self._prelude = pcm
+        if opened:
+            self._begin(pcm)
+
+    def _begin(self, pcm: bytes) -> None:
+        begin = getattr(self._output, "begin", None)
+        if begin is None or self._error is not None:
+            return
+        try:
+            begin(pcm)
         except BaseException as e:  # noqa: BLE001 - handed to the caller by result()
             self._error = e
 

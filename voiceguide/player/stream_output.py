@@ -15,6 +15,10 @@ and any other stall of the Python side now land, absorbed by the ring. A key sti
 the producer renders the change from the first frame the device has not been given and swaps it
 into the ring (key poll + at most a period + the server's 75 ms, about 0.13 s).
 
+A session's kept opening (prelude.py) can start the device before the mixer exists (``begin``):
+``start`` then makes the same frames from the transport, compares them, and goes on from the
+opening's end, or, should they differ, from the frame being heard.
+
 A device may take seconds to ask for its first period (an idle PulseAudio sink took about 2 s,
 like a suspended card or a Bluetooth speaker waking up), and a sound server may stall for a
 moment; neither ends the session. A device that stops asking is given up only when its sound
@@ -30,6 +34,7 @@ import time
 from typing import Any
 
 from voiceguide.errors import DeviceError
+from voiceguide.player import prelude
 from voiceguide.player.output import (
     BUSY,
     GONE,
@@ -119,7 +124,8 @@ class StreamOutput:
         # display needs no better
         pulse = self._dev.backend == "PulseAudio" and ours
         self.latency_s = self.PULSE_HEARD_S if pulse else self.period_ms * 0.6 / 1000
-        self._ring = PcmRing(rate * 2, 2 * channels)  # 2 s of room; AHEAD_MS of it in use
+        # room for a kept opening (begin) and what the producer keeps ahead after it
+        self._ring = PcmRing(rate * (prelude.SECONDS + 2), 2 * channels)
         self._ahead = rate * self.AHEAD_MS // 1000
         self._last: tuple[float, int, int] | None = None  # (monotonic time, first frame, frames) of the last request
         self._started_at: float | None = None
@@ -129,20 +135,51 @@ class StreamOutput:
         self.error: BaseException | None = None
         self.worst_late_s = 0.0  # the latest a device request came, past its period (for debug output)
         self._transport: Any = None
+        self._prelude: bytes | None = None  # a kept opening the device started on, until start()
+        #: Whether the kept opening was the session's own sound (None: the device started without one).
+        self.prelude_matched: bool | None = None
 
     # --- the producer ---------------------------------------------------------------------
-    def start(self, transport: Any) -> None:
-        from voiceguide.player.miniaudio_device import MiniaudioError
+    def begin(self, pcm: bytes) -> None:
+        """Start the device on a session's kept opening (16-bit frames, prelude.py), before its
+        mixer is ready; ``start`` then takes over from the transport."""
+        self._prelude = pcm
+        self._ring.put(pcm)
+        self._start_device()
 
+    def start(self, transport: Any) -> None:
         self._transport = transport
-        self._fill(self.rate * self.PRIME_MS // 1000)  # the first request finds sound waiting
+        if self._prelude is None:
+            self._fill(self.rate * self.PRIME_MS // 1000)  # the first request finds sound waiting
+        else:
+            self._take_over(transport)
         self._producer = threading.Thread(target=self._produce, name="voiceguide-producer", daemon=True)
         self._producer.start()
+        if self._started_at is None:
+            self._start_device()
+
+    def _start_device(self) -> None:
+        from voiceguide.player.miniaudio_device import MiniaudioError
+
         self._started_at = time.monotonic()
         try:
             self._dev.start()
         except MiniaudioError as e:
             raise device_error(e) from None
+
+    def _take_over(self, transport: Any) -> None:
+        """Make the kept opening's frames from the transport and compare: the same, the
+        transport goes on from the opening's end (what the ring holds); not the same, its sound
+        replaces the opening from the first frame the device has not been given."""
+        kept, self._prelude = self._prelude, None
+        assert kept is not None
+        made = to_pcm16(transport.pull(len(kept) // self._ring.frame_bytes, apply_pending=False)).tobytes()
+        self.prelude_matched = made == kept
+        if not self.prelude_matched:
+            with self._ring.lock:
+                cut = self._ring.read
+            transport.rewind(cut)
+            self._ring.put(to_pcm16(transport.pull(self.CHUNK_FRAMES, apply_pending=False)).tobytes(), at=cut)
 
     def _fill(self, frames: int) -> None:
         pcm = to_pcm16(self._transport.pull(frames, apply_pending=False)).tobytes()
