@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from voiceguide.errors import VoiceguideError
+from voiceguide.keynames import Keymap, key_label
 from voiceguide.player.display import Display, Status, clock
-from voiceguide.player.keys import Keymap, KeySource, key_label
+from voiceguide.player.keys import KeySource
 from voiceguide.player.output import Output, open_output
 from voiceguide.player.transport import (
     ENDED,
@@ -57,7 +58,7 @@ TARGET_S = 0.5  # a jump counts as where the session is for this long, until it 
 class PlayerOptions:
     output: str = "auto"  # auto | stream | simpleaudio
     device: str | None = None  # a name from list_devices() (stream output only)
-    keymap: Mapping[str, str] | None = None  # action -> key over the defaults; see keys.ACTIONS
+    keymap: Mapping[str, str] | None = None  # action -> key over the defaults; see keynames.ACTIONS
     step_adjust_ms: int = 30_000  # what + and - add to or take from the current step
 
 
