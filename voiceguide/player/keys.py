@@ -11,7 +11,7 @@ import os
 import select
 import sys
 import time
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 # How the terminal sends the keys pedals like to send (arrows, page keys, function keys), as the
 # names keynames.NAMED_KEYS gives them.
@@ -96,16 +96,16 @@ class TerminalKeys:
 
     ESCAPE_WAIT_S = 0.03  # the rest of an escape sequence arrives within this, or it was Esc
 
-    def __init__(self, stream: IO | None = None):
+    def __init__(self, stream: IO[str] | None = None):
         self.stream = stream if stream is not None else sys.stdin
-        self._saved = None
+        self._saved: list[Any] | None = None  # termios's attributes, as tcgetattr gives them
         self._fd: int | None = None
         self._pending: list[str] = []
         self._partial = ""
         self._closed_input = False
 
     @staticmethod
-    def available(stream: IO | None = None) -> bool:
+    def available(stream: IO[str] | None = None) -> bool:
         stream = stream if stream is not None else sys.stdin
         try:
             return stream.isatty()
@@ -126,7 +126,7 @@ class TerminalKeys:
         tty.setcbreak(self._fd, termios.TCSANOW)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.restore()
 
     def restore(self) -> None:
@@ -177,6 +177,10 @@ class TerminalKeys:
                 return None
 
     def _read_msvcrt(self, timeout: float) -> str | None:  # pragma: no cover - Windows only
+        # only called where os.name == "nt", which is sys.platform == "win32": mypy knows only the
+        # latter, and checks the rest of this function when it checks for Windows
+        if sys.platform != "win32":
+            raise OSError("msvcrt reads keys on Windows only")
         import msvcrt
 
         deadline = time.monotonic() + timeout
