@@ -1,5 +1,8 @@
 """The settings file feeds the same flags; the command line wins; mistakes are named."""
 
+import subprocess
+import sys
+
 import pytest
 
 from voiceguide.config import default_map, load_settings
@@ -53,3 +56,9 @@ def test_missing_default_file_is_no_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("VOICEGUIDE_CONFIG", str(tmp_path / "nope.toml"))
     with pytest.raises(ConfigError, match="no such settings file"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_the_settings_file_never_loads_the_player():
+    # the key names it checks live in voiceguide.keynames, which the player imports too
+    code = "import sys, voiceguide.config; bad = [m for m in sys.modules if 'player' in m]; assert not bad, bad"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

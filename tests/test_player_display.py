@@ -8,8 +8,8 @@ import re
 import pytest
 from audio_server import tone_timeline
 
+from voiceguide.keynames import Keymap
 from voiceguide.player.display import PlainDisplay, Status, TerminalDisplay, clock
-from voiceguide.player.keys import Keymap
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 TL = tone_timeline(steps=3, step_ms=4000, intro_ms=1000)  # steps at 1-5, 5-9, 9-13 s; ends at 14 s

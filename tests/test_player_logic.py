@@ -155,7 +155,7 @@ def test_the_pause_hint_names_the_key_as_mapped(monkeypatch, keymap, key, hint):
 
 
 def test_every_action_has_a_handler():
-    from voiceguide.player.keys import ACTIONS, Keymap
+    from voiceguide.keynames import ACTIONS, Keymap
     from voiceguide.player.transport import Transport
 
     mixer = ToneMixer(timeline(), rate=RATE)

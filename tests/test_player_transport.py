@@ -11,12 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voiceguide.player.transport import (
-    ENDED,
-    PAUSED,
-    PLAYING,
-    REPEATING,
-    STOPPED,
     Fades,
+    Mode,
     Pause,
     Say,
     Seek,
@@ -59,12 +55,18 @@ def test_uninterrupted_play_is_the_mixer_output_whatever_the_block_sizes(sizes):
     assert t.finished == (len(got) >= m.total_frames)
 
 
+def test_a_mode_is_its_name_as_text():
+    # the display's labels and a Status built from text ("paused") rely on this
+    assert Mode("paused") is Mode.PAUSED and Mode.PAUSED == "paused"
+    assert f"{Mode.ENDED}" == str(Mode.ENDED) == "ended"
+
+
 def test_the_end_is_silence_and_marks_the_device_frame(mixer):
     t = Transport(mixer)
     out = pull_all(t, mixer.total_frames + ms(500))
     assert t.end_frame == mixer.total_frames
     assert not np.any(out[mixer.total_frames :])
-    assert t.at(t.frame).mode == ENDED
+    assert t.at(t.frame).mode is Mode.ENDED
 
 
 def test_pause_holds_the_place_and_resume_shifts_later_sound_by_the_pause(mixer):
@@ -74,7 +76,7 @@ def test_pause_holds_the_place_and_resume_shifts_later_sound_by_the_pause(mixer)
     pos_at_pause = t.at(t.frame).session_frame
     t.post(Pause())
     hold = pull_all(t, ms(2000))
-    assert t.at(t.frame).mode == PAUSED
+    assert t.at(t.frame).mode is Mode.PAUSED
     # the pause fades out, then it is silent
     assert not np.any(hold[ms(f.pause_ms) :])
     assert np.abs(hold[: ms(50)]).max() > 0
@@ -130,7 +132,7 @@ def test_seek_while_paused_stays_paused_at_the_target(mixer):
     t.post(Seek(ms(5000)))
     out = pull_all(t, ms(300))
     assert not np.any(out)
-    assert t.at(t.frame).mode == PAUSED and t.at(t.frame).session_frame == ms(5000)
+    assert t.at(t.frame).mode is Mode.PAUSED and t.at(t.frame).session_frame == ms(5000)
 
 
 def test_a_said_line_plays_over_the_ducked_bed_then_the_session_goes_on(mixer):
@@ -142,13 +144,13 @@ def test_a_said_line_plays_over_the_ducked_bed_then_the_session_goes_on(mixer):
     t.post(Say(clip, "repeat"))
     d = ms(f.duck_ms)
     out = pull_all(t, len(clip) + ms(2000))
-    assert t.at(t.frame - 1).mode == PLAYING
+    assert t.at(t.frame - 1).mode is Mode.PLAYING
     mid = slice(d, len(clip))
     np.testing.assert_allclose(out[mid], mixer.music(pos + d, len(clip) - d, ducked=True) + clip[d:], atol=1e-6)
     # after the line (and its fade back), the session resumes at the held position
     back = len(clip) + d
     np.testing.assert_array_equal(out[back:], mixer.render(pos, len(out) - back))
-    assert t.at(len(clip) // 2 + t.events[-1].device_frame).mode == REPEATING
+    assert t.at(len(clip) // 2 + t.events[-1].device_frame).mode is Mode.REPEATING
 
 
 def test_a_line_said_while_paused_returns_to_the_pause(mixer):
@@ -161,7 +163,7 @@ def test_a_line_said_while_paused_returns_to_the_pause(mixer):
     out = pull_all(t, len(clip) + ms(1000))
     assert np.abs(out[: len(clip)]).max() > 0.3
     assert not np.any(out[len(clip) + ms(Fades().duck_ms) :])
-    assert t.at(t.frame).mode == PAUSED
+    assert t.at(t.frame).mode is Mode.PAUSED
 
 
 def test_stop_fades_out_marks_the_end_and_ignores_later_commands(mixer):
@@ -176,7 +178,7 @@ def test_stop_fades_out_marks_the_end_and_ignores_later_commands(mixer):
     t.post(Pause())
     t.post(Seek(0))
     assert not np.any(pull_all(t, ms(300)))
-    assert t.at(t.frame).mode == STOPPED
+    assert t.at(t.frame).mode is Mode.STOPPED
     assert [e.action for e in t.events] == ["stop"]
 
 
@@ -268,10 +270,10 @@ def test_a_swap_while_a_line_plays_keeps_the_line_and_moves_the_place_to_return_
     t.post(Swap(new))
     pull_all(t, ms(100))
     p = t.at(t.frame)
-    assert p.mode == REPEATING and p.mixer is new
+    assert p.mode is Mode.REPEATING and p.mixer is new
     assert p.session_frame == new.frame_of_ms(tl.steps[1].start_ms + 2000 + 1500)
     pull_all(t, len(clip))
-    assert t.at(t.frame).mode == PLAYING
+    assert t.at(t.frame).mode is Mode.PLAYING
 
 
 def test_a_swap_while_paused_stays_paused(mixer):
@@ -282,4 +284,4 @@ def test_a_swap_while_paused_stays_paused(mixer):
     new = mixer.with_timeline(stretched(mixer.timeline, 1, 5000))
     t.post(Swap(new))
     assert not np.any(pull_all(t, ms(300)))
-    assert t.at(t.frame).mode == PAUSED and t.at(t.frame).mixer is new
+    assert t.at(t.frame).mode is Mode.PAUSED and t.at(t.frame).mixer is new

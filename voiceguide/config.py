@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceguide.errors import ConfigError, excerpt
-from voiceguide.player.keys import ACTIONS, Keymap, normalize_key
+from voiceguide.keynames import ACTIONS, Keymap, normalize_key
 from voiceguide.textfile import read_small_file
 
 #: A settings file is a few lines; anything past this is not one (and /dev/zero never ends).

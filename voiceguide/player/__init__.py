@@ -17,9 +17,9 @@ _WHERE = {
     "PlainDisplay": "display",
     "Status": "display",
     "TerminalDisplay": "display",
-    "ACTIONS": "keys",
-    "DEFAULT_KEYMAP": "keys",
-    "Keymap": "keys",
+    "ACTIONS": "voiceguide.keynames",  # shared with the settings file, so outside the player
+    "DEFAULT_KEYMAP": "voiceguide.keynames",
+    "Keymap": "voiceguide.keynames",
     "KeySource": "keys",
     "TerminalKeys": "keys",
     "list_devices": "output",
@@ -28,9 +28,10 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from voiceguide.keynames import ACTIONS, DEFAULT_KEYMAP, Keymap  # noqa: F401
     from voiceguide.player.controller import PlayerOptions, PlayResult, play_session  # noqa: F401
     from voiceguide.player.display import Display, PlainDisplay, Status, TerminalDisplay  # noqa: F401
-    from voiceguide.player.keys import ACTIONS, DEFAULT_KEYMAP, Keymap, KeySource, TerminalKeys  # noqa: F401
+    from voiceguide.player.keys import KeySource, TerminalKeys  # noqa: F401
     from voiceguide.player.opening import OpeningOutput  # noqa: F401
     from voiceguide.player.output import list_devices  # noqa: F401
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'voiceguide.player' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"voiceguide.player.{_WHERE[name]}"), name)
+    module = _WHERE[name] if "." in _WHERE[name] else f"voiceguide.player.{_WHERE[name]}"
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -19,20 +19,20 @@ import gc
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
 
 from voiceguide.errors import VoiceguideError
+from voiceguide.keynames import Keymap, key_label
 from voiceguide.player.display import Display, Status, clock
-from voiceguide.player.keys import Keymap, KeySource, key_label
+from voiceguide.player.keys import KeySource
 from voiceguide.player.output import Output, open_output
 from voiceguide.player.transport import (
-    ENDED,
-    PAUSED,
-    REPEATING,
     Event,
     Fades,
+    MixerLike,
+    Mode,
     Pause,
     Position,
     Say,
@@ -52,12 +52,15 @@ LEAD_IN_MS, TAIL_MS, BETWEEN_MS = 250, 350, 500  # around a repeated line, and b
 SEEKS = ("next", "back", "restart", "repeat")
 TARGET_S = 0.5  # a jump counts as where the session is for this long, until it is heard
 
+#: ``retime(step_index, delta_ms)``: the session re-compiled with that step longer or shorter, or None
+Retime: TypeAlias = Callable[[int, int], MixerLike | None]
+
 
 @dataclass(frozen=True)
 class PlayerOptions:
     output: str = "auto"  # auto | stream | simpleaudio
     device: str | None = None  # a name from list_devices() (stream output only)
-    keymap: Mapping[str, str] | None = None  # action -> key over the defaults; see keys.ACTIONS
+    keymap: Mapping[str, str] | None = None  # action -> key over the defaults; see keynames.ACTIONS
     step_adjust_ms: int = 30_000  # what + and - add to or take from the current step
 
 
@@ -73,12 +76,12 @@ class PlayResult:
 
 
 def play_session(
-    mixer: Any,
+    mixer: MixerLike,
     *,
     options: PlayerOptions,
     display: Display,
     keys: KeySource | None,
-    retime: Callable[[int, int], Any] | None = None,
+    retime: Retime | None = None,
     safety_texts: Sequence[str] = (),
     fades: Fades | None = None,
     on_end: Callable[[PlayResult], None] | None = None,
@@ -130,6 +133,14 @@ def _collector_off_the_audio_path() -> Iterator[None]:
             gc.enable()
 
 
+class _Target(NamedTuple):
+    """A jump on its way: where it lands, in which session, and until when it stands for what is heard."""
+
+    ms: int
+    mixer: MixerLike
+    until: float  # time.monotonic()
+
+
 class _Live:
     def __init__(
         self,
@@ -138,7 +149,7 @@ class _Live:
         display: Display,
         keys: KeySource | None,
         keymap: Keymap,
-        retime: Callable[[int, int], Any] | None,
+        retime: Retime | None,
         safety: tuple[str, ...],
         options: PlayerOptions,
     ):
@@ -150,7 +161,7 @@ class _Live:
         self.said = ""  # the line being repeated, shown while it plays
         self.last_ms = -1  # cues up to here have been shown
         self.seen_events = 0
-        self.target: tuple[int, Any, float] | None = None  # (ms, mixer, until): a jump on its way
+        self.target: _Target | None = None
         self.timeline = transport.mixer.timeline
         self.heard: Position = transport.at(0)
         self.heard_cue: Cue | None = None  # the last spoken cue whose sound started playing
@@ -174,7 +185,7 @@ class _Live:
             if not self.waited and getattr(self.output, "waiting", False):
                 self.waited = True
                 self.note("Waiting for the sound device...")
-            key = self.keys.read_key(TICK_S) if self.keys is not None else _wait(TICK_S)
+            key = self.keys.read_key(TICK_S) if self.keys is not None else _no_key(TICK_S)
             if key is not None:
                 self.press(key)
             if self.quit:
@@ -205,7 +216,7 @@ class _Live:
     def result(self, *, quit: bool) -> PlayResult:  # noqa: A002 - the action's name, only as a keyword
         heard = self.transport.at(self.output.audible_frame())
         return PlayResult(
-            completed=heard.mode == ENDED,
+            completed=heard.mode is Mode.ENDED,
             quit=quit,
             position_ms=heard.session_ms,
             output=self.output.name,
@@ -233,9 +244,9 @@ class _Live:
         if jumps:
             # from the frame the jump plays from: a cue that starts there is heard from its start
             self.last_ms = min(ms, jumps[-1].after * 1000 // heard.mixer.rate - 1)
-        if heard.mode != REPEATING:
+        if heard.mode is not Mode.REPEATING:
             self.said = ""
-        if ms <= self.last_ms or heard.mode in (PAUSED, REPEATING):
+        if ms <= self.last_ms or heard.mode in (Mode.PAUSED, Mode.REPEATING):
             return
         for cue in timeline.cues:
             if self.last_ms < cue.start_ms <= ms:
@@ -263,16 +274,16 @@ class _Live:
         if action is not None:
             self.actions[action]()
 
-    def base(self) -> tuple[int, Any]:
+    def base(self) -> tuple[int, MixerLike]:
         """(session ms, mixer) a control builds on: what is heard, or where a jump just asked for
         will land (so quick presses add up instead of repeating the same jump)."""
-        if self.target is not None and time.monotonic() < self.target[2]:
-            return self.target[0], self.target[1]
+        if self.target is not None and time.monotonic() < self.target.until:
+            return self.target.ms, self.target.mixer
         heard = self.transport.at(self.output.audible_frame())
         return heard.session_ms, heard.mixer
 
     def do_pause(self) -> None:
-        paused = self.transport.at(self.output.audible_frame()).mode == PAUSED
+        paused = self.transport.at(self.output.audible_frame()).mode is Mode.PAUSED
         self.transport.post(Pause())
         key = key_label(self.keymap.keys["pause"])
         self.note("Playing" if paused else f"Paused: press {key} to go on")
@@ -304,9 +315,9 @@ class _Live:
             target, action = starts[current - 1], "back"
         self.seek(mixer, target, action, "Again from the start of " + _part_name(tl, target))
 
-    def seek(self, mixer: Any, ms: int, action: str, message: str) -> None:
+    def seek(self, mixer: MixerLike, ms: int, action: str, message: str) -> None:
         self.transport.post(Seek(mixer.frame_of_ms(ms), action))
-        self.target = (ms, mixer, time.monotonic() + TARGET_S)
+        self.target = _Target(ms, mixer, time.monotonic() + TARGET_S)
         self.note(message)
 
     def do_repeat(self) -> None:
@@ -387,13 +398,14 @@ def _same_cue(cue: Cue | None, old: Timeline, new: Timeline) -> Cue | None:
     return min(same, key=lambda c: abs(c.start_ms - at), default=None)
 
 
-def _part_name(tl: Any, ms: int) -> str:
+def _part_name(tl: Timeline, ms: int) -> str:
     step = tl.step_at(ms)
     if step is not None:
         return f"step {step.index}, {step.title}"
     return "the intro" if ms < tl.intro_end_ms else "the closing"
 
 
-def _wait(seconds: float) -> None:
+def _no_key(seconds: float) -> str | None:
+    """What a session without keys reads in a tick: nothing, after the tick."""
     time.sleep(seconds)
     return None

@@ -13,6 +13,7 @@ from typing import IO, Protocol
 
 from voiceguide.durations import format_clock
 from voiceguide.player import font
+from voiceguide.player.transport import Mode
 from voiceguide.timeline import Cue, Step, Timeline
 
 clock = format_clock  # mm:ss, or h:mm:ss from an hour on: the one rule, in durations.py
@@ -24,7 +25,7 @@ class Status:
 
     timeline: Timeline
     position_ms: int
-    mode: str = "playing"  # playing, paused, repeating, stopped, ended
+    mode: Mode = Mode.PLAYING
     last_line: str = ""  # the line just spoken
     message: str = ""  # what the last control did
     keys: tuple[tuple[str, str], ...] = ()  # (key, what it does)
@@ -98,7 +99,7 @@ class Display(Protocol):
 
 
 class _Writer:
-    def __init__(self, stream: IO):
+    def __init__(self, stream: IO[str]):
         self.stream = stream
         self.broken = False
 
@@ -115,7 +116,7 @@ class _Writer:
 class PlainDisplay:
     """One plain line per cue, for pipes, logs and --quiet: ``00:12  Step 1/7  Start gently...``."""
 
-    def __init__(self, stream: IO):
+    def __init__(self, stream: IO[str]):
         self._out = _Writer(stream)
 
     def cue(self, cue: Cue, status: Status) -> None:
@@ -146,7 +147,7 @@ class TerminalDisplay:
     Draws on the terminal's alternate screen, so leaving it gives the terminal back unchanged.
     """
 
-    def __init__(self, stream: IO, *, size: tuple[int, int] | None = None, unicode: bool | None = None):
+    def __init__(self, stream: IO[str], *, size: tuple[int, int] | None = None, unicode: bool | None = None):
         self._out = _Writer(stream)
         self._stream = stream
         self._size = size
@@ -197,7 +198,10 @@ class TerminalDisplay:
         cols = max(20, cols)
         u = self.unicode
         bold, dim, reset = "\x1b[1m", "\x1b[2m", "\x1b[0m"
-        fit = lambda text, n=cols: _fit(text, n, u)
+
+        def fit(text: str, n: int = cols) -> str:
+            return _fit(text, n, u)
+
         tl = status.timeline
         state = _STATES.get(status.mode, status.mode)
         if not u:
@@ -254,12 +258,12 @@ class TerminalDisplay:
         return out
 
 
-_STATES = {
-    "playing": "\u25b6 playing",
-    "paused": "\u2759\u2759 PAUSED",
-    "repeating": "\u21bb repeating",
-    "stopped": "\u25a0 stopping",
-    "ended": "\u25a0 finished",
+_STATES: dict[Mode, str] = {
+    Mode.PLAYING: "\u25b6 playing",
+    Mode.PAUSED: "\u2759\u2759 PAUSED",
+    Mode.REPEATING: "\u21bb repeating",
+    Mode.STOPPED: "\u25a0 stopping",
+    Mode.ENDED: "\u25a0 finished",
 }
 
 

@@ -1,8 +1,8 @@
-"""Single keypresses, and which control each one means.
+"""Single keypresses from a terminal, as the names ``voiceguide.keynames`` gives them.
 
-A USB foot pedal is a keyboard, so every control is one key with no Enter. ``Keymap`` turns the
-user's remapping (from the settings file) into a lookup; ``TerminalKeys`` reads keys from a
-terminal in cbreak mode and always puts the terminal back as it found it.
+A USB foot pedal is a keyboard, so every control is one key with no Enter. ``TerminalKeys``
+reads keys from a terminal in cbreak mode and always puts the terminal back as it found it;
+which control a key means is the ``keynames.Keymap``'s to say.
 """
 
 from __future__ import annotations
@@ -11,54 +11,10 @@ import os
 import select
 import sys
 import time
-from collections.abc import Mapping
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
-from voiceguide.errors import ConfigError
-
-#: action -> what it does, in the order the display lists them
-ACTIONS: dict[str, str] = {
-    "pause": "pause",
-    "next": "next",
-    "back": "back",
-    "repeat": "repeat",
-    "extend": "longer",
-    "shorten": "shorter",
-    "safety": "safety",
-    "quit": "quit",
-}
-
-DEFAULT_KEYMAP: dict[str, str] = {
-    "pause": " ",
-    "next": "n",
-    "back": "p",
-    "repeat": "r",
-    "extend": "+",
-    "shorten": "-",
-    "safety": "s",
-    "quit": "q",
-}
-
-# Names a settings file may use for keys that are awkward to write, and how the terminal sends
-# the keys pedals like to send (arrows, page keys, function keys).
-NAMED_KEYS: dict[str, str] = {
-    "space": " ",
-    "enter": "enter",
-    "return": "enter",
-    "tab": "tab",
-    "esc": "esc",
-    "escape": "esc",
-    "backspace": "backspace",
-    "up": "up",
-    "down": "down",
-    "left": "left",
-    "right": "right",
-    "pageup": "pageup",
-    "pagedown": "pagedown",
-    "home": "home",
-    "end": "end",
-    **{f"f{i}": f"f{i}" for i in range(1, 13)},
-}
+# How the terminal sends the keys pedals like to send (arrows, page keys, function keys), as the
+# names keynames.NAMED_KEYS gives them.
 _SEQUENCES: dict[str, str] = {
     "\x1b[A": "up",
     "\x1b[B": "down",
@@ -90,57 +46,6 @@ _SEQUENCES: dict[str, str] = {
     "\x1b[24~": "f12",
 }
 _CONTROL: dict[str, str] = {"\r": "enter", "\n": "enter", "\t": "tab", "\x7f": "backspace", "\x08": "backspace"}
-
-
-def key_label(key: str) -> str:
-    """How a key is shown in the help line."""
-    return "space" if key == " " else key
-
-
-def normalize_key(value: str, action: str = "") -> str:
-    """A key as written in a settings file ("n", "space", "PageDown") -> the key ``read_key`` returns."""
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f'keys: {action or "a key"} needs a key, for example "n" or "space"')
-    if len(value) == 1:
-        if not value.isprintable():
-            raise ConfigError(f"keys: {action}: use a key name instead of a control character")
-        return value.lower() if value.isalpha() else value
-    name = value.strip().lower().replace(" ", "").replace("_", "").replace("-", "")
-    if name in NAMED_KEYS:
-        return NAMED_KEYS[name]
-    raise ConfigError(
-        f"keys: {action}: unknown key {value!r} (a single character, or one of: {', '.join(sorted(NAMED_KEYS))})"
-    )
-
-
-class Keymap:
-    """action -> key, the user's choices over the defaults, checked for clashes."""
-
-    def __init__(self, overrides: Mapping[str, str] | None = None):
-        keys = dict(DEFAULT_KEYMAP)
-        for action, value in (overrides or {}).items():
-            if action not in ACTIONS:
-                raise ConfigError(f"keys: unknown action {action!r} (the actions are: {', '.join(ACTIONS)})")
-            keys[action] = normalize_key(value, action)
-        by_key: dict[str, str] = {}
-        for action, key in keys.items():
-            if key in by_key:
-                raise ConfigError(f"keys: {key_label(key)!r} is given to both {by_key[key]} and {action}")
-            by_key[key] = action
-        self.keys = keys
-        self._actions = by_key
-
-    def action_for(self, key: str) -> str | None:
-        """The action a pressed key means, if any; letters match in either case."""
-        if key in self._actions:
-            return self._actions[key]
-        if len(key) == 1:
-            return self._actions.get(key.lower())
-        return None
-
-    def help(self) -> tuple[tuple[str, str], ...]:
-        """(key label, what it does), in display order."""
-        return tuple((key_label(self.keys[a]), ACTIONS[a]) for a in ACTIONS)
 
 
 class KeySource(Protocol):
@@ -191,16 +96,16 @@ class TerminalKeys:
 
     ESCAPE_WAIT_S = 0.03  # the rest of an escape sequence arrives within this, or it was Esc
 
-    def __init__(self, stream: IO | None = None):
+    def __init__(self, stream: IO[str] | None = None):
         self.stream = stream if stream is not None else sys.stdin
-        self._saved = None
+        self._saved: list[Any] | None = None  # termios's attributes, as tcgetattr gives them
         self._fd: int | None = None
         self._pending: list[str] = []
         self._partial = ""
         self._closed_input = False
 
     @staticmethod
-    def available(stream: IO | None = None) -> bool:
+    def available(stream: IO[str] | None = None) -> bool:
         stream = stream if stream is not None else sys.stdin
         try:
             return stream.isatty()
@@ -221,7 +126,7 @@ class TerminalKeys:
         tty.setcbreak(self._fd, termios.TCSANOW)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.restore()
 
     def restore(self) -> None:
@@ -272,6 +177,10 @@ class TerminalKeys:
                 return None
 
     def _read_msvcrt(self, timeout: float) -> str | None:  # pragma: no cover - Windows only
+        # only called where os.name == "nt", which is sys.platform == "win32": mypy knows only the
+        # latter, and checks the rest of this function when it checks for Windows
+        if sys.platform != "win32":
+            raise OSError("msvcrt reads keys on Windows only")
         import msvcrt
 
         deadline = time.monotonic() + timeout

@@ -16,10 +16,11 @@ resolved by the caller, so the audio thread only renders and never looks anythin
 from __future__ import annotations
 
 import bisect
+import enum
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import ClassVar, Protocol, TypeAlias
 
 import numpy as np
 
@@ -27,7 +28,19 @@ from voiceguide.timeline import Timeline
 
 NEVER = 1 << 62  # frames until an event that will not happen
 
-PLAYING, PAUSED, REPEATING, STOPPED, ENDED = "playing", "paused", "repeating", "stopped", "ended"
+
+class Mode(str, enum.Enum):
+    """What the person hears the session doing. A ``str`` too, so "paused" compares equal to
+    ``Mode.PAUSED`` wherever a mode is written as text (a test's Status, the display's labels)."""
+
+    PLAYING = "playing"
+    PAUSED = "paused"
+    REPEATING = "repeating"  # a line said again over the ducked bed, the session held
+    STOPPED = "stopped"  # Ctrl-C or q: faded out, nothing more comes
+    ENDED = "ended"  # heard to the end
+
+    def __str__(self) -> str:
+        return self.value  # "paused", not "Mode.PAUSED", in str() and f-strings on every Python
 
 
 class MixerLike(Protocol):
@@ -76,9 +89,9 @@ def _ramp_in(done: int, n: int, length: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Play:
-    mixer: Any
+    mixer: MixerLike
     pos: int
-    mode = PLAYING
+    mode: ClassVar[Mode] = Mode.PLAYING
 
     @property
     def session_frame(self) -> int:
@@ -94,16 +107,16 @@ class Play:
         return Play(self.mixer, self.pos + n)
 
     def on_event(self) -> Hold:
-        return Hold(self.mixer, self.mixer.total_frames, ENDED)
+        return Hold(self.mixer, self.mixer.total_frames, Mode.ENDED)
 
 
 @dataclass(frozen=True)
 class Hold:
     """Silence at a held position: paused, stopped, or past the end."""
 
-    mixer: Any
+    mixer: MixerLike
     pos: int
-    mode: str = PAUSED
+    mode: Mode = Mode.PAUSED
 
     @property
     def session_frame(self) -> int:
@@ -126,14 +139,14 @@ class Hold:
 class Insert:
     """A line played over the ducked bed while the session holds its position at ``pos``."""
 
-    mixer: Any
+    mixer: MixerLike
     pos: int
     clip: np.ndarray = field(repr=False, compare=False)
     k: int = 0  # frames of the clip played so far
-    then: str = PLAYING  # PLAYING, or PAUSED when the line was asked for while paused
+    then: Mode = Mode.PLAYING  # PLAYING, or PAUSED when the line was asked for while paused
     fade: int = 0  # frames of the fade back to the session
     done: bool = False
-    mode = REPEATING
+    mode: ClassVar[Mode] = Mode.REPEATING
 
     @property
     def session_frame(self) -> int:
@@ -152,8 +165,9 @@ class Insert:
         return replace(self, k=self.k + n)
 
     def on_event(self) -> Fade:
-        if self.then == PAUSED:
-            back: Any = Hold(self.mixer, self.pos, PAUSED)
+        back: State
+        if self.then == Mode.PAUSED:
+            back = Hold(self.mixer, self.pos, Mode.PAUSED)
         else:
             back = Play(self.mixer, max(0, self.pos - self.fade))
         return Fade(replace(self, done=True), back, 0, max(1, self.fade))
@@ -163,17 +177,17 @@ class Insert:
 class Fade:
     """A crossfade from ``old`` to ``new``; both keep advancing while it lasts."""
 
-    old: Any
-    new: Any
+    old: State
+    new: State
     done: int
     length: int
 
     @property
-    def mixer(self) -> Any:
+    def mixer(self) -> MixerLike:
         return self.new.mixer
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         return self.new.mode
 
     @property
@@ -186,14 +200,13 @@ class Fade:
     def render(self, n: int) -> np.ndarray:
         g = _ramp_in(self.done, n, self.length)
         new = self.new.render(n)
-        if isinstance(self.old, Hold):
-            return new * g
-        return self.old.render(n) * (1.0 - g) + new * g
+        out: np.ndarray = new * g if isinstance(self.old, Hold) else self.old.render(n) * (1.0 - g) + new * g
+        return out  # (numpy types a product of two plain arrays as Any)
 
     def advance(self, n: int) -> Fade:
         return Fade(self.old.advance(n), self.new.advance(n), self.done + n, self.length)
 
-    def on_event(self) -> Any:
+    def on_event(self) -> State:
         if self.done >= self.length:
             return self.new
         if self.new.until_event() == 0:
@@ -201,7 +214,11 @@ class Fade:
         return Fade(self.old.on_event(), self.new, self.done, self.length)
 
 
-def advance(state: Any, n: int) -> Any:
+#: every state the transport can be in; a Fade holds two of them
+State: TypeAlias = Play | Hold | Insert | Fade
+
+
+def advance(state: State, n: int) -> State:
     """``state`` after n more frames, through any events on the way."""
     while True:
         while state.until_event() == 0:
@@ -235,7 +252,7 @@ class Say:
 
 @dataclass(frozen=True)
 class Swap:
-    mixer: Any  # the re-timed session; the position keeps its offset in its step
+    mixer: MixerLike  # the re-timed session; the position keeps its offset in its step
     action: str = "retime"
 
 
@@ -243,6 +260,10 @@ class Swap:
 class Stop:
     fade_ms: int
     action: str = "stop"
+
+
+#: what the control side may post
+Command: TypeAlias = Pause | Seek | Say | Swap | Stop
 
 
 @dataclass(frozen=True)
@@ -261,8 +282,8 @@ class Position:
 
     device_frame: int
     session_frame: int
-    mode: str
-    mixer: Any
+    mode: Mode
+    mixer: MixerLike
 
     @property
     def session_ms(self) -> int:
@@ -286,15 +307,15 @@ class Transport:
 
     KEEP_S = 60  # how far back the history reaches (rewinds go back at most one buffer)
 
-    def __init__(self, mixer: Any, *, fades: Fades | None = None):
+    def __init__(self, mixer: MixerLike, *, fades: Fades | None = None):
         self.rate = int(mixer.rate)
         self.channels = int(mixer.channels)
         self.fades = fades or Fades()
         self._lock = threading.Lock()
-        self._pending: deque[Any] = deque()
-        self._state: Any = Play(mixer, 0)
+        self._pending: deque[Command] = deque()
+        self._state: State = Play(mixer, 0)
         self._frame = 0
-        self._history: list[tuple[int, Any]] = [(0, self._state)]
+        self._history: list[tuple[int, State]] = [(0, self._state)]
         self.events: list[Event] = []
         self.end_frame: int | None = None  # device frame at which the sound ends (end or stop)
 
@@ -302,7 +323,7 @@ class Transport:
         return max(1, ms * self.rate // 1000)
 
     # --- the control side -------------------------------------------------------------------
-    def post(self, command: Any) -> None:
+    def post(self, command: Command) -> None:
         with self._lock:
             self._pending.append(command)
 
@@ -321,7 +342,7 @@ class Transport:
         return self.end_frame is not None
 
     @property
-    def mixer(self) -> Any:
+    def mixer(self) -> MixerLike:
         return self._state.mixer
 
     def at(self, device_frame: int) -> Position:
@@ -330,7 +351,7 @@ class Transport:
             d, _, state = self._lookup(device_frame)
             return Position(d, state.session_frame, state.mode, state.mixer)
 
-    def _lookup(self, device_frame: int) -> tuple[int, int, Any]:
+    def _lookup(self, device_frame: int) -> tuple[int, int, State]:
         """(frame, history index, state there) for a device frame clamped to the history."""
         d = max(self._history[0][0], min(device_frame, self._frame))
         i = bisect.bisect_right(self._history, d, key=lambda e: e[0]) - 1
@@ -377,7 +398,7 @@ class Transport:
             if self.end_frame is not None and self.end_frame > d:
                 self.end_frame = None
 
-    def _render(self, state: Any, n: int, *, record: bool) -> tuple[np.ndarray, Any]:
+    def _render(self, state: State, n: int, *, record: bool) -> tuple[np.ndarray, State]:
         out = np.empty((n, self.channels), np.float32)
         i = 0
         while True:
@@ -393,8 +414,8 @@ class Transport:
             state = state.advance(m)
             i += m
 
-    def _note_end(self, state: Any, frame: int) -> None:
-        if self.end_frame is None and isinstance(state, Hold) and state.mode in (ENDED, STOPPED):
+    def _note_end(self, state: State, frame: int) -> None:
+        if self.end_frame is None and isinstance(state, Hold) and state.mode in (Mode.ENDED, Mode.STOPPED):
             self.end_frame = frame
 
     def _trim(self) -> None:
@@ -412,12 +433,15 @@ class Transport:
                 continue
             self._state = after
             self._history.append((self._frame, after))
-            action = getattr(cmd, "action", None) or ("resume" if before.mode == PAUSED else "pause")
+            if isinstance(cmd, Pause):
+                action = "resume" if before.mode == Mode.PAUSED else "pause"
+            else:
+                action = cmd.action
             self.events.append(Event(self._frame, action, before.session_frame, after.session_frame))
 
-    def _apply(self, cmd: Any, s: Any) -> Any:
+    def _apply(self, cmd: Command, s: State) -> State:
         f = self.fades
-        if s.mode == STOPPED or (self.end_frame is not None and not isinstance(cmd, Stop)):
+        if s.mode == Mode.STOPPED or (self.end_frame is not None and not isinstance(cmd, Stop)):
             return s
         mixer, pos = s.mixer, s.session_frame
         if isinstance(cmd, Stop):
@@ -425,23 +449,23 @@ class Transport:
                 return s
             length = self._frames(cmd.fade_ms)
             self.end_frame = self._frame + length
-            return Fade(s, Hold(mixer, pos, STOPPED), 0, length)
+            return Fade(s, Hold(mixer, pos, Mode.STOPPED), 0, length)
         if isinstance(cmd, Pause):
-            if s.mode == PAUSED:
+            if s.mode == Mode.PAUSED:
                 # from exactly where it stopped, so later cues move by exactly the pause
                 return Fade(s, Play(mixer, pos), 0, self._frames(f.resume_ms))
-            return Fade(s, Hold(mixer, pos, PAUSED), 0, self._frames(f.pause_ms))
+            return Fade(s, Hold(mixer, pos, Mode.PAUSED), 0, self._frames(f.pause_ms))
         if isinstance(cmd, Seek):
             target = max(0, min(cmd.frame, mixer.total_frames))
             length = self._frames(f.jump_ms)
-            if s.mode == PAUSED:
-                return Fade(s, Hold(mixer, target, PAUSED), 0, length)
+            if s.mode == Mode.PAUSED:
+                return Fade(s, Hold(mixer, target, Mode.PAUSED), 0, length)
             # start just before the target, so its first sound is at full level when it comes
             return Fade(s, Play(mixer, max(0, target - length)), 0, length)
         if isinstance(cmd, Say):
             clip = np.asarray(cmd.clip, dtype=np.float32)
             length = self._frames(f.duck_ms)
-            then = PAUSED if s.mode == PAUSED else PLAYING
+            then = Mode.PAUSED if s.mode == Mode.PAUSED else Mode.PLAYING
             return Fade(s, Insert(mixer, pos, clip, 0, then, length), 0, length)
         if isinstance(cmd, Swap):
             new = cmd.mixer
@@ -451,11 +475,11 @@ class Transport:
             return self._rebase(s, new, target)
         raise TypeError(f"unknown transport command {cmd!r}")
 
-    def _rebase(self, s: Any, mixer: Any, target: int) -> Any:
+    def _rebase(self, s: State, mixer: MixerLike, target: int) -> State:
         """The same kind of state, on another mixer, at another session frame, crossfaded in."""
         length = self._frames(self.fades.jump_ms)
-        if s.mode == PAUSED:
-            return Fade(s, Hold(mixer, target, PAUSED), 0, length)
+        if s.mode == Mode.PAUSED:
+            return Fade(s, Hold(mixer, target, Mode.PAUSED), 0, length)
         inner = s.new if isinstance(s, Fade) else s
         if isinstance(inner, Insert):
             # the line goes on where it is; only the bed under it (and the way back) moves
