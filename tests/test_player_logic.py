@@ -261,7 +261,7 @@ def test_a_key_from_the_settings_file_drives_the_real_retimer_end_to_end(tmp_pat
     rate = 8000
     out = FakeOutput(rate // 10)
     keys = InStepKeys(out, "]")
-    monkeypatch.setattr("voiceguide.player.output.open_output", lambda *a, **k: out)
+    monkeypatch.setattr("voiceguide.player.opening.open_output", lambda *a, **k: out)
     monkeypatch.setattr("voiceguide.player.TerminalKeys", lambda: contextlib.nullcontext(keys), raising=False)
     monkeypatch.setattr(sys, "stdin", _Terminal())
     routine = Path(__file__).parent / "routines" / "stretch.yaml"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from voiceguide.errors import ConfigError, DeviceChoiceError, DeviceError
-from voiceguide.player import output
+from voiceguide.player import opening, output
 
 
 def test_samples_are_converted_exactly_as_the_wav_export_writes_them():
@@ -21,7 +21,7 @@ def test_samples_are_converted_exactly_as_the_wav_export_writes_them():
 
 def test_an_unknown_output_is_a_usage_error():
     with pytest.raises(ConfigError) as e:
-        output.open_output("bluetooth", 44100, 2)
+        opening.open_output("bluetooth", 44100, 2)
     assert "auto, stream, simpleaudio" in str(e.value) and e.value.exit_code == 2
 
 

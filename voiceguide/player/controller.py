@@ -27,7 +27,8 @@ from voiceguide.errors import VoiceguideError
 from voiceguide.keynames import Keymap, key_label
 from voiceguide.player.display import Display, Status, clock
 from voiceguide.player.keys import KeySource
-from voiceguide.player.output import Output, open_output
+from voiceguide.player.opening import open_output
+from voiceguide.player.output import Output
 from voiceguide.player.transport import (
     Event,
     Fades,

@@ -1,4 +1,5 @@
-"""Opening the sound output in a thread of its own while the session is being built.
+"""Opening the sound output (the stream, else simpleaudio), in a thread of its own while the
+session is being built.
 
 This module imports nothing heavy, so the thread can start before the command has loaded numpy
 and the mixer: the device's own set-up (loading miniaudio, connecting to the sound server) is
@@ -10,6 +11,33 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+
+from voiceguide.errors import ConfigError, DeviceError
+from voiceguide.player.output import OUTPUTS, Output
+
+
+def open_output(kind: str, rate: int, channels: int, device: str | None = None) -> Output:
+    """An opened (not yet started) output: ``auto`` is the stream if miniaudio can play, else simpleaudio."""
+    if kind not in OUTPUTS:
+        raise ConfigError(f"unknown output {kind!r} (choose one of: {', '.join(OUTPUTS)})")
+    first: DeviceError | None = None
+    if kind in ("auto", "stream"):
+        from voiceguide.player.stream_output import StreamOutput
+
+        try:
+            return StreamOutput(rate, channels, device=device)
+        except DeviceError as e:
+            if kind == "stream" or device is not None:
+                raise
+            first = e
+    from voiceguide.player.buffer_output import BufferOutput
+
+    try:
+        return BufferOutput(rate, channels, device=device)
+    except DeviceError:
+        if first is not None:
+            raise first from None
+        raise
 
 
 class OpeningOutput:
@@ -33,8 +61,6 @@ class OpeningOutput:
 
     def _open(self, *args: Any) -> None:
         try:
-            from voiceguide.player.output import open_output
-
             output = open_output(*args)
         except BaseException as e:  # noqa: BLE001 - handed to the caller by result()
             self._error = e

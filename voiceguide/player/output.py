@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, Protocol
 
-from voiceguide.errors import ConfigError, DeviceChoiceError, DeviceError
+from voiceguide.errors import DeviceChoiceError, DeviceError
 
 OUTPUTS = ("auto", "stream", "simpleaudio")
 NO_DEVICE = (
@@ -135,27 +135,3 @@ def find_device(name: str) -> Any:
         return hits[0]["id"]
     what = "matches several audio devices" if hits else "is not an audio device here"
     raise DeviceChoiceError(f"--device {name!r} {what}. Available: {'; '.join(_accepted(d) for d in devices)}")
-
-
-def open_output(kind: str, rate: int, channels: int, device: str | None = None) -> Output:
-    """An opened (not yet started) output: ``auto`` is the stream if miniaudio can play, else simpleaudio."""
-    if kind not in OUTPUTS:
-        raise ConfigError(f"unknown output {kind!r} (choose one of: {', '.join(OUTPUTS)})")
-    first: DeviceError | None = None
-    if kind in ("auto", "stream"):
-        from voiceguide.player.stream_output import StreamOutput
-
-        try:
-            return StreamOutput(rate, channels, device=device)
-        except DeviceError as e:
-            if kind == "stream" or device is not None:
-                raise
-            first = e
-    from voiceguide.player.buffer_output import BufferOutput
-
-    try:
-        return BufferOutput(rate, channels, device=device)
-    except DeviceError:
-        if first is not None:
-            raise first from None
-        raise
