@@ -19,7 +19,7 @@ from abc import abstractmethod
 from pathlib import Path
 
 from voiceguide.errors import EngineError
-from voiceguide.tts.engine import Engine, EngineFailure, Synth, VoiceSettings
+from voiceguide.tts.interface import Engine, EngineFailure, Synth, VoiceSettings
 
 
 def last_line(text: str | bytes) -> str:

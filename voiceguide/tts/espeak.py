@@ -10,7 +10,7 @@ from pathlib import Path
 
 from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts.command import CommandEngine, last_line
-from voiceguide.tts.engine import Voice, VoiceSettings
+from voiceguide.tts.interface import Voice, VoiceSettings
 
 #: espeak-ng always writes 22,050 Hz mono 16-bit.
 ESPEAK_RATE = 22050

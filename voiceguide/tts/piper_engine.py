@@ -28,7 +28,7 @@ from pathlib import Path
 from voiceguide import files
 from voiceguide.cachedir import VOICES
 from voiceguide.errors import EngineError, VoiceError
-from voiceguide.tts.engine import Voice, VoiceSettings
+from voiceguide.tts.interface import Voice, VoiceSettings
 from voiceguide.tts.workers import WorkerEngine
 
 INSTALL = "pip install 'voiceguide[piper]'"

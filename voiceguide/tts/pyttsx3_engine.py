@@ -13,7 +13,7 @@ import importlib.util
 import os
 import sys
 
-from voiceguide.tts.engine import Voice, VoiceSettings
+from voiceguide.tts.interface import Voice, VoiceSettings
 from voiceguide.tts.workers import WorkerConfigError, WorkerEngine
 
 #: The espeak driver writes 22,050 Hz on every platform it runs on.

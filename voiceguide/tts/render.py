@@ -29,7 +29,7 @@ from voiceguide import files
 from voiceguide.errors import EngineError, PacingError, RoutineError, VoiceError
 from voiceguide.tts import engine as engines
 from voiceguide.tts.cache import Clip, ClipCache
-from voiceguide.tts.engine import EngineFailure, Synth, VoiceSettings
+from voiceguide.tts.interface import EngineFailure, Synth, VoiceSettings
 from voiceguide.tts.wav import WavProblem, check_speech
 
 #: Bump when the stored clip changes meaning (layout, checks), so old clips are not reused.

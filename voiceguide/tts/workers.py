@@ -36,7 +36,7 @@ from typing import IO, Any
 
 from voiceguide.errors import EngineError, VoiceError
 from voiceguide.tts.command import exit_text, kill_group
-from voiceguide.tts.engine import Engine, EngineFailure, Synth, VoiceSettings
+from voiceguide.tts.interface import Engine, EngineFailure, Synth, VoiceSettings
 
 Backend = Callable[[dict], "tuple[Callable[[str, str], None], Any]"]
 
