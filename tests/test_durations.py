@@ -59,3 +59,9 @@ def test_formatting():
     assert format_ms(3_900_000) == "1h05m"
     assert format_clock(65_000) == "01:05"
     assert format_clock(3_725_000) == "1:02:05"
+
+
+def test_clock():
+    """The player's display and the tables share this one clock (moved from test_player_display)."""
+    assert format_clock(0) == "00:00" and format_clock(61_999) == "01:01" and format_clock(3_726_000) == "1:02:06"
+    assert format_clock(-5) == "00:00"

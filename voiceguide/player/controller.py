@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from voiceguide.durations import format_clock
 from voiceguide.errors import VoiceguideError
-from voiceguide.player.display import Display, Status, clock
+from voiceguide.player.display import Display, Status
 from voiceguide.player.keys import Keymap, KeySource, key_label
 from voiceguide.player.output import Output, open_output
 from voiceguide.player.transport import (
@@ -375,7 +376,7 @@ class _Live:
         self.transport.post(Swap(new))
         self.target = None
         secs = abs(delta_ms) // 1000
-        self.note(f"Step {step.index} is {secs} s {how}; the session now ends at {clock(new.timeline.total_ms)}")
+        self.note(f"Step {step.index} is {secs} s {how}; the session now ends at {format_clock(new.timeline.total_ms)}")
 
 
 def _same_cue(cue: Cue | None, old: Timeline, new: Timeline) -> Cue | None:
