@@ -748,10 +748,12 @@ def export(routine, out, bitrate, chapter_formats, **kwargs):
       voiceguide export -o massage.mp3 --length 15m --music ~/Music/calm --chapters vtt,json
       voiceguide export my-routine.yaml -o session.wav --mono
     """
-    formats = [f.strip().lower() for f in chapter_formats.split(",") if f.strip()]
-    bad = [f for f in formats if f not in ("vtt", "json")]
-    if bad:
-        raise click.BadParameter(f"unknown chapter format {bad[0]!r}; use vtt, json or both", param_hint="--chapters")
+    from voiceguide.audio.chapters import chapter_formats as parse_formats
+
+    try:
+        formats = parse_formats(chapter_formats)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--chapters") from None
     session, _ = _session_mixer(routine, kwargs)
     result = _with_bar("Exporting", session.export, out, bitrate=bitrate, chapters=formats)
     for note in result.notes:

@@ -39,7 +39,7 @@ import numpy as np
 
 from voiceguide import files
 from voiceguide.audio import mp3frames, segments
-from voiceguide.audio.chapters import Chapter, podcast_json, session_chapters, webvtt
+from voiceguide.audio.chapters import SIDECARS, Chapter, is_sidecar_text, session_chapters, sidecar_text
 from voiceguide.audio.codec import codec_gain
 from voiceguide.audio.ffmpeg import ffmpeg_path, file_arg, last_line
 from voiceguide.audio.id3 import id3v2_tag
@@ -47,7 +47,6 @@ from voiceguide.audio.mixer import Mixer
 from voiceguide.errors import EnvironmentFault, OutputError
 
 FORMATS = {".mp3": "mp3", ".wav": "wav"}
-SIDECARS = {"vtt": ".chapters.vtt", "json": ".chapters.json"}
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 MP3_BITRATES = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 BLOCK_FRAMES = 1 << 16  # about 1.5 s: large enough that per-block overhead vanishes
@@ -114,7 +113,7 @@ def _check(out: Path, bitrate: str, chapters: Sequence[str], mixer: Mixer) -> st
         )
     unknown = [c for c in chapters if c not in SIDECARS]
     if unknown:
-        raise OutputError(f"unknown chapter format {unknown[0]!r}; choose from vtt, json", path=out)
+        raise OutputError(f"unknown chapter format {unknown[0]!r}; choose from {', '.join(SIDECARS)}", path=out)
     if fmt == "mp3":
         m = re.fullmatch(r"(\d+)k", bitrate.strip().lower())
         if not m or int(m.group(1)) not in MP3_BITRATES:
@@ -586,11 +585,7 @@ def export_session(
         sidecars: list[tuple[Path, Path]] = []
         for kind in chapters:
             target = sidecar_path(out, kind)
-            text = (
-                webvtt(chapter_list)
-                if kind == "vtt"
-                else podcast_json(chapter_list, title=mixer.timeline.title, file_name=out.name)
-            )
+            text = sidecar_text(kind, chapter_list, title=mixer.timeline.title, file_name=out.name)
             side_tmp = temp_beside(target)
             try:
                 side_tmp.write_text(text, encoding="utf-8")
@@ -647,13 +642,7 @@ def _is_our_sidecar(path: Path, kind: str) -> bool:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    if kind == "vtt":
-        return text.startswith("WEBVTT\n") and "\nchapter-1\n" in text
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return False
-    return isinstance(doc, dict) and "version" in doc and isinstance(doc.get("chapters"), list)
+    return is_sidecar_text(kind, text)
 
 
 def _chunk(fourcc: bytes, body: bytes) -> bytes:
