@@ -21,7 +21,6 @@ carries its chapters as RIFF cue points (a ``cue `` chunk, and a ``LIST``/``adtl
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import re
@@ -45,6 +44,7 @@ from voiceguide.audio.ffmpeg import ffmpeg_path, file_arg, last_line
 from voiceguide.audio.id3 import id3v2_tag
 from voiceguide.audio.mixer import Mixer
 from voiceguide.errors import EnvironmentFault, OutputError
+from voiceguide.timeline import Timeline
 
 FORMATS = {".mp3": "mp3", ".wav": "wav"}
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -91,17 +91,15 @@ def sidecar_path(out: Path, kind: str) -> Path:
     return out.with_name(out.name + SIDECARS[kind])
 
 
-def session_tags(mixer: Mixer) -> dict[str, str]:
-    tl = mixer.timeline
-    pacing = "; ".join(
-        f"{k}={v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v)}"
-        for k, v in tl.pacing.items()
-    )
+def session_tags(timeline: Timeline) -> dict[str, str]:
+    """The tags every export carries: the title, album = the routine, artist = voiceguide, and
+    the pacing used as a comment (what was unset left out), so a file says how it was made."""
+    pacing = ", ".join(f"{k}={v}" for k, v in timeline.pacing.items() if v not in (None, []))
     return {
-        "title": tl.title,
-        "album": tl.routine,
+        "title": timeline.title,
+        "album": timeline.routine,
         "artist": "voiceguide",
-        "comment": f"pacing: {pacing}" if pacing else "pacing: default",
+        "comment": f"voiceguide pacing: {pacing or 'default'}",
     }
 
 
@@ -511,7 +509,7 @@ def export_session(
     fmt = _check(out, bitrate, chapters, mixer)
     ffmpeg_path()  # fail before any file is made
     chapter_list = session_chapters(mixer.timeline)
-    all_tags = session_tags(mixer)
+    all_tags = session_tags(mixer.timeline)
     all_tags.update(tags or {})
 
     # temps that a killed export left here (ours by name, their writers gone)
