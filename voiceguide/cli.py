@@ -697,24 +697,11 @@ def cache_prune(cache_dir, older_than):
 
 
 def _age_seconds(text: str) -> float:
-    import re
+    from voiceguide.durations import parse_age
 
-    from voiceguide.durations import parse_duration
-    from voiceguide.errors import excerpt
-
-    shown = text
-    text = text.strip().lower()
     try:
-        days = re.fullmatch(r"([0-9]{1,6}(?:\.[0-9]+)?)\s*([dw])", text)
-        if days:
-            return float(days.group(1)) * 86400 * (7 if days.group(2) == "w" else 1)
-        return parse_duration(text) / 1000
+        return parse_age(text)
     except ValueError as e:
-        if str(e).startswith(("not a duration", "empty duration")):
-            # the duration parser's examples (90s, 2m) are a session's times; an age reads in days
-            raise click.BadParameter(
-                f"not an age: {excerpt(shown)}; write it like 30d, 12h or 90m", param_hint="--older-than"
-            ) from None
         raise click.BadParameter(str(e), param_hint="--older-than") from None
 
 
