@@ -447,6 +447,7 @@ def show(routine, as_json, svg_path, **kwargs):
       voiceguide show --length 15m --svg session.svg
     """
     from voiceguide.session import prepare
+    from voiceguide.timeline import CueKind
 
     pacing = pop_pacing(kwargs)
     voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
@@ -471,7 +472,7 @@ def show(routine, as_json, svg_path, **kwargs):
     for cue in tl.cues:
         mark = "~" if cue.estimated else " "
         text = cue.text or "(chime)"
-        if cue.kind.value == "checkin" and cue.start_ms in waits:
+        if cue.kind is CueKind.CHECKIN and cue.start_ms in waits:
             text += f"  (waited {format_ms(max(1, round(waits[cue.start_ms] / 1000)) * 1000)} for room)"
         step = str(cue.step) if cue.step is not None else "-"
         click.echo(f"{format_clock(cue.start_ms):>7}{mark}  {step:<4}  {cue.kind.value:<11}  {text}")
