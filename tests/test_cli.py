@@ -296,3 +296,18 @@ def test_flags_become_the_librarys_settings_in_one_step(tmp_path):
     assert pacing.rate_wpm == voice.rate_wpm == 120 and not pacing.tips
     (_, _, mix, _), _ = given("play", "--mono", "--music-volume", "-12", "--chime", "bell")
     assert (mix.channels, mix.music_volume_db, mix.chime) == (1, -12.0, "bell")
+
+
+def test_one_speech_rate_rule_for_the_flag_the_settings_file_and_the_library(capsys, isolated_settings):
+    """compiler.check_rate is the rule; every way a rate comes in says the same range."""
+    import voiceguide
+    from voiceguide.compiler import MAX_RATE_WPM, MIN_RATE_WPM
+
+    rule = f"use {MIN_RATE_WPM} to {MAX_RATE_WPM} words per minute"
+    code, _, err = run(capsys, "show", "--rate", str(MAX_RATE_WPM + 1))
+    assert code == 2 and rule in err and "--rate" in err
+    isolated_settings.write_text(f"rate = {MIN_RATE_WPM - 1}\n")
+    code, _, err = run(capsys, "show")
+    assert code == 2 and rule in err and "settings.toml:1" in err
+    with pytest.raises(voiceguide.PacingError, match=rule):
+        voiceguide.Session(rate=MAX_RATE_WPM + 1)
