@@ -2,7 +2,18 @@
 
 import json
 
-from voiceguide.audio.chapters import Chapter, podcast_json, session_chapters, webvtt
+import pytest
+
+from voiceguide.audio.chapters import (
+    SIDECARS,
+    Chapter,
+    chapter_formats,
+    is_sidecar_text,
+    podcast_json,
+    session_chapters,
+    sidecar_text,
+    webvtt,
+)
 from voiceguide.timeline import Step, Timeline
 
 
@@ -52,3 +63,19 @@ def test_podcast_json_chapters():
         {"startTime": 0.0, "endTime": 1.5, "title": "Intro"},
         {"startTime": 1.5, "endTime": 9.0, "title": "Étape"},
     ]
+
+
+def test_the_chapters_flag_names_formats_from_the_one_list():
+    assert chapter_formats("") == [] and chapter_formats(" VTT , json,") == ["vtt", "json"]
+    with pytest.raises(ValueError, match=r"^unknown chapter format 'srt'; use vtt, json or both$"):
+        chapter_formats("vtt,srt")
+    assert list(SIDECARS) == ["vtt", "json"]
+
+
+def test_each_sidecar_reads_as_ours_and_only_as_its_own_kind():
+    chapters = [Chapter(0, 1500, "Intro"), Chapter(1500, 9000, "Step")]
+    for kind in SIDECARS:
+        text = sidecar_text(kind, chapters, title="Back massage", file_name="s.mp3")
+        assert is_sidecar_text(kind, text)
+        assert not is_sidecar_text("json" if kind == "vtt" else "vtt", text)
+    assert not is_sidecar_text("vtt", "WEBVTT\n\nmy own notes\n") and not is_sidecar_text("json", "[1, 2]")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from voiceguide.audio.chime import chime_duration_ms, synthesize_chime
+from voiceguide.audio.chime import ring_ms, synthesize_chime
 from voiceguide.audio.loudness import integrated_loudness
 
 
@@ -11,7 +11,7 @@ from voiceguide.audio.loudness import integrated_loudness
 @pytest.mark.parametrize("rate", [44100, 48000, 16000])
 def test_chime_rings_and_ends_in_silence(style, rate):
     x = synthesize_chime(style, rate)
-    assert len(x) == chime_duration_ms(style) * rate // 1000
+    assert len(x) == ring_ms(style) * rate // 1000
     assert np.abs(x).max() == pytest.approx(1.0)
     assert abs(x[0]) < 1e-3 and abs(x[-1]) < 1e-3  # no click at either end
     head = np.sqrt(np.mean(x[: rate // 2] ** 2))
@@ -24,7 +24,7 @@ def test_styles_differ_and_none_is_silent():
     soft, bell = synthesize_chime("soft", 44100), synthesize_chime("bell", 44100)
     n = min(len(soft), len(bell))
     assert np.corrcoef(soft[:n], bell[:n])[0, 1] < 0.5
-    assert len(synthesize_chime("none", 44100)) == 0 and chime_duration_ms("none") == 0
+    assert len(synthesize_chime("none", 44100)) == 0 and ring_ms("none") == 0
 
 
 def test_soft_chime_has_a_bowl_like_spectrum():

@@ -268,3 +268,46 @@ def test_voices_has_a_header_even_columns_and_marks_the_default(capsys):
     language_at = lines[0].index("LANGUAGE")
     assert all(r[language_at - 2 : language_at] == "  " and r[language_at] != " " for r in rows)  # one column
     assert sum(" * " in r[:language_at] for r in rows) == 1  # one default
+
+
+def test_flags_become_the_librarys_settings_in_one_step(tmp_path):
+    """What a command given no flags builds is the library's own defaults, and the session
+    commands that make sound (export, play) get a MixSettings too; show and render do not."""
+    import dataclasses
+
+    from voiceguide.audio import MixSettings
+    from voiceguide.cli import session_settings
+    from voiceguide.compiler import Pacing
+    from voiceguide.tts import VoiceSettings
+
+    def given(command, *args):
+        ctx = cli.commands[command].make_context(command, ["--cache-dir", str(tmp_path), *args])
+        kwargs = dict(ctx.params)
+        kwargs.pop("routine")
+        settings = session_settings(kwargs)
+        return settings, kwargs  # what the command itself still has to read
+
+    (pacing, voice, mix, cache_dir), rest = given("export", "-o", "x.mp3")
+    assert (pacing, voice, cache_dir) == (Pacing(), VoiceSettings(), tmp_path)
+    assert mix == dataclasses.replace(MixSettings(), cache_dir=tmp_path)
+    assert set(rest) == {"out", "bitrate", "chapter_formats"}
+    (pacing, voice, mix, _), rest = given("show", "--rate", "120", "--no-tips")
+    assert mix is None and set(rest) == {"as_json", "svg_path"}
+    assert pacing.rate_wpm == voice.rate_wpm == 120 and not pacing.tips
+    (_, _, mix, _), _ = given("play", "--mono", "--music-volume", "-12", "--chime", "bell")
+    assert (mix.channels, mix.music_volume_db, mix.chime) == (1, -12.0, "bell")
+
+
+def test_one_speech_rate_rule_for_the_flag_the_settings_file_and_the_library(capsys, isolated_settings):
+    """compiler.check_rate is the rule; every way a rate comes in says the same range."""
+    import voiceguide
+    from voiceguide.compiler import MAX_RATE_WPM, MIN_RATE_WPM
+
+    rule = f"use {MIN_RATE_WPM} to {MAX_RATE_WPM} words per minute"
+    code, _, err = run(capsys, "show", "--rate", str(MAX_RATE_WPM + 1))
+    assert code == 2 and rule in err and "--rate" in err
+    isolated_settings.write_text(f"rate = {MIN_RATE_WPM - 1}\n")
+    code, _, err = run(capsys, "show")
+    assert code == 2 and rule in err and "settings.toml:1" in err
+    with pytest.raises(voiceguide.PacingError, match=rule):
+        voiceguide.Session(rate=MAX_RATE_WPM + 1)

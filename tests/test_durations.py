@@ -1,6 +1,6 @@
 import pytest
 
-from voiceguide.durations import format_clock, format_ms, parse_duration, parse_range
+from voiceguide.durations import CEILING_MS, format_clock, format_ms, parse_age, parse_duration, parse_range
 
 
 @pytest.mark.parametrize(
@@ -59,3 +59,41 @@ def test_formatting():
     assert format_ms(3_900_000) == "1h05m"
     assert format_clock(65_000) == "01:05"
     assert format_clock(3_725_000) == "1:02:05"
+
+
+def test_clock():
+    """The player's display and the tables share this one clock (moved from test_player_display)."""
+    assert format_clock(0) == "00:00" and format_clock(61_999) == "01:01" and format_clock(3_726_000) == "1:02:06"
+    assert format_clock(-5) == "00:00"
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [
+        ("30d", 30 * 86400),
+        ("1.5d", 1.5 * 86400),
+        ("2w", 14 * 86400),
+        (" 2 W ", 14 * 86400),
+        ("12h", 43200),
+        ("90m", 5400),
+        ("0m", 0),
+        ("90", 90),
+        ("1:30", 90),
+    ],
+)
+def test_ages_read_in_days_and_weeks_too(text, seconds):
+    assert parse_age(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["banana", "", "  ", "3 days", "1y", "-2d"])
+def test_what_is_no_age_gets_an_ages_examples(text):
+    with pytest.raises(ValueError) as e:
+        parse_age(text)
+    message = str(e.value)
+    assert "30d, 12h or 90m" in message or "negative" in message
+    assert "90s" not in message  # a session's examples are not an age's
+
+
+def test_an_age_keeps_a_durations_limit():
+    with pytest.raises(ValueError, match="too long"):
+        parse_age(f"{CEILING_MS // 1000 + 1}s")

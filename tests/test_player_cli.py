@@ -167,8 +167,9 @@ def test_play_in_a_terminal_with_keys_matches_export_and_stops_cleanly(server, t
         at = RATE // 10 + int(np.argmax(off >= 1e-4))
         there, score = offset_of(rec, ref, at=at, window=RATE // 5, search=(lag + at - RATE, lag + at + RATE))
         pytest.fail(
-            f"the recording leaves the export {at / RATE:.3f} s in: that part heard {(there - lag) / RATE * 1000:+.1f} ms "
-            f"from where the 1-2 s part puts it (score {score:.3f}, largest difference {off.max():.4f})"
+            f"the recording leaves the export {at / RATE:.3f} s in: that part heard "
+            f"{(there - lag) / RATE * 1000:+.1f} ms from where the 1-2 s part puts it "
+            f"(score {score:.3f}, largest difference {off.max():.4f})"
         )
     # after the pause: the same session, later by the time between the two presses
     at = int((t_next - heard - 2.0 - 1.0) * RATE)

@@ -9,7 +9,7 @@ import pytest
 from audio_server import tone_timeline
 
 from voiceguide.keynames import Keymap
-from voiceguide.player.display import PlainDisplay, Status, TerminalDisplay, clock
+from voiceguide.player.display import PlainDisplay, Status, TerminalDisplay
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 TL = tone_timeline(steps=3, step_ms=4000, intro_ms=1000)  # steps at 1-5, 5-9, 9-13 s; ends at 14 s
@@ -17,11 +17,6 @@ TL = tone_timeline(steps=3, step_ms=4000, intro_ms=1000)  # steps at 1-5, 5-9, 9
 
 def status(ms, **kw):
     return Status(TL, ms, keys=Keymap().help(), **kw)
-
-
-def test_clock():
-    assert clock(0) == "00:00" and clock(61_999) == "01:01" and clock(3_726_000) == "1:02:06"
-    assert clock(-5) == "00:00"
 
 
 def test_status_knows_where_the_session_is():

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from voiceguide.compiler import Pacing
-from voiceguide.session import export_tags, prepare, retimer
+from voiceguide.session import prepare, retimer
 from voiceguide.tts import VoiceSettings
 
 STRETCH = Path(__file__).parent / "routines" / "stretch.yaml"
@@ -75,7 +75,9 @@ def test_retime_lengthens_one_step_or_refits_under_length(tmp_path, voice):
 
 def test_export_tags_carry_the_pacing(tmp_path, voice):
     p = prepare(STRETCH, Pacing(length_ms=240_000), voice, tmp_path, render=False)
-    tags = export_tags(p)
+    from voiceguide.audio.export import session_tags  # the one tag builder, which every export uses
+
+    tags = session_tags(p.timeline)
     assert tags["title"] == "Desk stretch" and tags["album"] == "stretch" and tags["artist"] == "voiceguide"
     assert "length_s=240.0" in tags["comment"]
 

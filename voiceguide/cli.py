@@ -10,12 +10,19 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
 from voiceguide import __version__
 from voiceguide.errors import VoiceguideError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voiceguide.audio import MixSettings
+    from voiceguide.compiler import Pacing
+    from voiceguide.tts import VoiceSettings
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process the signal ended
@@ -51,45 +58,22 @@ def _duration(flag: str, text: str | None, most_ms: int | None = None) -> int | 
         raise click.BadParameter(str(e), param_hint=flag) from None
 
 
-def pacing_options(f):
-    """--length, --pace, --rate, --steps, --lead-in, --countdown, --no-countdown, --checkin-every,
-    --no-checkins, --no-tips."""
-    options = [
-        click.option("--length", metavar="DURATION", help="Fit the whole session to this length, e.g. 15m."),
-        click.option(
-            "--pace",
-            type=float,
-            default=1.0,
-            show_default=True,
-            metavar="FACTOR",
-            help="Stretch every step by this factor, e.g. 1.25.",
-        ),
-        click.option(
-            "--rate", type=int, default=160, show_default=True, metavar="WPM", help="Speech rate in words per minute."
-        ),
-        click.option("--steps", metavar="LIST", help="Only these steps, by number or title: 1-3,7 or effleurage."),
-        click.option(
-            "--lead-in", default="3s", show_default=True, metavar="DURATION", help="Music before the first words."
-        ),
-        click.option(
-            "--countdown",
-            default="30s,10s",
-            show_default=True,
-            metavar="TIMES",
-            help="Countdowns before each step ends.",
-        ),
-        click.option("--no-countdown", is_flag=True, help="No countdowns."),
-        click.option(
-            "--checkin-every",
-            metavar="DURATION",
-            help="How often to speak a check-in line, e.g. 90s or a range 60-90s (default: the routine's, else 90s).",
-        ),
-        click.option("--no-checkins", is_flag=True, help="No check-in lines."),
-        click.option("--no-tips", is_flag=True, help="No tips (the steps' reminders); check-ins stay."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+def _option_group(*options):
+    """One decorator for options that commands take together, listed in this order in their help."""
+
+    def apply(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return apply
+
+
+def _defaults(group) -> dict:
+    """Each option of ``group`` by its parameter name, with its default: read from the
+    declarations themselves, so a name or a default is written once."""
+    probe = click.command()(group(lambda **kwargs: None))
+    return dict(probe.make_context("defaults", []).params)  # what a command given no flags gets
 
 
 def _duration_range(flag: str, text: str | None, most_ms: int) -> tuple[int | None, int | None]:
@@ -105,63 +89,74 @@ def _duration_range(flag: str, text: str | None, most_ms: int) -> tuple[int | No
     return lo, (hi if hi != lo else None)
 
 
-def make_pacing(length, pace, rate, steps, lead_in, countdown, no_countdown, checkin_every, no_checkins, no_tips=False):
+# --length, --pace, --rate, --steps, --lead-in, --countdown, --no-countdown, --checkin-every,
+# --no-checkins, --no-tips: what Pacing holds
+pacing_options = _option_group(
+    click.option("--length", metavar="DURATION", help="Fit the whole session to this length, e.g. 15m."),
+    click.option(
+        "--pace",
+        type=float,
+        default=1.0,
+        show_default=True,
+        metavar="FACTOR",
+        help="Stretch every step by this factor, e.g. 1.25.",
+    ),
+    click.option(
+        "--rate", type=int, default=160, show_default=True, metavar="WPM", help="Speech rate in words per minute."
+    ),
+    click.option("--steps", metavar="LIST", help="Only these steps, by number or title: 1-3,7 or effleurage."),
+    click.option(
+        "--lead-in", default="3s", show_default=True, metavar="DURATION", help="Music before the first words."
+    ),
+    click.option(
+        "--countdown",
+        default="30s,10s",
+        show_default=True,
+        metavar="TIMES",
+        help="Countdowns before each step ends.",
+    ),
+    click.option("--no-countdown", is_flag=True, help="No countdowns."),
+    click.option(
+        "--checkin-every",
+        metavar="DURATION",
+        help="How often to speak a check-in line, e.g. 90s or a range 60-90s (default: the routine's, else 90s).",
+    ),
+    click.option("--no-checkins", is_flag=True, help="No check-in lines."),
+    click.option("--no-tips", is_flag=True, help="No tips (the steps' reminders); check-ins stay."),
+)
+
+#: The pacing flags by parameter name, with their defaults (a settings-file value is checked
+#: against these, see _check_setting).
+PACING_DEFAULTS = _defaults(pacing_options)
+
+
+def make_pacing(flags: Mapping[str, Any]):
+    """The pacing flags (by parameter name, as click passes them) as a Pacing."""
     from voiceguide.compiler import MAX_COUNTDOWN_MS, MAX_LEAD_IN_MS, MAX_SESSION_MS, Pacing
 
-    every_ms, every_most_ms = _duration_range("--checkin-every", checkin_every, MAX_SESSION_MS)
+    every_ms, every_most_ms = _duration_range("--checkin-every", flags["checkin_every"], MAX_SESSION_MS)
     countdowns: tuple[int, ...] = ()
-    if not no_countdown and countdown:
+    if not flags["no_countdown"] and flags["countdown"]:
         countdowns = tuple(
             dict.fromkeys(
                 _duration("--countdown", part.strip(), MAX_COUNTDOWN_MS)
-                for part in str(countdown).split(",")
+                for part in str(flags["countdown"]).split(",")
                 if part.strip()
             )
         )
+    steps = flags["steps"]
     return Pacing(
-        length_ms=_duration("--length", length, MAX_SESSION_MS),
-        pace=pace,
-        rate_wpm=rate,
+        length_ms=_duration("--length", flags["length"], MAX_SESSION_MS),
+        pace=flags["pace"],
+        rate_wpm=flags["rate"],
         steps=str(steps) if steps is not None else None,
-        lead_in_ms=_duration("--lead-in", lead_in, MAX_LEAD_IN_MS),
+        lead_in_ms=_duration("--lead-in", flags["lead_in"], MAX_LEAD_IN_MS),
         countdowns_ms=countdowns,
-        checkins=not no_checkins,
+        checkins=not flags["no_checkins"],
         checkin_every_ms=every_ms,
         checkin_every_most_ms=every_most_ms,
-        tips=not no_tips,
+        tips=not flags["no_tips"],
     )
-
-
-PACING_DEFAULTS = {
-    "length": None,
-    "pace": 1.0,
-    "rate": 160,
-    "steps": None,
-    "lead_in": "3s",
-    "countdown": "30s,10s",
-    "no_countdown": False,
-    "checkin_every": None,
-    "no_checkins": False,
-    "no_tips": False,
-}
-
-
-PACING_KEYS = (
-    "length",
-    "pace",
-    "rate",
-    "steps",
-    "lead_in",
-    "countdown",
-    "no_countdown",
-    "checkin_every",
-    "no_checkins",
-    "no_tips",
-)
-
-
-def pop_pacing(kwargs: dict):
-    return make_pacing(*(kwargs.pop(k) for k in PACING_KEYS))
 
 
 def _cache_dir_option(f):
@@ -172,87 +167,97 @@ def _cache_dir_option(f):
     )(f)
 
 
-def voice_options(f):
-    """--engine, --voice, --volume, --cache-dir."""
-    options = [
-        click.option(
-            "--engine",
-            default="auto",
-            show_default=True,
-            metavar="NAME",
-            help="Speech engine: auto, pyttsx3, espeak-ng or piper.",
-        ),
-        click.option("--voice", metavar="NAME", help="Voice name (see `voiceguide voices`)."),
-        click.option(
-            "--volume",
-            type=click.FloatRange(0.0, 1.0, min_open=True),
-            default=1.0,
-            show_default=True,
-            help="Speech engine volume, above 0 and at most 1.",
-        ),
-        _cache_dir_option,
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+# --engine, --voice, --volume, --cache-dir: what VoiceSettings holds, and where its clips are
+voice_options = _option_group(
+    click.option(
+        "--engine",
+        default="auto",
+        show_default=True,
+        metavar="NAME",
+        help="Speech engine: auto, pyttsx3, espeak-ng or piper.",
+    ),
+    click.option("--voice", metavar="NAME", help="Voice name (see `voiceguide voices`)."),
+    click.option(
+        "--volume",
+        type=click.FloatRange(0.0, 1.0, min_open=True),
+        default=1.0,
+        show_default=True,
+        help="Speech engine volume, above 0 and at most 1.",
+    ),
+    _cache_dir_option,
+)
+
+# --music, --music-volume, --chime, --sample-rate, --mono: what MixSettings holds
+mix_options = _option_group(
+    click.option(
+        "--music",
+        default="builtin",
+        show_default=True,
+        metavar="builtin|none|PATH",
+        help="Background music: the built-in ambient bed, none, or a file or folder.",
+    ),
+    click.option("--music-volume", type=float, metavar="DB", help="Music level relative to speech, in dB (e.g. -18)."),
+    click.option(
+        "--chime",
+        type=click.Choice(["soft", "bell", "none"]),
+        default="soft",
+        show_default=True,
+        help="The sound between steps.",
+    ),
+    click.option(
+        "--sample-rate",
+        type=click.IntRange(8000, 192000),
+        default=44100,
+        show_default=True,
+        help="Output sample rate in Hz.",
+    ),
+    click.option("--mono", is_flag=True, help="One channel (smaller files)."),
+)
+
+_MIX_KEYS = tuple(_defaults(mix_options))
 
 
-def pop_voice(kwargs: dict, rate: int):
+def session_options(*, mix: bool):
+    """Every option group a command that builds a session takes: the pacing and the voice, and
+    the mix too for the commands that make sound (export, play) or keep it (render)."""
+    return _option_group(pacing_options, voice_options, *([mix_options] if mix else []))
+
+
+class SessionSettings(NamedTuple):
+    """The session flags as the library's settings objects (what Session.from_settings takes)."""
+
+    pacing: Pacing
+    voice: VoiceSettings
+    mix: MixSettings | None  # None for a command without the mix options (show)
+    cache_dir: Path
+
+
+def session_settings(kwargs: dict) -> SessionSettings:
+    """Pop the session flags from a command's ``kwargs`` and turn them into the library's
+    settings objects in one step; each object checks its own values (the speech-rate rule is
+    compiler.check_rate, asked by Pacing and VoiceSettings alike)."""
     from voiceguide.tts import VoiceSettings, default_cache_dir
 
-    settings = VoiceSettings(
-        engine=kwargs.pop("engine"), voice=kwargs.pop("voice"), rate_wpm=rate, volume=kwargs.pop("volume")
+    pacing = make_pacing({k: kwargs.pop(k) for k in PACING_DEFAULTS})
+    voice = VoiceSettings(
+        engine=kwargs.pop("engine"), voice=kwargs.pop("voice"), rate_wpm=pacing.rate_wpm, volume=kwargs.pop("volume")
     )
-    return settings, default_cache_dir(kwargs.pop("cache_dir"))
+    cache_dir = default_cache_dir(kwargs.pop("cache_dir"))
+    mix = None
+    if all(k in kwargs for k in _MIX_KEYS):
+        from voiceguide.audio import MixSettings
 
-
-def mix_options(f):
-    """--music, --music-volume, --chime, --sample-rate, --mono."""
-    options = [
-        click.option(
-            "--music",
-            default="builtin",
-            show_default=True,
-            metavar="builtin|none|PATH",
-            help="Background music: the built-in ambient bed, none, or a file or folder.",
-        ),
-        click.option(
-            "--music-volume", type=float, metavar="DB", help="Music level relative to speech, in dB (e.g. -18)."
-        ),
-        click.option(
-            "--chime",
-            type=click.Choice(["soft", "bell", "none"]),
-            default="soft",
-            show_default=True,
-            help="The sound between steps.",
-        ),
-        click.option(
-            "--sample-rate",
-            type=click.IntRange(8000, 192000),
-            default=44100,
-            show_default=True,
-            help="Output sample rate in Hz.",
-        ),
-        click.option("--mono", is_flag=True, help="One channel (smaller files)."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-def pop_mix(kwargs: dict, cache_dir: Path):
-    from voiceguide.audio import MixSettings
-
-    music_volume = kwargs.pop("music_volume")
-    extra = {} if music_volume is None else {"music_volume_db": music_volume}
-    return MixSettings(
-        sample_rate=kwargs.pop("sample_rate"),
-        channels=1 if kwargs.pop("mono") else 2,
-        music=str(kwargs.pop("music")),
-        chime=kwargs.pop("chime"),
-        cache_dir=cache_dir,
-        **extra,
-    )
+        music_volume = kwargs.pop("music_volume")
+        extra = {} if music_volume is None else {"music_volume_db": music_volume}
+        mix = MixSettings(
+            sample_rate=kwargs.pop("sample_rate"),
+            channels=1 if kwargs.pop("mono") else 2,
+            music=str(kwargs.pop("music")),
+            chime=kwargs.pop("chime"),
+            cache_dir=cache_dir,
+            **extra,
+        )
+    return SessionSettings(pacing, voice, mix, cache_dir)
 
 
 # --- output helpers ------------------------------------------------------------------------------------
@@ -405,7 +410,7 @@ def _check_setting(name: str, value) -> None:
 
     try:
         if name in PACING_DEFAULTS and name != "steps":
-            make_pacing(**{**PACING_DEFAULTS, name: value})
+            make_pacing({**PACING_DEFAULTS, name: value})
         elif name == "engine" and value != "auto":
             from voiceguide.tts import get_engine
 
@@ -423,8 +428,7 @@ def _check_setting(name: str, value) -> None:
 
 @cli.command()
 @click.argument("routine", required=False)
-@pacing_options
-@voice_options
+@session_options(mix=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON (the contract other tools read).")
 @click.option(
     "--svg",
@@ -447,9 +451,9 @@ def show(routine, as_json, svg_path, **kwargs):
       voiceguide show --length 15m --svg session.svg
     """
     from voiceguide.session import prepare
+    from voiceguide.timeline import CueKind
 
-    pacing = pop_pacing(kwargs)
-    voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
+    pacing, voice, _, cache_dir = session_settings(kwargs)
     prepared = prepare(routine, pacing, voice, cache_dir, render=False)
     tl = prepared.timeline
     if svg_path is not None:
@@ -471,7 +475,7 @@ def show(routine, as_json, svg_path, **kwargs):
     for cue in tl.cues:
         mark = "~" if cue.estimated else " "
         text = cue.text or "(chime)"
-        if cue.kind.value == "checkin" and cue.start_ms in waits:
+        if cue.kind is CueKind.CHECKIN and cue.start_ms in waits:
             text += f"  (waited {format_ms(max(1, round(waits[cue.start_ms] / 1000)) * 1000)} for room)"
         step = str(cue.step) if cue.step is not None else "-"
         click.echo(f"{format_clock(cue.start_ms):>7}{mark}  {step:<4}  {cue.kind.value:<11}  {text}")
@@ -572,9 +576,7 @@ def routines():
 
 @cli.command()
 @click.argument("routine", required=False)
-@pacing_options
-@voice_options
-@mix_options
+@session_options(mix=True)
 def render(routine, **kwargs):
     """Render every clip a session needs into the cache, so play and export start at once.
 
@@ -705,24 +707,11 @@ def cache_prune(cache_dir, older_than):
 
 
 def _age_seconds(text: str) -> float:
-    import re
+    from voiceguide.durations import parse_age
 
-    from voiceguide.durations import parse_duration
-    from voiceguide.errors import excerpt
-
-    shown = text
-    text = text.strip().lower()
     try:
-        days = re.fullmatch(r"([0-9]{1,6}(?:\.[0-9]+)?)\s*([dw])", text)
-        if days:
-            return float(days.group(1)) * 86400 * (7 if days.group(2) == "w" else 1)
-        return parse_duration(text) / 1000
+        return parse_age(text)
     except ValueError as e:
-        if str(e).startswith(("not a duration", "empty duration")):
-            # the duration parser's examples (90s, 2m) are a session's times; an age reads in days
-            raise click.BadParameter(
-                f"not an age: {excerpt(shown)}; write it like 30d, 12h or 90m", param_hint="--older-than"
-            ) from None
         raise click.BadParameter(str(e), param_hint="--older-than") from None
 
 
@@ -744,9 +733,7 @@ def _age_seconds(text: str) -> float:
     metavar="vtt,json",
     help="Also write FILE.chapters.vtt and/or FILE.chapters.json.",
 )
-@pacing_options
-@voice_options
-@mix_options
+@session_options(mix=True)
 def export(routine, out, bitrate, chapter_formats, **kwargs):
     """Write the session to an MP3 (or WAV) with one chapter per step.
 
@@ -756,10 +743,12 @@ def export(routine, out, bitrate, chapter_formats, **kwargs):
       voiceguide export -o massage.mp3 --length 15m --music ~/Music/calm --chapters vtt,json
       voiceguide export my-routine.yaml -o session.wav --mono
     """
-    formats = [f.strip().lower() for f in chapter_formats.split(",") if f.strip()]
-    bad = [f for f in formats if f not in ("vtt", "json")]
-    if bad:
-        raise click.BadParameter(f"unknown chapter format {bad[0]!r}; use vtt, json or both", param_hint="--chapters")
+    from voiceguide.audio.chapters import chapter_formats as parse_formats
+
+    try:
+        formats = parse_formats(chapter_formats)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--chapters") from None
     session, _ = _session_mixer(routine, kwargs)
     result = _with_bar("Exporting", session.export, out, bitrate=bitrate, chapters=formats)
     for note in result.notes:
@@ -771,10 +760,7 @@ def _session(routine, kwargs):
     """Flags -> a voiceguide.Session (nothing loaded or rendered yet)."""
     from voiceguide.session import Session
 
-    pacing = pop_pacing(kwargs)
-    voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
-    mix = pop_mix(kwargs, cache_dir)
-    return Session.from_settings(routine, pacing, voice, mix, cache_dir)
+    return Session.from_settings(routine, *session_settings(kwargs))
 
 
 def _mixer(session):
@@ -819,9 +805,7 @@ def _describe_result(result) -> str:
 )
 @click.option("--device", metavar="NAME", help="Audio device name (an unknown name lists the ones available).")
 @click.option("--quiet", is_flag=True, help="No live display: one plain line per cue.")
-@pacing_options
-@voice_options
-@mix_options
+@session_options(mix=True)
 @click.pass_context
 def play(ctx, routine, output_kind, device, quiet, **kwargs):
     """Play the session aloud, hands-free, with single-key controls.

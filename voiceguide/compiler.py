@@ -35,7 +35,7 @@ SpeechTimer = Callable[[str], "tuple[int, bool]"]
 
 GAP_MS = 800  # silence between cues that follow one another
 CLEAR_MS = 4_000  # tips and check-ins keep this far from any other cue
-CHIME_MS = 1_500  # the slot a transition chime takes before the announcement
+CHIME_MS = 1_500  # the slot a transition chime takes before the announcement (it rings on beneath it)
 TAIL_MS = 4_000  # music after the last chime, so the end is not abrupt
 STEP_MARGIN_MS = 2_000  # least free time a step keeps after its instruction
 HALFWAY_MIN_MS = 90_000  # shorter steps get no "halfway" cue

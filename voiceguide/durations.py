@@ -1,4 +1,5 @@
-"""Durations as people write them: ``90s``, ``2m``, ``1m30s``, ``1.5m``, ``1:30``, ranges ``2-3m``.
+"""Durations as people write them: ``90s``, ``2m``, ``1m30s``, ``1.5m``, ``1:30``, ranges ``2-3m``;
+ages, which also take days and weeks (``30d``, ``2w``).
 
 Every value becomes integer milliseconds. Parsing raises ``ValueError`` with a message written
 for the user; callers attach the file and line (routine loader) or the flag name (CLI).
@@ -25,6 +26,10 @@ _UNIT_AT_END = re.compile(r"(h|min|ms|m|sec|s)$", re.IGNORECASE)
 CEILING_MS = 1000 * 3_600_000
 
 _FORMS = "write it like 90s, 2m, 1m30s or 1:30"
+
+# An age (how long ago a cached clip was last used) reads in days and weeks as well.
+_AGE_DAYS = re.compile(r"([0-9]{1,6}(?:\.[0-9]+)?)\s*([dw])")
+_DAY_S = 86_400
 
 
 def parse_duration(text: str | int | float, *, default_unit: str = "s", most_ms: int = CEILING_MS) -> int:
@@ -62,6 +67,26 @@ def parse_duration(text: str | int | float, *, default_unit: str = "s", most_ms:
     if not seen or pos != len(compact):
         raise ValueError(f"not a duration: {shown}; {_FORMS}")
     return _bounded(total, shown, most_ms)
+
+
+def parse_age(text: str) -> float:
+    """An age in seconds: ``30d``, ``2w``, ``12h``, ``90m`` (``cache prune --older-than``).
+
+    Days and weeks here, then every form a duration takes; a duration's limit (CEILING_MS) holds
+    for those. ValueError says why not, with an age's examples where the text is no duration.
+    """
+    shown = text
+    text = text.strip().lower()
+    days = _AGE_DAYS.fullmatch(text)
+    if days:
+        return float(days.group(1)) * _DAY_S * (7 if days.group(2) == "w" else 1)
+    try:
+        return parse_duration(text) / 1000
+    except ValueError as e:
+        if str(e).startswith(("not a duration", "empty duration")):
+            # the duration parser's examples (90s, 2m) are a session's times; an age reads in days
+            raise ValueError(f"not an age: {excerpt(shown)}; write it like 30d, 12h or 90m") from None
+        raise
 
 
 def _bounded(ms: float, shown: str, most_ms: int) -> int:

@@ -183,16 +183,6 @@ def retimer(prepared: Prepared, mixer_holder: dict[str, Any]) -> Callable[[int, 
     return retime
 
 
-def export_tags(prepared: Prepared) -> dict[str, str]:
-    pacing = ", ".join(f"{k}={v}" for k, v in prepared.timeline.pacing.items() if v not in (None, []))
-    return {
-        "title": prepared.timeline.title,
-        "album": prepared.routine.name,
-        "artist": "voiceguide",
-        "comment": f"voiceguide pacing: {pacing}",
-    }
-
-
 # --- the library's face: one object for people who script sessions -------------------------------------
 
 
@@ -358,7 +348,6 @@ class Session:
             Path(path),
             bitrate=bitrate,
             chapters=list(chapters),
-            tags=export_tags(self.prepared),
             progress=progress,
         )
         self._export_notes.extend(n for n in result.notes if n not in self._export_notes)

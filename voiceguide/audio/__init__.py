@@ -26,7 +26,6 @@ _EXPORTS = {
     "sidecar_path": "voiceguide.audio.export",
     "Chapter": "voiceguide.audio.chapters",
     "session_chapters": "voiceguide.audio.chapters",
-    "chime_duration_ms": "voiceguide.audio.chime",
     "ArrayClip": "voiceguide.audio.clip",
 }
 
@@ -34,7 +33,6 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from voiceguide.audio.chapters import Chapter, session_chapters  # noqa: F401 - for type checkers; __getattr__ imports on first use
-    from voiceguide.audio.chime import chime_duration_ms  # noqa: F401 - for type checkers; __getattr__ imports on first use
     from voiceguide.audio.clip import ArrayClip  # noqa: F401 - for type checkers; __getattr__ imports on first use
     from voiceguide.audio.export import ExportResult, export_session, sidecar_path  # noqa: F401 - for type checkers; __getattr__ imports on first use
     from voiceguide.audio.mixer import CEILING_DBTP, TARGET_LUFS, Mixer, build_mixer, prepare_mix  # noqa: F401 - for type checkers; __getattr__ imports on first use

@@ -15,6 +15,11 @@ from voiceguide.timeline import Timeline
 INTRO_TITLE = "Introduction"
 CLOSING_TITLE = "Closing"
 
+#: The chapter files an export can write beside FILE, by the name ``--chapters`` takes, and the
+#: ending each adds to FILE's name: the one list of chapter formats (the flag, the export's check
+#: and its removal of stale sidecars all read it).
+SIDECARS = {"vtt": ".chapters.vtt", "json": ".chapters.json"}
+
 
 @dataclass(frozen=True)
 class Chapter:
@@ -68,3 +73,32 @@ def podcast_json(chapters: Sequence[Chapter], *, title: str | None = None, file_
         doc["fileName"] = file_name
     doc["chapters"] = [{"startTime": c.start_ms / 1000, "endTime": c.end_ms / 1000, "title": c.title} for c in chapters]
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def chapter_formats(text: str) -> list[str]:
+    """The formats ``--chapters vtt,json`` names, in its order; ValueError names one not known."""
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    bad = [f for f in formats if f not in SIDECARS]
+    if bad:
+        # "or both": there are two formats; a third would want this message rewritten
+        raise ValueError(f"unknown chapter format {bad[0]!r}; use {', '.join(SIDECARS)} or both")
+    return formats
+
+
+def sidecar_text(kind: str, chapters: Sequence[Chapter], *, title: str, file_name: str) -> str:
+    """The sidecar file of ``kind`` (a key of SIDECARS) for ``chapters``."""
+    if kind == "vtt":
+        return webvtt(chapters)
+    return podcast_json(chapters, title=title, file_name=file_name)
+
+
+def is_sidecar_text(kind: str, text: str) -> bool:
+    """Whether ``text`` reads as a sidecar of ``kind`` that voiceguide writes (an export removes
+    only those when they no longer describe its file)."""
+    if kind == "vtt":
+        return text.startswith("WEBVTT\n") and "\nchapter-1\n" in text
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and "version" in doc and isinstance(doc.get("chapters"), list)

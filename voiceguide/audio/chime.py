@@ -33,8 +33,12 @@ _STYLES = {
 _FADE_MS = 400
 
 
-def chime_duration_ms(style: str) -> int:
-    """How long a chime of ``style`` rings ("none": 0): the compiler's slot for a transition."""
+def ring_ms(style: str) -> int:
+    """How long a chime of ``style`` rings ("none": 0).
+
+    Not its slot in the session: the timeline gives a transition compiler.CHIME_MS (1.5 s), the
+    one rule for that, and the announcement after it starts while the chime decays beneath it.
+    """
     return _STYLES[style][3] if style in _STYLES else 0
 
 

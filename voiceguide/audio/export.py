@@ -21,7 +21,6 @@ carries its chapters as RIFF cue points (a ``cue `` chunk, and a ``LIST``/``adtl
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import re
@@ -39,15 +38,15 @@ import numpy as np
 
 from voiceguide import files
 from voiceguide.audio import mp3frames, segments
-from voiceguide.audio.chapters import Chapter, podcast_json, session_chapters, webvtt
+from voiceguide.audio.chapters import SIDECARS, Chapter, is_sidecar_text, session_chapters, sidecar_text
 from voiceguide.audio.codec import codec_gain
 from voiceguide.audio.ffmpeg import ffmpeg_path, file_arg, last_line
 from voiceguide.audio.id3 import id3v2_tag
 from voiceguide.audio.mixer import Mixer
 from voiceguide.errors import EnvironmentFault, OutputError
+from voiceguide.timeline import Timeline
 
 FORMATS = {".mp3": "mp3", ".wav": "wav"}
-SIDECARS = {"vtt": ".chapters.vtt", "json": ".chapters.json"}
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 MP3_BITRATES = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 BLOCK_FRAMES = 1 << 16  # about 1.5 s: large enough that per-block overhead vanishes
@@ -92,17 +91,15 @@ def sidecar_path(out: Path, kind: str) -> Path:
     return out.with_name(out.name + SIDECARS[kind])
 
 
-def session_tags(mixer: Mixer) -> dict[str, str]:
-    tl = mixer.timeline
-    pacing = "; ".join(
-        f"{k}={v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v)}"
-        for k, v in tl.pacing.items()
-    )
+def session_tags(timeline: Timeline) -> dict[str, str]:
+    """The tags every export carries: the title, album = the routine, artist = voiceguide, and
+    the pacing used as a comment (what was unset left out), so a file says how it was made."""
+    pacing = ", ".join(f"{k}={v}" for k, v in timeline.pacing.items() if v not in (None, []))
     return {
-        "title": tl.title,
-        "album": tl.routine,
+        "title": timeline.title,
+        "album": timeline.routine,
         "artist": "voiceguide",
-        "comment": f"pacing: {pacing}" if pacing else "pacing: default",
+        "comment": f"voiceguide pacing: {pacing or 'default'}",
     }
 
 
@@ -114,7 +111,7 @@ def _check(out: Path, bitrate: str, chapters: Sequence[str], mixer: Mixer) -> st
         )
     unknown = [c for c in chapters if c not in SIDECARS]
     if unknown:
-        raise OutputError(f"unknown chapter format {unknown[0]!r}; choose from vtt, json", path=out)
+        raise OutputError(f"unknown chapter format {unknown[0]!r}; choose from {', '.join(SIDECARS)}", path=out)
     if fmt == "mp3":
         m = re.fullmatch(r"(\d+)k", bitrate.strip().lower())
         if not m or int(m.group(1)) not in MP3_BITRATES:
@@ -512,7 +509,7 @@ def export_session(
     fmt = _check(out, bitrate, chapters, mixer)
     ffmpeg_path()  # fail before any file is made
     chapter_list = session_chapters(mixer.timeline)
-    all_tags = session_tags(mixer)
+    all_tags = session_tags(mixer.timeline)
     all_tags.update(tags or {})
 
     # temps that a killed export left here (ours by name, their writers gone)
@@ -586,11 +583,7 @@ def export_session(
         sidecars: list[tuple[Path, Path]] = []
         for kind in chapters:
             target = sidecar_path(out, kind)
-            text = (
-                webvtt(chapter_list)
-                if kind == "vtt"
-                else podcast_json(chapter_list, title=mixer.timeline.title, file_name=out.name)
-            )
+            text = sidecar_text(kind, chapter_list, title=mixer.timeline.title, file_name=out.name)
             side_tmp = temp_beside(target)
             try:
                 side_tmp.write_text(text, encoding="utf-8")
@@ -647,13 +640,7 @@ def _is_our_sidecar(path: Path, kind: str) -> bool:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    if kind == "vtt":
-        return text.startswith("WEBVTT\n") and "\nchapter-1\n" in text
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return False
-    return isinstance(doc, dict) and "version" in doc and isinstance(doc.get("chapters"), list)
+    return is_sidecar_text(kind, text)
 
 
 def _chunk(fourcc: bytes, body: bytes) -> bytes:

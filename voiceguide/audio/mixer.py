@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from voiceguide import cachedir
 from voiceguide.audio.cache import DerivedCache, digest
 from voiceguide.audio.chime import synthesize_chime
 from voiceguide.audio.envelope import MusicEnvelope
@@ -410,7 +411,7 @@ def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: Mix
     _return_big_buffers_to_the_system()
     _check_digests(clips)
     rate, channels = settings.sample_rate, settings.channels
-    cache = DerivedCache(settings.cache_dir / "mix") if settings.cache_dir is not None else None
+    cache = DerivedCache(settings.cache_dir / cachedir.MIX) if settings.cache_dir is not None else None
     if cache is not None:
         # An export usually follows, and needs the encoder's calibration (two short ffmpeg runs)
         # before its first block. They run at the lowest priority, on what CPU the work below

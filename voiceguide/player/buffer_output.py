@@ -50,9 +50,11 @@ class BufferOutput:
                 "simpleaudio is not installed (pip install 'voiceguide[simpleaudio]'); "
                 "--output stream needs nothing extra"
             ) from None
+        from voiceguide.compat.simpleaudio import SimpleaudioError
+
         quiet_alsa()
         self._sa = simpleaudio
-        self._error = simpleaudio._simpleaudio.SimpleaudioError  # not re-exported by the package
+        self._error = SimpleaudioError
         self.rate, self.channels = rate, channels
         self.buffer_frames = int((buffer_s or self.BUFFER_S) * rate)
         self.join_frames = self.JOIN_MS * rate // 1000

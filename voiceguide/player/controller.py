@@ -23,9 +23,10 @@ from typing import NamedTuple, TypeAlias
 
 import numpy as np
 
+from voiceguide.durations import format_clock
 from voiceguide.errors import VoiceguideError
 from voiceguide.keynames import Keymap, key_label
-from voiceguide.player.display import Display, Status, clock
+from voiceguide.player.display import Display, Status
 from voiceguide.player.keys import KeySource
 from voiceguide.player.opening import open_output
 from voiceguide.player.output import Output
@@ -387,7 +388,7 @@ class _Live:
         self.transport.post(Swap(new))
         self.target = None
         secs = abs(delta_ms) // 1000
-        self.note(f"Step {step.index} is {secs} s {how}; the session now ends at {clock(new.timeline.total_ms)}")
+        self.note(f"Step {step.index} is {secs} s {how}; the session now ends at {format_clock(new.timeline.total_ms)}")
 
 
 def _same_cue(cue: Cue | None, old: Timeline, new: Timeline) -> Cue | None:

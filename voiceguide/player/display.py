@@ -16,8 +16,6 @@ from voiceguide.player import font
 from voiceguide.player.transport import Mode
 from voiceguide.timeline import Cue, Step, Timeline
 
-clock = format_clock  # mm:ss, or h:mm:ss from an hour on: the one rule, in durations.py
-
 
 @dataclass(frozen=True)
 class Status:
@@ -123,10 +121,10 @@ class PlainDisplay:
         if not cue.text:
             return  # a chime says nothing to write down
         where = _where_of(cue, status.timeline)
-        self._out.write(f"{clock(cue.start_ms)}  {where}  {cue.text}\n")
+        self._out.write(f"{format_clock(cue.start_ms)}  {where}  {cue.text}\n")
 
     def note(self, text: str, status: Status) -> None:
-        self._out.write(f"{clock(status.position_ms)}  {status.where}  ({text})\n")
+        self._out.write(f"{format_clock(status.position_ms)}  {status.where}  ({text})\n")
 
     def update(self, status: Status) -> None:
         pass
@@ -219,13 +217,13 @@ class TerminalDisplay:
         lines.append(("", "blank"))
         bar_w = max(10, min(40, cols - 42))
         lines.append(
-            (fit(f"This step {_bar(status.step_progress, bar_w, u)} {clock(status.step_left_ms)} left"), "text")
+            (fit(f"This step {_bar(status.step_progress, bar_w, u)} {format_clock(status.step_left_ms)} left"), "text")
         )
         lines.append(
             (
                 fit(
-                    f"Session   {_bar(status.progress, bar_w, u)} {clock(status.session_left_ms)} left"
-                    f" of {clock(tl.total_ms)}"
+                    f"Session   {_bar(status.progress, bar_w, u)} {format_clock(status.session_left_ms)} left"
+                    f" of {format_clock(tl.total_ms)}"
                 ),
                 "text",
             )

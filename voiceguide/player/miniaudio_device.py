@@ -9,9 +9,10 @@ in 1.4 ms, and a playback device is a handful of calls into it.
 
 The package's own contract is kept: a device's ``pUserData`` is a cffi handle to an object with
 ``_data_callback(device, output, input, frames)`` and ``_stop_callback(device)``, and the two
-"extern Python" callbacks the library calls dispatch through it, exactly as the package's do. So
-this module and the package may both be loaded, in either order. tests/test_player_miniaudio_device.py
-fails when a new release of the package changes any of this.
+"extern Python" callbacks the library calls dispatch through it, exactly as the package's do
+(they and the private module are in voiceguide/compat/miniaudio.py). So this module and the
+package may both be loaded, in either order. tests/test_player_miniaudio_device.py and
+tests/test_compat.py fail when a new release of the package changes any of this.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from _miniaudio import ffi, lib
+from voiceguide.compat.miniaudio import DATA_CALLBACK, STOP_CALLBACK, ffi, lib
 
 #: Backends by the names a device reports ("PulseAudio"), for the ones voiceguide asks for.
 PULSEAUDIO, ALSA, JACK, NULL = (
@@ -36,18 +37,6 @@ class MiniaudioError(Exception):
     def __init__(self, what: str, code: int | None = None):
         super().__init__(what, code)
         self.code = code
-
-
-@ffi.def_extern(name="_internal_data_callback")
-def _data_callback(device: Any, output: Any, input: Any, frames: int) -> None:  # noqa: A002 - miniaudio's names
-    if frames > 0 and device.pUserData:
-        ffi.from_handle(device.pUserData)._data_callback(device, output, input, frames)
-
-
-@ffi.def_extern(name="_internal_stop_callback")
-def _stop_callback(device: Any) -> None:
-    if device.pUserData:
-        ffi.from_handle(device.pUserData)._stop_callback(device)
 
 
 def backend_name(backend: int) -> str:
@@ -127,8 +116,8 @@ class Playback:
         config.periodSizeInMilliseconds = period_ms
         config.periods = periods
         config.pUserData = self._handle
-        config.dataCallback = lib._internal_data_callback
-        config.stopCallback = lib._internal_stop_callback
+        config.dataCallback = DATA_CALLBACK
+        config.stopCallback = STOP_CALLBACK
         self._device = ffi.new("ma_device *")
         result = lib.ma_device_init(self._context.ptr, ffi.addressof(config), self._device)
         if result != lib.MA_SUCCESS:

@@ -89,39 +89,14 @@ def match_voice(wanted: str, rows: list[dict]) -> str | None:
     return None
 
 
-class _QuickPoll:
-    """Stands in for ``time`` in pyttsx3's espeak driver: its loop polls every 1 ms, not 10.
-
-    The driver synthesises synchronously, then sleeps 10 ms before it notices it is done:
-    that sleep was most of a clip's time. A shorter poll changes nothing else.
-    """
-
-    def __getattr__(self, name: str):
-        import time
-
-        return getattr(time, name)
-
-    @staticmethod
-    def sleep(seconds: float) -> None:
-        import time
-
-        time.sleep(min(seconds, 0.001))
-
-
-def _shorten_driver_poll() -> None:
-    import time
-
-    driver = sys.modules.get("pyttsx3.drivers.espeak")
-    if driver is not None and getattr(driver, "time", None) is time:
-        driver.time = _QuickPoll()
-
-
 def pyttsx3_backend(config: dict):
     """Runs in a worker: make the engine, check the voice, return the per-clip function."""
     import pyttsx3
 
+    from voiceguide.compat.pyttsx3 import shorten_espeak_poll
+
     engine = pyttsx3.init()
-    _shorten_driver_poll()
+    shorten_espeak_poll()  # the espeak driver's loop: a poll of 1 ms, not 10
     rows = _voice_rows(engine.getProperty("voices"))
     driver = type(getattr(getattr(engine, "proxy", None), "_driver", None)).__name__
     try:
