@@ -107,6 +107,9 @@ def render_espeak(texts: list[str], folder: Path) -> None:
 
 def hand_export(minutes: float, out: Path, clip_dir: Path, cache_dir: Path) -> None:
     """Runs in the measured child: load the clips, build the timeline and mixer, export."""
+    from voiceguide.cli import _tune_allocator
+
+    _tune_allocator()  # what the command line's entry point does for every command
     import numpy as np
 
     from voiceguide.audio import ArrayClip, MixSettings, build_mixer, export_session
