@@ -587,7 +587,9 @@ def render(routine, **kwargs):
 
     pacing = pop_pacing(kwargs)
     voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
-    prepared = _with_bar("Rendering", prepare, routine, pacing, voice, cache_dir, render=True)
+    prepared = _with_bar(
+        "Rendering", prepare, routine, pacing, voice, cache_dir, render=True, background=_command_background()
+    )
     _print_notes(prepared)
     total = len(prepared.clips)
     _err(
@@ -767,13 +769,21 @@ def _session_mixer(routine, kwargs):
     pacing = pop_pacing(kwargs)
     voice, cache_dir = pop_voice(kwargs, pacing.rate_wpm)
     mix = pop_mix(kwargs, cache_dir)
-    session = Session.from_settings(routine, pacing, voice, mix, cache_dir)
+    session = Session.from_settings(routine, pacing, voice, mix, cache_dir, _command_background())
     prepared = _with_bar("Rendering", session.render)
     try:
         mixer = session.mixer()
     finally:
         _print_notes(prepared)  # with any damaged clip that building found and rendered again
     return session, mixer
+
+
+def _command_background():
+    """The running command's threads (voiceguide.background): click closes it with the
+    command's context, however the command ends, so no thread outlives the command."""
+    from voiceguide.background import Background
+
+    return click.get_current_context().with_resource(Background())
 
 
 def _describe_result(result) -> str:

@@ -15,9 +15,9 @@ levels to the Mixer, which is complete when it is made.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -47,6 +47,9 @@ from voiceguide.audio.music import Bed, bed_position, prepare_bed
 from voiceguide.audio.settings import MixSettings
 from voiceguide.audio.speech import ClipLike, SpeechBank
 from voiceguide.timeline import CueKind, Timeline
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voiceguide.background import Background
 
 __all__ = ["CEILING_DBTP", "TARGET_LUFS", "Levels", "Mixer", "Placement", "build_mixer"]
 
@@ -334,63 +337,48 @@ def _bed_powers(bed: Bed, bounds: np.ndarray, rate: int) -> np.ndarray:
     return bed.powers[idx]
 
 
-class _Side:
-    """A function run on a thread of its own; ``result`` joins it and returns or raises."""
-
-    def __init__(self, fn: Callable[[], Any]):
-        import threading
-
-        self._fn = fn
-        self._value: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="voiceguide-bed", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._fn()
-        except BaseException as e:  # noqa: BLE001 - handed to the caller in result()
-            self._error = e
-
-    def join(self) -> None:
-        self._thread.join()
-
-    def result(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
-def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: MixSettings) -> Mixer:
+def build_mixer(
+    timeline: Timeline,
+    clips: Mapping[str, ClipLike],
+    settings: MixSettings,
+    background: Background | None = None,
+) -> Mixer:
     """Prepare everything a session's sound needs and fix its levels, without rendering it.
 
     ``clips`` maps each spoken text to its clip (an object with .key, .digest, .sample_rate, .frames
-    and .read() -> float32 mono). Raises AudioInputError for unusable music, DamagedClip for a
-    cached clip that fails its check (it has been taken out of the cache: render it again).
+    and .read() -> float32 mono). With a ``background``, the music, the chime and the clips'
+    analysis are made side by side on its threads (on first use the three take about as long
+    each, and the analysis alone cannot keep two cores busy), and the MP3 encoder's calibration
+    is started there, for an export that usually follows; without one, all of it is done here,
+    in turn (and export calibrates when it needs to). Raises AudioInputError for unusable music,
+    DamagedClip for a cached clip that fails its check (it has been taken out of the cache:
+    render it again).
     """
+    from voiceguide.background import Background
+
     _check_digests(clips)
+    tasks = background if background is not None else Background(0)
     rate, channels = settings.sample_rate, settings.channels
     cache = DerivedCache(settings.cache_dir / "mix") if settings.cache_dir is not None else None
-    if cache is not None:
-        # An export usually follows, and needs the encoder's calibration (two short ffmpeg runs)
-        # before its first block. They run at the lowest priority, on what CPU the work below
-        # leaves idle, and are usually done when the export asks.
+    if cache is not None and tasks.threaded:
+        # The encoder's calibration (two short ffmpeg runs) at the lowest priority, on what CPU
+        # the work below leaves idle: usually done when an export asks for it.
         from voiceguide.audio import codec
 
-        codec.warm_up(rate, channels, cache, background=True)
+        codec.warm_up(rate, channels, cache, background=tasks, nice=True)
     bank = SpeechBank(clips, rate, cache)
-    # The music and the chime are made beside the clips' analysis rather than after it: on first
-    # use the three take about as long each, and the analysis alone cannot keep two cores busy.
-    # One plain thread, joined here (concurrent.futures would import logging: 11 ms of a warm
-    # start's time to first sound).
-    side = _Side(lambda: (prepare_bed(settings.music, rate, channels, cache), _chime(settings.chime, rate, cache)))
+    bed_task = tasks.submit(prepare_bed, settings.music, rate, channels, cache)
+    chime_task = tasks.submit(_chime, settings.chime, rate, cache)
     try:
-        bank.analyse(timeline.spoken_texts())
+        bank.analyse(timeline.spoken_texts(), tasks)
     except BaseException:
-        side.join()  # never left running behind an error
+        for task in (bed_task, chime_task):  # never left running behind an error
+            task.cancel()
+            task.wait()
         raise
-    bed, (chime_raw, chime_lufs, chime_powers, chime_peak) = side.result()
+    chime_task.wait()  # both end before either's error is raised
+    bed = bed_task.result()
+    chime_raw, chime_lufs, chime_powers, chime_peak = chime_task.result()
 
     placements = place(timeline, rate, bank, len(chime_raw))
     total_frames = frame_of_ms(timeline.total_ms, rate)
