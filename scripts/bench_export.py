@@ -107,9 +107,13 @@ def render_espeak(texts: list[str], folder: Path) -> None:
 
 def hand_export(minutes: float, out: Path, clip_dir: Path, cache_dir: Path) -> None:
     """Runs in the measured child: load the clips, build the timeline and mixer, export."""
+    from voiceguide.cli import _tune_allocator
+
+    _tune_allocator()  # what the command line's entry point does for every command
     import numpy as np
 
     from voiceguide.audio import ArrayClip, MixSettings, build_mixer, export_session
+    from voiceguide.background import Background
     from voiceguide.timeline import Cue, CueKind, Step, Timeline
 
     texts = json.loads((clip_dir / "texts.json").read_text())
@@ -148,8 +152,9 @@ def hand_export(minutes: float, out: Path, clip_dir: Path, cache_dir: Path) -> N
     cues.append(Cue(t, t + 1500, CueKind.TRANSITION, "", None))
     cues.sort(key=lambda c: c.start_ms)
     tl = Timeline("Back massage (bench)", "bench", total, tuple(step_list), tuple(cues), {"length": f"{minutes}m"})
-    mixer = build_mixer(tl, clips, MixSettings(cache_dir=cache_dir))
-    export_session(mixer, out)
+    with Background() as background:  # the threads a command would give it
+        mixer = build_mixer(tl, clips, MixSettings(cache_dir=cache_dir), background)
+        export_session(mixer, out, background=background)
 
 
 # -- the run ---------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from test_audio_support import needs_ffmpeg
 from voiceguide.audio import MixSettings, build_mixer, codec, export_session
 from voiceguide.audio.cache import DerivedCache
 from voiceguide.audio.clip import ArrayClip
+from voiceguide.background import Background
 from voiceguide.timeline import Cue, CueKind, Step, Timeline
 
 pytestmark = needs_ffmpeg
@@ -23,9 +24,10 @@ def test_measured_once_then_remembered(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(codec, "_gains", {})
     monkeypatch.setattr(codec, "measure", lambda *a, **k: calls.append(a) or 0.93)
-    codec.warm_up(22050, 1, cache, "96k")
-    assert codec.codec_gain("96k", 22050, 1, cache) == 0.93  # waits for the background run
-    assert codec.codec_gain("96k", 22050, 1, cache) == 0.93
+    with Background() as background:
+        codec.warm_up(22050, 1, cache, "96k", background=background)
+        assert codec.codec_gain("96k", 22050, 1, cache) == 0.93  # waits for the background run
+        assert codec.codec_gain("96k", 22050, 1, cache) == 0.93
     assert len(calls) == 1
     monkeypatch.setattr(codec, "_gains", {})  # a new process: the cache answers
     assert codec.codec_gain("96k", 22050, 1, cache) == 0.93 and len(calls) == 1

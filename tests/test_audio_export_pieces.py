@@ -337,6 +337,20 @@ def test_export_starts_no_thread_that_outlives_it(session, tmp_path):
     assert set(threading.enumerate()) - before == set()
 
 
+def test_a_background_given_to_build_and_export_leaves_no_thread_once_closed(session, tmp_path):
+    import threading
+
+    from voiceguide.background import Background
+
+    tl, clips = session
+    before = set(threading.enumerate())
+    with Background(2) as background:
+        m = build_mixer(tl, clips, MixSettings(cache_dir=tmp_path / "cache"), background)
+        export_session(m, tmp_path / "s.mp3", background=background)
+        assert any(t.name.startswith("voiceguide-worker") for t in threading.enumerate())  # it was used
+    assert set(threading.enumerate()) - before == set()
+
+
 def test_jobs_are_shared_out_by_size_alone():
     assert export_mod.assign_jobs([100, 60, 60, 60, 20], 2) == [[0, 3], [1, 2, 4]]
     assert export_mod.assign_jobs([5, 5, 5], 3) == [[0], [1], [2]]

@@ -156,15 +156,20 @@ def test_negative_ranges_are_refused():
 
 
 @needs_espeak
-def test_prepare_mix_leaves_nothing_for_the_first_export_to_do(session, tmp_path, monkeypatch):
-    from voiceguide.audio import codec, prepare_mix, speech
+def test_a_first_mix_leaves_nothing_for_the_next_build_to_do(session, tmp_path, monkeypatch):
+    """What a first play or export does once (every clip's analysis, limiting and resampling, the
+    encoder's calibration) is kept in the cache: a new process builds and mixes without redoing it."""
+    from voiceguide.audio import codec, speech
 
     tl, clips = session
-    prepare_mix(tl, clips, MixSettings(cache_dir=tmp_path))
+    first = build_mixer(tl, clips, MixSettings(cache_dir=tmp_path))
+    for text in tl.spoken_texts():
+        first.bank.samples(text)
+    codec.codec_gain("128k", first.rate, first.channels, first.bank.cache)
     monkeypatch.setattr(codec, "_gains", {})  # as in a new process
 
     def forbidden(*a, **k):
-        raise AssertionError("work redone after prepare_mix")
+        raise AssertionError("work redone after a first mix")
 
     monkeypatch.setattr(speech, "shape", forbidden)
     monkeypatch.setattr(codec, "measure", forbidden)

@@ -94,3 +94,42 @@ def test_music_louder_than_the_voice_gets_a_note_and_the_default_none(tmp_path):
     assert loud.music_volume_db > 0 and note and "louder than the voice" in note and "--music-volume" in note
     assert music_note(build_mixer(tl, clips, MixSettings(cache_dir=tmp_path))) is None
     assert music_note(build_mixer(tl, clips, MixSettings(music="none", cache_dir=tmp_path))) is None
+
+
+# --- the threads a session works on ---------------------------------------------------------------
+
+
+def _our_threads() -> set[str]:
+    import threading
+
+    return {t.name for t in threading.enumerate() if t.name.startswith("voiceguide-")}
+
+
+def test_a_session_ends_its_own_threads_when_closed_and_leaves_a_given_background_open(tmp_path):
+    import voiceguide
+    from voiceguide.background import Background
+
+    before = _our_threads()
+    with voiceguide.Session(STRETCH, engine="espeak-ng", cache_dir=tmp_path, music="none") as session:
+        session.export(tmp_path / "own.wav")
+        assert _our_threads() - before  # it made its own and worked on it
+    assert _our_threads() == before
+
+    with Background(2) as background:
+        session = voiceguide.Session(STRETCH, engine="espeak-ng", cache_dir=tmp_path, background=background)
+        session.export(tmp_path / "given.wav")
+        session.close()
+        assert not background.closed and session.background is background  # its owner closes it
+    assert _our_threads() == before
+
+
+@pytest.mark.usefixtures("isolated_settings")
+def test_a_command_leaves_no_thread_behind(tmp_path, capsys):
+    from voiceguide.cli import main
+
+    before = _our_threads()
+    with pytest.raises(SystemExit) as done:
+        main(["export", str(STRETCH), "--engine", "espeak-ng", "-o", str(tmp_path / "s.mp3")])
+    assert done.value.code == 0, capsys.readouterr().err
+    assert (tmp_path / "s.mp3").stat().st_size > 0
+    assert _our_threads() == before

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from voiceguide.background import Background
 from voiceguide.errors import EngineError, RoutineError, VoiceError
 from voiceguide.tts import (
     ClipCache,
@@ -264,7 +265,8 @@ def test_two_processes_rendering_into_one_cache_both_succeed_with_identical_clip
 
 def test_parallel_render_matches_a_sequential_one(tmp_path):
     texts = [f"Count {n} slow circles with your palms." for n in range(1, 9)]
-    par = render_clips(texts, espeak(), ClipCache(tmp_path / "p"), jobs=4).clips
+    with Background(4) as background:
+        par = render_clips(texts, espeak(), ClipCache(tmp_path / "p"), jobs=4, background=background).clips
     seq = render_clips(texts, espeak(), ClipCache(tmp_path / "s"), jobs=1).clips
     for t in texts:
         assert par[t].key == seq[t].key
@@ -279,9 +281,17 @@ def test_a_failed_clip_stops_the_others_at_once(tmp_path, fake):
     code = "import sys, time\nif sys.argv[2] == 'Hang on.':\n    time.sleep(60)\nsys.exit(5)\n"
     both = fake("fake-mixed", code)
     t = time.monotonic()
-    with pytest.raises(EngineError, match=r"fake-mixed failed: exit status 5 \(tried twice\)"):
+    with (
+        Background(2) as background,
+        pytest.raises(EngineError, match=r"fake-mixed failed: exit status 5 \(tried twice\)"),
+    ):
         render_clips(
-            ["Hang on.", "Fail now."], VoiceSettings(engine="fake-mixed"), ClipCache(tmp_path), jobs=2, timeout_s=30
+            ["Hang on.", "Fail now."],
+            VoiceSettings(engine="fake-mixed"),
+            ClipCache(tmp_path),
+            jobs=2,
+            timeout_s=30,
+            background=background,
         )
     assert time.monotonic() - t < 10  # the hung clip was killed, not waited for
     assert both.count() >= 3

@@ -19,6 +19,7 @@ from voiceguide.timeline import Timeline
 
 if TYPE_CHECKING:  # pragma: no cover
     from voiceguide.audio import ExportResult, Mixer, MixSettings
+    from voiceguide.background import Background
     from voiceguide.tts import Clip, VoiceSettings
 
 Progress = Callable[[int, int], None]
@@ -60,8 +61,10 @@ def prepare(
     *,
     render: bool,
     progress: Progress | None = None,
+    background: Background | None = None,
 ) -> Prepared:
-    """Load and compile; with ``render`` make every clip and re-time with the real lengths.
+    """Load and compile; with ``render`` make every clip (on ``background``'s threads, when
+    given) and re-time with the real lengths.
 
     Without ``render`` it uses whatever clips the cache already holds and estimates the rest
     (the timeline says which cues are estimated).
@@ -72,11 +75,13 @@ def prepare(
         return Prepared(routine, pacing, timeline)
 
     prepared = Prepared(routine, pacing, timeline, voice=voice, cache_dir=cache_dir)
-    _fill(prepared, render=render, progress=progress)
+    _fill(prepared, render=render, progress=progress, background=background)
     return prepared
 
 
-def _fill(prepared: Prepared, *, render: bool, progress: Progress | None = None) -> None:
+def _fill(
+    prepared: Prepared, *, render: bool, progress: Progress | None = None, background: Background | None = None
+) -> None:
     """Give ``prepared`` a clip for every text its timeline speaks, re-timing with each round's
     real lengths (rendering can add texts: a cue that fits only once the clips are measured)."""
     from voiceguide.tts import ClipCache, check_voice, lookup_clips, render_clips
@@ -93,7 +98,7 @@ def _fill(prepared: Prepared, *, render: bool, progress: Progress | None = None)
         if not missing:
             break
         if render:
-            result = render_clips(missing, voice, cache, progress=progress)
+            result = render_clips(missing, voice, cache, progress=progress, background=background)
             clips.update(result.clips)
             prepared.engine = result.engine
             prepared.notes.extend(n for n in result.notes if n not in prepared.notes)
@@ -107,16 +112,16 @@ def _fill(prepared: Prepared, *, render: bool, progress: Progress | None = None)
     prepared.timeline = timeline
 
 
-def build_mixer(prepared: Prepared, settings: MixSettings) -> Mixer:
-    """The session's mixer. A cached clip the mixer finds damaged (it takes it out of the
-    cache) is rendered again here and the session re-timed, and ``notes`` says so: nothing
-    damaged is mixed, and the run goes on."""
+def build_mixer(prepared: Prepared, settings: MixSettings, background: Background | None = None) -> Mixer:
+    """The session's mixer (its work on ``background``'s threads, when given). A cached clip the
+    mixer finds damaged (it takes it out of the cache) is rendered again here and the session
+    re-timed, and ``notes`` says so: nothing damaged is mixed, and the run goes on."""
     from voiceguide.audio import build_mixer as _build
     from voiceguide.errors import DamagedClip
 
     for attempt in range(MAX_REPAIRS + 1):
         try:
-            mixer = _build(prepared.timeline, prepared.clips, settings)
+            mixer = _build(prepared.timeline, prepared.clips, settings, background)
         except DamagedClip as e:
             texts = [t for t, c in prepared.clips.items() if getattr(c, "key", None) in e.keys]
             if attempt == MAX_REPAIRS or prepared.voice is None or not texts:
@@ -126,7 +131,7 @@ def build_mixer(prepared: Prepared, settings: MixSettings) -> Mixer:
             shown = ", ".join(repr(t if len(t) <= 40 else t[:39] + "…") for t in texts[:3])
             more = f" and {len(texts) - 3} more" if len(texts) > 3 else ""
             prepared.notes.append(f"{e.reason}; rendered {shown}{more} again")
-            _fill(prepared, render=True)
+            _fill(prepared, render=True, background=background)
             continue
         note = music_note(mixer)
         if note and note not in prepared.notes:
@@ -226,6 +231,10 @@ class Session:
     (``voiceguide.errors``: RoutineError, PacingError, EngineError, ...); nothing is printed.
     What the command line would have said in a note (an engine that fell back, music louder
     than the voice) is in ``notes``.
+
+    The work runs on a ``voiceguide.background.Background``'s threads: the one given as
+    ``background`` (its owner closes it), else one the session makes when it first needs it and
+    ends in ``close()``; ``with voiceguide.Session(...) as session:`` closes it on the way out.
     """
 
     def __init__(
@@ -250,6 +259,7 @@ class Session:
         sample_rate: int = 44100,
         mono: bool = False,
         cache_dir: str | Path | None = None,
+        background: Background | None = None,
     ):
         from voiceguide.audio.settings import DEFAULT_MUSIC_VOLUME_DB, MixSettings
         from voiceguide.compiler import MAX_COUNTDOWN_MS, MAX_LEAD_IN_MS
@@ -288,32 +298,81 @@ class Session:
             cache_dir=cache,
         )
         self._setup(
-            routine, pacing, VoiceSettings(engine=engine, voice=voice, rate_wpm=rate, volume=volume), mix, cache
+            routine,
+            pacing,
+            VoiceSettings(engine=engine, voice=voice, rate_wpm=rate, volume=volume),
+            mix,
+            cache,
+            background,
         )
         compile_timeline(load_routine(routine), pacing)  # a bad routine or length fails here, at once
 
     @classmethod
     def from_settings(
-        cls, routine: str | Path | None, pacing: Pacing, voice: VoiceSettings, mix: MixSettings, cache_dir: Path
+        cls,
+        routine: str | Path | None,
+        pacing: Pacing,
+        voice: VoiceSettings,
+        mix: MixSettings,
+        cache_dir: Path,
+        background: Background | None = None,
     ) -> Session:
         """A session from the settings objects themselves (the command line builds these)."""
         self = cls.__new__(cls)
-        self._setup(routine, pacing, voice, mix, cache_dir)
+        self._setup(routine, pacing, voice, mix, cache_dir, background)
         return self
 
     def _setup(
-        self, routine: str | Path | None, pacing: Pacing, voice: VoiceSettings, mix: MixSettings, cache_dir: Path
+        self,
+        routine: str | Path | None,
+        pacing: Pacing,
+        voice: VoiceSettings,
+        mix: MixSettings,
+        cache_dir: Path,
+        background: Background | None,
     ) -> None:
         self.routine_ref, self.pacing, self.voice, self.mix, self.cache_dir = routine, pacing, voice, mix, cache_dir
         self._prepared: Prepared | None = None
         self._mixer: Mixer | None = None
         self._export_notes: list[str] = []
+        self._given = background
+        self._own: Background | None = None
+
+    @property
+    def background(self) -> Background:
+        """Where the session's work runs: the Background it was given, else its own (made now)."""
+        if self._given is not None:
+            return self._given
+        if self._own is None:
+            from voiceguide.background import Background
+
+            self._own = Background()
+        return self._own
+
+    def close(self) -> None:
+        """End the session's own Background (one it was given is its owner's to close). The
+        session still works afterwards, and makes a new one if it needs one."""
+        own, self._own = self._own, None
+        if own is not None:
+            own.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def render(self, progress: Progress | None = None) -> Prepared:
         """Make every clip (once) and time the session with their real lengths."""
         if self._prepared is None:
             self._prepared = prepare(
-                self.routine_ref, self.pacing, self.voice, self.cache_dir, render=True, progress=progress
+                self.routine_ref,
+                self.pacing,
+                self.voice,
+                self.cache_dir,
+                render=True,
+                progress=progress,
+                background=self.background,
             )
         return self._prepared
 
@@ -333,7 +392,7 @@ class Session:
     def mixer(self) -> Mixer:
         """The session's mixer (built once): the samples that play and export both read."""
         if self._mixer is None:
-            self._mixer = build_mixer(self.render(), self.mix)
+            self._mixer = build_mixer(self.render(), self.mix, self.background)
         return self._mixer
 
     def export(
@@ -349,6 +408,7 @@ class Session:
             bitrate=bitrate,
             chapters=list(chapters),
             progress=progress,
+            background=self.background,
         )
         self._export_notes.extend(n for n in result.notes if n not in self._export_notes)
         return result

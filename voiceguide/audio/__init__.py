@@ -18,7 +18,6 @@ _EXPORTS = {
     "DEFAULT_MUSIC_VOLUME_DB": "voiceguide.audio.settings",
     "Mixer": "voiceguide.audio.mixer",
     "build_mixer": "voiceguide.audio.mixer",
-    "prepare_mix": "voiceguide.audio.mixer",
     "TARGET_LUFS": "voiceguide.audio.mixer",
     "CEILING_DBTP": "voiceguide.audio.mixer",
     "export_session": "voiceguide.audio.export",
@@ -35,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from voiceguide.audio.chapters import Chapter, session_chapters  # noqa: F401 - for type checkers; __getattr__ imports on first use
     from voiceguide.audio.clip import ArrayClip  # noqa: F401 - for type checkers; __getattr__ imports on first use
     from voiceguide.audio.export import ExportResult, export_session, sidecar_path  # noqa: F401 - for type checkers; __getattr__ imports on first use
-    from voiceguide.audio.mixer import CEILING_DBTP, TARGET_LUFS, Mixer, build_mixer, prepare_mix  # noqa: F401 - for type checkers; __getattr__ imports on first use
+    from voiceguide.audio.mixer import CEILING_DBTP, TARGET_LUFS, Mixer, build_mixer  # noqa: F401 - for type checkers; __getattr__ imports on first use
     from voiceguide.audio.settings import CHIME_STYLES, DEFAULT_MUSIC_VOLUME_DB, MixSettings  # noqa: F401 - for type checkers; __getattr__ imports on first use
 
 

@@ -3,8 +3,8 @@
 LAME plays everything about 0.44 dB quieter at 160 kb/s and below (0.26 dB at 192k, none from
 256k): a flat gain, the same for a 100 Hz and a 3 kHz tone. Rather than trust a table for one
 LAME version, a 0.75 s tone is encoded and decoded through the installed ffmpeg and the ratio
-kept (in memory and in the cache). The mixer starts this in the background when it is built, so
-an export rarely waits for it.
+kept (in memory and in the cache). A mixer built with a Background starts this there (``warm_up``),
+so an export rarely waits for it.
 """
 
 from __future__ import annotations
@@ -12,17 +12,27 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from voiceguide.audio.cache import DerivedCache, digest
 from voiceguide.audio.ffmpeg import ffmpeg_path
 
+if TYPE_CHECKING:  # pragma: no cover
+    from voiceguide.background import Background, Task
+
 DEFAULT_BITRATE = "128k"
 
+# What this process has measured, and what is being measured (on whichever Background started
+# it): the answer depends on the installed ffmpeg alone, so it is shared by every caller.
 _gains: dict[tuple, float] = {}
-_running: dict[tuple, threading.Thread] = {}
-_lock = threading.Lock()
+_running: dict[tuple, Task] = {}
+_lock = threading.RLock()  # re-entered when a closed Background runs the task at once
+
+
+class Stopped(Exception):
+    """The measurement was stopped (its Background closed) before it had an answer."""
 
 
 def _key(exe: str, bitrate: str, rate: int, channels: int) -> tuple:
@@ -49,10 +59,14 @@ def _feed(pipe, data: bytes) -> None:
         pass
 
 
-def measure(exe: str, bitrate: str, rate: int, channels: int, *, nice: bool = False) -> float:
+def measure(
+    exe: str, bitrate: str, rate: int, channels: int, *, nice: bool = False, stop: threading.Event | None = None
+) -> float:
     """Output level / input level of a tone through LAME at these settings (1.0 if unmeasurable).
 
-    ``nice``: run the two ffmpeg processes at the lowest CPU priority."""
+    ``nice``: run the two ffmpeg processes at the lowest CPU priority. ``stop``: once it is set,
+    the processes are killed and Stopped is raised (a closing Background does not wait them out).
+    """
     n = rate * 3 // 4
     t = np.arange(n) / rate
     tone = 0.1 * np.sin(2 * np.pi * 997.0 * t)
@@ -94,12 +108,20 @@ def measure(exe: str, bitrate: str, rate: int, channels: int, *, nice: bool = Fa
     if nice:
         for proc in (enc, dec):
             _lowest_priority(proc.pid)
+    # The feeder is part of this measurement, not background work: the tone is larger than a
+    # pipe holds, so it is written while the decoded samples are read, and joined below.
     feeder = threading.Thread(target=_feed, args=(enc.stdin, pcm), daemon=True)
     feeder.start()
-    decoded = dec.stdout.read()
-    dec.wait()
-    enc.wait()
-    feeder.join()
+    try:
+        decoded = _read_all(dec, stop)
+    except BaseException:
+        for proc in (enc, dec):
+            proc.kill()
+        raise
+    finally:
+        dec.wait()
+        enc.wait()
+        feeder.join()
     y = np.frombuffer(decoded, dtype="<i2").astype(np.float64) / 32767
     mid = slice(rate // 8, rate // 2)  # clear of the encoder's start and end
     if dec.returncode == 0 and enc.returncode == 0 and len(y) >= rate // 2:
@@ -109,15 +131,28 @@ def measure(exe: str, bitrate: str, rate: int, channels: int, *, nice: bool = Fa
     return 1.0
 
 
+def _read_all(proc: subprocess.Popen, stop: threading.Event | None) -> bytes:
+    """Everything ``proc`` writes to its stdout, looking at ``stop`` every 50 ms."""
+    if stop is None:
+        return proc.stdout.read()
+    while True:
+        try:
+            out, _ = proc.communicate(timeout=0.05)  # a retry after a timeout loses nothing
+            return out
+        except subprocess.TimeoutExpired:
+            if stop.is_set():
+                raise Stopped() from None
+
+
 def codec_gain(bitrate: str, rate: int, channels: int, cache: DerivedCache | None = None) -> float:
     """LAME's level change at these settings (linear, <= 1); measured at most once."""
     exe = ffmpeg_path()
     key = _key(exe, bitrate, rate, channels)
     with _lock:
         known = _gains.get(key)
-        thread = _running.get(key) if known is None else None
-    if thread is not None:
-        thread.join()
+        task = _running.get(key) if known is None else None
+    if task is not None:
+        task.wait()
         with _lock:
             known = _gains.get(key)
     if known is None:
@@ -128,14 +163,21 @@ def codec_gain(bitrate: str, rate: int, channels: int, cache: DerivedCache | Non
 
 
 def _compute(
-    exe: str, key: tuple, bitrate: str, rate: int, channels: int, cache: DerivedCache | None, nice: bool = False
+    exe: str,
+    key: tuple,
+    bitrate: str,
+    rate: int,
+    channels: int,
+    cache: DerivedCache | None,
+    nice: bool = False,
+    stop: threading.Event | None = None,
 ) -> float:
     name = digest("codec-gain", *key)
     saved = cache.load_json("codec", name) if cache is not None else None
     if isinstance(saved, (int, float)) and 0.7 < saved <= 1.0:
         gain = float(saved)
     else:
-        gain = measure(exe, bitrate, rate, channels, nice=nice)
+        gain = measure(exe, bitrate, rate, channels, nice=nice, stop=stop)
         if cache is not None:
             cache.save_json("codec", name, gain)
     with _lock:
@@ -144,10 +186,20 @@ def _compute(
 
 
 def warm_up(
-    rate: int, channels: int, cache: DerivedCache | None, bitrate: str = DEFAULT_BITRATE, *, background: bool = False
+    rate: int,
+    channels: int,
+    cache: DerivedCache | None,
+    bitrate: str = DEFAULT_BITRATE,
+    *,
+    background: Background,
+    nice: bool = False,
 ) -> None:
-    """Measure in a daemon thread unless known, for whoever exports next; ``background``: at the
-    lowest CPU priority, so it takes only what other work leaves idle."""
+    """Measure on ``background`` (a task of its own: it mostly waits on ffmpeg) unless known, for
+    whoever exports next; ``nice``: at the lowest CPU priority, so it takes only what other work
+    leaves idle. Closing the background stops it. Nothing happens when the background has no
+    threads: export then measures when it needs to."""
+    if not background.threaded:
+        return
     try:
         exe = ffmpeg_path()
     except Exception:  # noqa: BLE001 - a background measurement: export reports the real error
@@ -156,21 +208,20 @@ def warm_up(
     with _lock:
         if key in _gains or key in _running:
             return
-        thread = threading.Thread(
-            target=_safe_measure,
-            args=(exe, key, bitrate, rate, channels, cache, background),
-            name="voiceguide-codec-gain",
-            daemon=True,
+        # registered before it can end, so that a codec_gain asked for now waits for this one
+        # (the task's own end takes the lock, so it cannot unregister before this)
+        task = _running[key] = background.start(
+            "codec-gain", _safe_measure, exe, key, bitrate, rate, channels, cache, nice, background.stopping
         )
-        _running[key] = thread
-    thread.start()
+        if task.done():  # run here, at once: its Background closed in the meantime
+            _running.pop(key, None)
 
 
-def _safe_measure(exe, key, bitrate, rate, channels, cache, nice) -> None:
+def _safe_measure(exe, key, bitrate, rate, channels, cache, nice, stop) -> None:
     try:
-        _compute(exe, key, bitrate, rate, channels, cache, nice)
+        _compute(exe, key, bitrate, rate, channels, cache, nice, stop)
     except Exception:  # noqa: BLE001 - a background measurement: export reports the real error
-        pass  # export measures again (and reports) if it comes to that
+        pass  # export measures again (and reports) if it comes to that (Stopped included)
     finally:
         with _lock:
             _running.pop(key, None)

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -45,6 +45,9 @@ from voiceguide.audio.id3 import id3v2_tag
 from voiceguide.audio.mixer import Mixer
 from voiceguide.errors import EnvironmentFault, OutputError
 from voiceguide.timeline import Timeline
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voiceguide.background import Background, Batch
 
 FORMATS = {".mp3": "mp3", ".wav": "wav"}
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -241,6 +244,10 @@ def _start(cmd: list[str], failed: threading.Event, depth: int) -> _Encoder:
         except OSError:
             failed.set()
 
+    # The writer is part of this encoder, not background work: it lives exactly as long as its
+    # ffmpeg process (it feeds its stdin while this thread mixes), and _run_encoders joins it
+    # before returning, on every path. On a Background's executor it would hold one of its
+    # threads for the whole export, and could wait there behind other work while ffmpeg starves.
     thread = threading.Thread(target=writer, name="voiceguide-export-writer", daemon=True)
     thread.start()
     return _Encoder(proc, err, blocks, thread)
@@ -369,20 +376,23 @@ def _loop_blocks(mixer: Mixer, start: int, frames: int) -> Callable[[], Iterator
     return run
 
 
-def _prefetch_openings(mixer: Mixer, starts: Sequence[int]) -> list[threading.Thread]:
+def _prefetch_openings(mixer: Mixer, starts: Sequence[int], background: Background | None) -> Batch | None:
     """The clips of the first minute after each of ``starts`` (frames), made on both cores now,
     while ffmpeg starts and has nothing to encode; later ones are made by the mixing, which by
-    then has banked time in the queues. Returns the threads, to be joined before returning."""
+    then has banked time in the queues. Returns the batch, to be closed before returning (None
+    without a background: the mixing makes every clip)."""
+    if background is None:
+        return None
     texts = []
     for s in sorted(set(starts)):
         ms = s * 1000 // mixer.rate
         texts += [c.text for c in mixer.timeline.cues if c.spoken and ms <= c.start_ms < ms + 60_000]
-    return mixer.bank.prefetch(texts, workers=2)
+    return mixer.bank.prefetch(texts, background, workers=2)
 
 
-def _join_all(threads: Sequence[threading.Thread]) -> None:
-    for t in threads:
-        t.join()
+def _end(helpers: Batch | None) -> None:
+    if helpers is not None:
+        helpers.close()
 
 
 def _encode(
@@ -393,11 +403,12 @@ def _encode(
     bitrate: str,
     out: Path,
     progress: Callable[[int, int], None] | None,
+    background: Background | None,
 ) -> None:
     """The whole session through one ffmpeg process into ``tmp`` (WAV, or MP3 with ffmpeg's own
     Info frame)."""
     scale = 1.0 / codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache) if fmt == "mp3" else 1.0
-    helpers = _prefetch_openings(mixer, [0])
+    helpers = _prefetch_openings(mixer, [0], background)
     try:
         _run_encoders(
             mixer,
@@ -409,7 +420,7 @@ def _encode(
             scale,
         )
     finally:
-        _join_all(helpers)
+        _end(helpers)
 
 
 def _encode_mp3_pieces(
@@ -421,6 +432,7 @@ def _encode_mp3_pieces(
     progress: Callable[[int, int], None] | None,
     temp_beside: Callable[[Path], Path],
     workers: int,
+    background: Background | None = None,
     report: segments.JoinReport | None = None,
 ) -> bool:
     """Encode ``plan``'s pieces on ``workers`` LAME processes and write the joined stream (Info
@@ -443,11 +455,11 @@ def _encode_mp3_pieces(
     scale = 1.0 / codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache)
     # each process's first piece of the session (a loop job has no clips)
     openings = [next((starts[n] for n in js if starts[n] is not None), None) for js in assign_jobs(sizes, workers)]
-    helpers = _prefetch_openings(mixer, [s for s in openings if s is not None])
+    helpers = _prefetch_openings(mixer, [s for s in openings if s is not None], background)
     try:
         placed = _run_encoders(mixer, cmds, jobs, sizes, out, progress, scale)
     finally:
-        _join_all(helpers)
+        _end(helpers)
     spf = plan.spf
     opened: list[segments.Source] = []
     try:
@@ -495,12 +507,14 @@ def export_session(
     chapters: Sequence[str] = (),
     tags: Mapping[str, str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    background: Background | None = None,
 ) -> ExportResult:
     """Write the session to ``out`` (.mp3 or .wav), with sidecar chapter files if asked.
 
     ``chapters`` picks sidecars from {"vtt", "json"}; ``tags`` adds to or overrides the default
     tags (title, album = the routine, artist = voiceguide, comment = the pacing used);
-    ``progress(done_frames, total_frames)`` is called after every block.
+    ``progress(done_frames, total_frames)`` is called after every block. With a ``background``,
+    the clips each encoder starts on are made on its threads while ffmpeg starts.
     Raises OutputError for a bad target, EnvironmentFault when ffmpeg is missing or the disk fills.
     """
     out = Path(out)
@@ -555,14 +569,16 @@ def export_session(
                 try:
                     with open(tmp, "wb") as dst:
                         dst.write(tag)
-                        joined = _encode_mp3_pieces(mixer, plan, dst, bitrate, out, progress, temp_beside, workers)
+                        joined = _encode_mp3_pieces(
+                            mixer, plan, dst, bitrate, out, progress, temp_beside, workers, background
+                        )
                         encoders = min(workers, len(plan.pieces) + (plan.loop is not None))
                 except OSError as e:
                     raise _disk_fault(out, e.strerror or str(e)) from e
             if not joined:
                 encoders = 1
                 audio = temp_beside(out)
-                _encode(mixer, audio, all_tags, fmt, bitrate, out, progress)
+                _encode(mixer, audio, all_tags, fmt, bitrate, out, progress, background)
                 try:
                     with open(tmp, "wb") as dst, open(audio, "rb") as src:
                         dst.write(tag)
@@ -571,7 +587,7 @@ def export_session(
                     raise _disk_fault(out, e.strerror or str(e)) from e
         else:
             encoders = 1
-            _encode(mixer, tmp, all_tags, fmt, bitrate, out, progress)
+            _encode(mixer, tmp, all_tags, fmt, bitrate, out, progress, background)
             try:
                 if not add_wav_markers(tmp, [(mixer.frame_of_ms(c.start_ms), c.title) for c in chapter_list]):
                     notes.append(

@@ -5,25 +5,19 @@ clips and chimes that cover it, plus the bed at that frame's loop position times
 gain at that frame, all times one global gain. Nothing carries over from block to block, so a
 player can seek anywhere and get exactly the samples an export writes there.
 
-The global gain is decided before the first block, from predictions rather than a trial mix:
-each clip's K-weighted power per 10 ms is known (see speech.py), as are the bed's and the
-chime's, and the envelope's; voice and music are uncorrelated, so their powers add. Summed on a
-10 ms grid, that gives the session's 400 ms gating blocks and its BS.1770 integrated loudness,
-and one gain brings it to the target. The same prediction gives every peak, so clips are limited
-only where that gain would push them over the ceiling.
-
-A bed that fills most of a sparse session would set the integrated loudness on its own, and
-reaching -16 LUFS would then push the voice far above it and into heavy limiting. So when the
-voice would sit more than MAX_VOICE_PUSH_LU above the program, the bed is lowered until the voice
-leads again (``Mixer.music_volume_db`` says where it ended up).
+The gains are decided before the first block, from predictions rather than a trial mix: each
+clip's K-weighted power per 10 ms is known (see speech.py), as are the bed's, the chime's and the
+envelope's, and ``levels.solve_levels`` turns them into the global gain, the bed's and the
+chime's, and the clips' ceiling. ``build_mixer`` gathers those inputs and hands the finished
+levels to the Mixer, which is complete when it is made.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +25,14 @@ from voiceguide import cachedir
 from voiceguide.audio.cache import DerivedCache, digest
 from voiceguide.audio.chime import synthesize_chime
 from voiceguide.audio.envelope import MusicEnvelope
+from voiceguide.audio.levels import (
+    CEILING_DBTP,
+    TARGET_LUFS,
+    LevelInputs,
+    Levels,
+    grid_powers,
+    solve_levels,
+)
 from voiceguide.audio.loudness import (
     SEGMENT_MS,
     block_powers,
@@ -38,23 +40,21 @@ from voiceguide.audio.loudness import (
     gated_power,
     k_weight,
     lufs,
-    power_of,
     segment_bounds,
     segment_powers,
     true_peak,
 )
 from voiceguide.audio.music import Bed, bed_position, prepare_bed
 from voiceguide.audio.settings import MixSettings
-from voiceguide.audio.speech import REFERENCE_LUFS, ClipLike, SpeechBank
+from voiceguide.audio.speech import ClipLike, SpeechBank
 from voiceguide.timeline import CueKind, Timeline
 
-TARGET_LUFS = {2: -16.0, 1: -19.0}  # spoken-word targets; the same level per channel
-CEILING_DBTP = -2.0  # the mix's true peak; MP3 encoding adds a little
-CHIME_LEVEL_DB = -8.0  # the chime's loudness relative to the voice
+if TYPE_CHECKING:  # pragma: no cover
+    from voiceguide.background import Background
+
+__all__ = ["CEILING_DBTP", "TARGET_LUFS", "Levels", "Mixer", "Placement", "build_mixer"]
+
 END_FADE_MS = 30  # everything, at the very end: the last sample is silence
-BED_HEADROOM = 0.7  # the bed alone stays 3 dB under the ceiling, room for a chime
-MAX_VOICE_PUSH_LU = 2.0  # the voice may sit this far above the program's loudness
-GATE_MARGIN_DB = 3.0
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,39 @@ class Placement:
     text: str | None  # None: the chime
 
 
+def frame_of_ms(ms: int, rate: int) -> int:
+    """The frame a time in ms falls on: round half up, in integers (the same everywhere)."""
+    return (int(ms) * rate + 500) // 1000
+
+
+def place(timeline: Timeline, rate: int, bank: SpeechBank, chime_frames: int) -> list[Placement]:
+    """Where each clip and chime sounds, in order (a chime before a clip on the same frame)."""
+    out = []
+    transitions = [c.start_ms for c in timeline.cues if c.kind is CueKind.TRANSITION]
+    for c in timeline.cues:
+        if c.kind is CueKind.TRANSITION:
+            if chime_frames:
+                out.append(Placement(frame_of_ms(c.start_ms, rate), chime_frames, c.start_ms, None))
+        elif c.spoken and c.text:
+            out.append(Placement(frame_of_ms(c.start_ms, rate), bank.out_frames(c.text), c.start_ms, c.text))
+    closing = [c for c in timeline.cues if c.kind is CueKind.CLOSING]
+    # The session ends on a chime: if the timeline has none after its closing words, add one.
+    if closing and chime_frames and not any(t >= closing[-1].start_ms for t in transitions):
+        end = closing[-1].end_ms
+        out.append(Placement(frame_of_ms(end, rate), chime_frames, end, None))
+    out.sort(key=lambda p: (p.start, p.text is not None))
+    return out
+
+
+def envelope_for(placements: list[Placement], rate: int, total_frames: int, duck_db: float) -> MusicEnvelope:
+    """The bed's gain over the session: ducked under every clip (chimes do not duck it)."""
+    spans = [(p.start, p.start + p.frames) for p in placements if p.text is not None]
+    return MusicEnvelope(rate, total_frames, spans, duck_db)
+
+
 class Mixer:
-    """One session's sound. Build it with ``build_mixer``."""
+    """One session's sound, complete when made: its placements, envelope and levels are fixed.
+    ``build_mixer`` decides the levels and makes one; ``with_timeline`` re-times it."""
 
     def __init__(
         self,
@@ -78,26 +109,32 @@ class Mixer:
         bed: Bed | None,
         chime: np.ndarray,
         duck_db: float,
-        gain: float = 1.0,
-        music_gain: float = 0.0,
+        levels: Levels,
+        placements: list[Placement] | None = None,
+        envelope: MusicEnvelope | None = None,
     ):
+        """``chime`` is the chime's samples at their mix level (the unit-peak chime times
+        ``levels.chime_gain``), float32; ``placements`` and ``envelope``, when given, are what
+        ``place`` and ``envelope_for`` make for this timeline (``build_mixer`` has them already)."""
         self.timeline = timeline
         self.rate = rate
         self.channels = channels
-        self.total_frames = self.frame_of_ms(timeline.total_ms)
+        self.total_frames = frame_of_ms(timeline.total_ms, rate)
         self.bank = bank
         self.bed = bed
         self.chime = chime  # float32, at its mix level (before the global gain)
         self.duck_db = duck_db
-        self.gain = gain
-        self.music_gain = music_gain
-        self.music_volume_db = float("-inf")  # the bed's level relative to the voice, as mixed
-        self.predicted_lufs = float("nan")
-        self.placements = self._place(timeline)
+        self.levels = levels
+        self.gain = levels.gain
+        self.music_gain = levels.music_gain
+        self.music_volume_db = levels.music_volume_db  # the bed's level relative to the voice, as mixed
+        self.predicted_lufs = levels.predicted_lufs
+        self.placements = placements if placements is not None else place(timeline, rate, bank, len(chime))
         self._starts = [p.start for p in self.placements]
         self._longest = max((p.frames for p in self.placements), default=0)
-        spans = [(p.start, p.start + p.frames) for p in self.placements if p.text is not None]
-        self.envelope = MusicEnvelope(rate, self.total_frames, spans, duck_db)
+        self.envelope = (
+            envelope if envelope is not None else envelope_for(self.placements, rate, self.total_frames, duck_db)
+        )
         self._end_fade = (
             0.5 + 0.5 * np.cos(np.pi * np.arange(rate * END_FADE_MS // 1000) / max(1, rate * END_FADE_MS // 1000))
         ).astype(np.float32)
@@ -110,7 +147,7 @@ class Mixer:
 
     def frame_of_ms(self, ms: int) -> int:
         """The frame a time in ms falls on: round half up, in integers (the same everywhere)."""
-        return (int(ms) * self.rate + 500) // 1000
+        return frame_of_ms(ms, self.rate)
 
     def render(self, start_frame: int, frames: int) -> np.ndarray:
         """Frames [start_frame, start_frame + frames) as float32 (frames, channels).
@@ -211,7 +248,7 @@ class Mixer:
     def with_timeline(self, timeline: Timeline) -> Mixer:
         """The same clips, music and gain over a re-timed session (the player's +/- keys)."""
         self.bank.analyse(timeline.spoken_texts())
-        m = Mixer(
+        return Mixer(
             timeline,
             rate=self.rate,
             channels=self.channels,
@@ -219,12 +256,8 @@ class Mixer:
             bed=self.bed,
             chime=self.chime,
             duck_db=self.duck_db,
-            gain=self.gain,
-            music_gain=self.music_gain,
+            levels=self.levels,
         )
-        m.predicted_lufs = self.predicted_lufs
-        m.music_volume_db = self.music_volume_db
-        return m
 
     def prepare(self, start_frame: int, frames: int) -> bool:
         """Make ready the first clip placed in [start_frame, start_frame + frames) that is not
@@ -259,111 +292,8 @@ class Mixer:
         out[:] = x[:, None] if x.ndim == 1 else x
         return out
 
-    # -- building --------------------------------------------------------------------------
 
-    def _place(self, timeline: Timeline) -> list[Placement]:
-        out = []
-        transitions = [c.start_ms for c in timeline.cues if c.kind is CueKind.TRANSITION]
-        for c in timeline.cues:
-            if c.kind is CueKind.TRANSITION:
-                if len(self.chime):
-                    out.append(Placement(self.frame_of_ms(c.start_ms), len(self.chime), c.start_ms, None))
-            elif c.spoken and c.text:
-                out.append(Placement(self.frame_of_ms(c.start_ms), self.bank.out_frames(c.text), c.start_ms, c.text))
-        closing = [c for c in timeline.cues if c.kind is CueKind.CLOSING]
-        # The session ends on a chime: if the timeline has none after its closing words, add one.
-        if closing and len(self.chime) and not any(t >= closing[-1].start_ms for t in transitions):
-            end = closing[-1].end_ms
-            out.append(Placement(self.frame_of_ms(end), len(self.chime), end, None))
-        out.sort(key=lambda p: (p.start, p.text is not None))
-        return out
-
-    def _segment_grid(self) -> np.ndarray:
-        return segment_bounds(self.total_frames, self.rate)
-
-    def _placed_powers(self, n_segments: int, chime_powers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Voice and chime power on the session's 10 ms grid (one channel, before the gain)."""
-        voice = np.zeros(n_segments + 1)
-        chimes = np.zeros(n_segments + 1)
-        for p in self.placements:
-            powers = chime_powers if p.text is None else self.bank.analysis(p.text).powers
-            target = chimes if p.text is None else voice
-            k0, r = divmod(p.start_ms, SEGMENT_MS)
-            r /= SEGMENT_MS
-            m = max(0, min(len(powers), n_segments - k0))
-            if m:
-                target[k0 : k0 + m] += powers[:m] * (1 - r)
-                target[k0 + 1 : k0 + 1 + m] += powers[:m] * r
-        return voice[:n_segments], chimes[:n_segments]
-
-    def _bed_powers(self, bounds: np.ndarray) -> np.ndarray:
-        """The bed's power (all channels, at its own level) at each 10 ms segment's loop position."""
-        if self.bed is None:
-            return np.zeros(len(bounds) - 1)
-        pos = bed_position(bounds[:-1], self.bed.frames, self.bed.loop_start)
-        idx = np.minimum(pos * 1000 // (self.rate * SEGMENT_MS), len(self.bed.powers) - 1)
-        return self.bed.powers[idx]
-
-
-_ALLOCATOR_TUNED = False
-
-
-def _return_big_buffers_to_the_system() -> None:
-    """Pin glibc's mmap threshold at 2 MB (once per process).
-
-    glibc raises the threshold to the size of every large block it frees (up to 32 MB), so after
-    the bed's 17 MB transforms every clip's few-MB buffers would come from heaps that are never
-    given back, and each thread has its own: about 35 MB of peak memory for nothing. With the
-    threshold pinned, buffers of 2 MB and more are mapped and unmapped, and memory stays flat.
-    (Not 1 MB: a clip at 44.1 kHz in float64 is just over it, and faulting in fresh pages for each
-    of its buffers cost a third of a second of system time on first use.)
-    Pinning it also pins the trim threshold at its 128 kB default, so every free at the top of a
-    heap would hand its pages back and the next buffer would fault them in again: that doubled the
-    time clips take to process. So the heaps may keep 8 MB free at their top before trimming,
-    and there are at most two of them (one per core), whatever the number of threads.
-    Not glibc (macOS, musl, Windows): nothing to do.
-    """
-    global _ALLOCATOR_TUNED
-    if _ALLOCATOR_TUNED:
-        return
-    _ALLOCATOR_TUNED = True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 2 << 20)  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 8 << 20)  # M_TRIM_THRESHOLD
-        libc.mallopt(-8, 2)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
-
-
-class _Side:
-    """A function run on a thread of its own; ``result`` joins it and returns or raises."""
-
-    def __init__(self, fn: Callable[[], Any]):
-        import threading
-
-        self._fn = fn
-        self._value: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="voiceguide-bed", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._fn()
-        except BaseException as e:  # noqa: BLE001 - handed to the caller in result()
-            self._error = e
-
-    def join(self) -> None:
-        self._thread.join()
-
-    def result(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
+# -- building ------------------------------------------------------------------------------
 
 
 def _chime(style: str, rate: int, cache: DerivedCache | None) -> tuple[np.ndarray, float, np.ndarray, float]:
@@ -401,142 +331,91 @@ def _check_digests(clips: Mapping[str, ClipLike]) -> None:
     DamagedClip.raise_all(damaged)
 
 
-def build_mixer(timeline: Timeline, clips: Mapping[str, ClipLike], settings: MixSettings) -> Mixer:
-    """Prepare everything a session's sound needs and fix its gain, without rendering it.
+def _bed_powers(bed: Bed, bounds: np.ndarray, rate: int) -> np.ndarray:
+    """The bed's power (all channels, at its own level) at each 10 ms segment's loop position."""
+    pos = bed_position(bounds[:-1], bed.frames, bed.loop_start)
+    idx = np.minimum(pos * 1000 // (rate * SEGMENT_MS), len(bed.powers) - 1)
+    return bed.powers[idx]
+
+
+def build_mixer(
+    timeline: Timeline,
+    clips: Mapping[str, ClipLike],
+    settings: MixSettings,
+    background: Background | None = None,
+) -> Mixer:
+    """Prepare everything a session's sound needs and fix its levels, without rendering it.
 
     ``clips`` maps each spoken text to its clip (an object with .key, .digest, .sample_rate, .frames
-    and .read() -> float32 mono). Raises AudioInputError for unusable music, DamagedClip for a
-    cached clip that fails its check (it has been taken out of the cache: render it again).
+    and .read() -> float32 mono). With a ``background``, the music, the chime and the clips'
+    analysis are made side by side on its threads (on first use the three take about as long
+    each, and the analysis alone cannot keep two cores busy), and the MP3 encoder's calibration
+    is started there, for an export that usually follows; without one, all of it is done here,
+    in turn (and export calibrates when it needs to). Raises AudioInputError for unusable music,
+    DamagedClip for a cached clip that fails its check (it has been taken out of the cache:
+    render it again).
     """
-    _return_big_buffers_to_the_system()
+    from voiceguide.background import Background
+
     _check_digests(clips)
+    tasks = background if background is not None else Background(0)
     rate, channels = settings.sample_rate, settings.channels
     cache = DerivedCache(settings.cache_dir / cachedir.MIX) if settings.cache_dir is not None else None
-    if cache is not None:
-        # An export usually follows, and needs the encoder's calibration (two short ffmpeg runs)
-        # before its first block. They run at the lowest priority, on what CPU the work below
-        # leaves idle, and are usually done when the export asks.
+    if cache is not None and tasks.threaded:
+        # The encoder's calibration (two short ffmpeg runs) at the lowest priority, on what CPU
+        # the work below leaves idle: usually done when an export asks for it.
         from voiceguide.audio import codec
 
-        codec.warm_up(rate, channels, cache, background=True)
+        codec.warm_up(rate, channels, cache, background=tasks, nice=True)
     bank = SpeechBank(clips, rate, cache)
-    # The music and the chime are made beside the clips' analysis rather than after it: on first
-    # use the three take about as long each, and the analysis alone cannot keep two cores busy.
-    # One plain thread, joined here (concurrent.futures would import logging: 11 ms of a warm
-    # start's time to first sound).
-    side = _Side(lambda: (prepare_bed(settings.music, rate, channels, cache), _chime(settings.chime, rate, cache)))
+    bed_task = tasks.submit(prepare_bed, settings.music, rate, channels, cache)
+    chime_task = tasks.submit(_chime, settings.chime, rate, cache)
     try:
-        bank.analyse(timeline.spoken_texts())
+        bank.analyse(timeline.spoken_texts(), tasks)
     except BaseException:
-        side.join()  # never left running behind an error
+        for task in (bed_task, chime_task):  # never left running behind an error
+            task.cancel()
+            task.wait()
         raise
-    bed, (chime_raw, chime_lufs, chime_powers_unit, chime_peak_unit) = side.result()
-    chime_gain = 10 ** ((REFERENCE_LUFS + CHIME_LEVEL_DB - chime_lufs) / 20) if len(chime_raw) else 0.0
+    chime_task.wait()  # both end before either's error is raised
+    bed = bed_task.result()
+    chime_raw, chime_lufs, chime_powers, chime_peak = chime_task.result()
 
-    mixer = Mixer(
+    placements = place(timeline, rate, bank, len(chime_raw))
+    total_frames = frame_of_ms(timeline.total_ms, rate)
+    envelope = envelope_for(placements, rate, total_frames, settings.duck_db)
+    bounds = segment_bounds(total_frames, rate)
+    n_seg = len(bounds) - 1
+    envelope_power, dip_power = envelope.mean_squares(bounds)
+    voices = [(p.start_ms, bank.analysis(p.text).powers) for p in placements if p.text is not None]
+    levels = solve_levels(
+        LevelInputs(
+            channels=channels,
+            voice=grid_powers([ms for ms, _ in voices], [powers for _, powers in voices], n_seg),
+            chime_starts_ms=[p.start_ms for p in placements if p.text is None],
+            chime_powers=chime_powers,
+            chime_lufs=chime_lufs,
+            chime_peak=chime_peak,
+            bed_powers=_bed_powers(bed, bounds, rate) if bed is not None else None,
+            bed_mean=float(bed.powers.mean()) if bed is not None else 0.0,
+            bed_peak=bed.peak if bed is not None else 0.0,
+            envelope_power=envelope_power,
+            dip_power=dip_power,
+            duck=envelope.duck,
+            music_volume_db=settings.music_volume_db,
+        )
+    )
+    bank.set_ceiling(levels.voice_ceiling_db)
+    bank.check_sources(timeline.spoken_texts())
+    return Mixer(
         timeline,
         rate=rate,
         channels=channels,
         bank=bank,
         bed=bed,
-        chime=(chime_raw * chime_gain).astype(np.float32),
+        chime=(chime_raw * levels.chime_gain).astype(np.float32),
         duck_db=settings.duck_db,
+        levels=levels,
+        placements=placements,
+        envelope=envelope,
     )
-    bounds = mixer._segment_grid()
-    n_seg = len(bounds) - 1
-    env2, dips2 = mixer.envelope.mean_squares(bounds)
-    bed_powers = mixer._bed_powers(bounds)
-
-    target_lufs = TARGET_LUFS[channels]
-    ceiling = 10 ** (CEILING_DBTP / 20)
-    reference = channels * power_of(REFERENCE_LUFS)  # the voice's power across all channels
-    bed_mean = float(bed.powers.mean()) if bed is not None else 0.0
-
-    def music_gain_at(volume_db: float) -> float:
-        return float(np.sqrt(10 ** (volume_db / 10) * reference / bed_mean)) if bed_mean > 0 else 0.0
-
-    def solve(music_gain: float, chime_gain: float) -> tuple[float, np.ndarray]:
-        """The gain that brings the predicted program to the target, and its block powers."""
-        voice, chimes = mixer._placed_powers(n_seg, chime_powers_unit * chime_gain**2)
-        blocks = block_powers(channels * (voice + chimes * dips2) + env2 * bed_powers * music_gain**2)
-        gain = 1.0
-        # iterate because the absolute gate applies to the program as heard
-        for _ in range(3):
-            heard = gated_power(blocks, gain * gain)
-            if heard <= 0:
-                break
-            gain *= float(np.sqrt(power_of(target_lufs) / heard))
-        return gain, blocks
-
-    def voice_push(gain: float) -> float:
-        """How far above the program's loudness the voice is heard (LU)."""
-        return REFERENCE_LUFS + 10 * np.log10(channels) + db(gain) - target_lufs
-
-    volume_db = settings.music_volume_db
-    music_gain = music_gain_at(volume_db)
-    gain, blocks = solve(music_gain, chime_gain)
-    if music_gain > 0 and voice_push(gain) > MAX_VOICE_PUSH_LU:
-        # The bed fills most of the time, so it sets the integrated loudness, and reaching the
-        # target would drive the voice far above it (into heavy limiting). Lower the bed until the
-        # voice leads again: usually until the bed falls under the relative gate.
-        floor = volume_db - 40
-        while volume_db > floor and voice_push(gain) > MAX_VOICE_PUSH_LU:
-            volume_db -= 1.0
-            music_gain = music_gain_at(volume_db)
-            gain, blocks = solve(music_gain, chime_gain)
-        # The bed now sits just under the relative gate; a margin keeps small prediction errors
-        # from tipping its blocks back over it (which would move the loudness a whole LU).
-        volume_db -= GATE_MARGIN_DB
-        music_gain = music_gain_at(volume_db)
-        gain, blocks = solve(music_gain, chime_gain)
-
-    bed_peak = bed.peak if bed is not None else 0.0
-    for _ in range(4):
-        room = ceiling / gain
-        changed = False
-        if music_gain * bed_peak > BED_HEADROOM * room:
-            music_gain = BED_HEADROOM * room / bed_peak
-            volume_db = db(music_gain / music_gain_at(0.0))
-            changed = True
-        chime_room = max(0.0, room - music_gain * bed_peak)
-        if chime_gain * chime_peak_unit > chime_room * 1.0001:
-            chime_gain = chime_room / chime_peak_unit
-            mixer.chime = (chime_raw * chime_gain).astype(np.float32)
-            changed = True
-        if not changed:
-            break
-        gain, blocks = solve(music_gain, chime_gain)
-    # Clips keep their loudness when limited, so this ceiling does not move the gain.
-    # Under a voice, the bed and any chime still ringing are ducked.
-    voice_room = ceiling / gain - mixer.envelope.duck * (music_gain * bed_peak + chime_gain * chime_peak_unit)
-    # (without ducking, a bed at its headroom could leave the voice no room at all)
-    bank.set_ceiling(db(max(voice_room, 0.25 * ceiling / gain)) - 0.1)
-    bank.check_sources(timeline.spoken_texts())
-    mixer.gain = gain
-    mixer.music_gain = music_gain
-    mixer.music_volume_db = volume_db if bed is not None else float("-inf")
-    mixer.predicted_lufs = lufs(gated_power(blocks, gain * gain)) if n_seg else float("-inf")
-    return mixer
-
-
-def prepare_mix(
-    timeline: Timeline, clips: Mapping[str, ClipLike], settings: MixSettings, bitrate: str | None = "128k"
-) -> Mixer:
-    """Build the mixer and do now (keeping it in ``settings.cache_dir``) all the one-off work a
-    first play or export of this session would otherwise do on the way: the music loop, every
-    clip's analysis, limiting and resampling, and the MP3 encoder's calibration at ``bitrate``.
-    For ``voiceguide render``, so that play starts at once and export runs at encoder speed.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    mixer = build_mixer(timeline, clips, settings)
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="voiceguide-prepare") as pool:
-        list(pool.map(mixer.bank.samples, timeline.spoken_texts()))
-    if bitrate is not None and mixer.bank.cache is not None:
-        from voiceguide.audio import codec
-
-        try:
-            codec.codec_gain(bitrate, mixer.rate, mixer.channels, mixer.bank.cache)
-        except Exception:  # noqa: BLE001 - any failure here is met again, and reported, by export
-            pass  # no ffmpeg: export will say so itself
-    return mixer

@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from voiceguide.audio.loudness import (
     true_peak,
 )
 from voiceguide.audio.resampler import resample, resampled_length
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voiceguide.background import Background, Batch
 
 REFERENCE_LUFS = -23.0  # every clip, measured as one channel, before the session's gain
 DEFAULT_CEILING_DB = -8.0  # until a mixer sets one from its gain
@@ -129,7 +132,9 @@ class SpeechBank:
 
     # -- before the first block ------------------------------------------------------------
 
-    def analyse(self, texts: Iterable[str]) -> None:
+    def analyse(self, texts: Iterable[str], background: Background | None = None) -> None:
+        """Measure what the mixer needs of each clip (from the cache when it has it); with a
+        ``background``, on up to two of its threads when there are many."""
         todo = [t for t in dict.fromkeys(texts) if t not in self._base]
         for text in todo:
             if text not in self.clips:
@@ -141,16 +146,15 @@ class SpeechBank:
             if found is not None:
                 self._base.update(found)
                 return
-        if len(todo) < 8:
+        if len(todo) < 8 or background is None or not background.threaded:
             for text in todo:
                 self._base[text] = self._analysis(text)
         else:
             # FFT-bound, and numpy's FFTs let go of the GIL: two threads take half the time
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="voiceguide-analysis") as pool:
-                for text, a in zip(todo, pool.map(self._analysis, todo)):
-                    self._base[text] = a
+            with background.batch(self._analysis, todo, limit=2) as batch:
+                done = dict(batch)
+            for text in todo:
+                self._base[text] = done[text]
         if bundle is not None and order is not None:
             self._save_bundle(bundle, order, todo)
 
@@ -280,31 +284,24 @@ class SpeechBank:
             busy.set()
         return x
 
-    def prefetch(self, texts: Iterable[str], *, workers: int = 1) -> list[threading.Thread]:
-        """Make ``texts`` ready in the background, in order (the order they are spoken), on
-        ``workers`` threads, up to half the resident budget; the rest are made as needed.
-        Returns the threads (they end by themselves when done), for a caller that must see them end."""
-        order = iter([t for t in dict.fromkeys(texts) if t in self._base])
-        take = threading.Lock()
+    def prefetch(self, texts: Iterable[str], background: Background, *, workers: int = 1) -> Batch | None:
+        """Make ``texts`` ready on ``workers`` of ``background``'s threads, in order (the order
+        they are spoken), up to half the resident budget; the rest are made as needed. Returns
+        the batch, for a caller that must see it end (None when the background has no threads:
+        then each clip is made when it is first mixed)."""
+        if not background.threaded:
+            return None
+        order = [t for t in dict.fromkeys(texts) if t in self._base]
+        return background.batch(self._prefetch_one, order, limit=workers)
 
-        def run() -> None:
-            while True:
-                with take:
-                    text = next(order, None)
-                if text is None:
-                    return
-                with self._lock:
-                    if self._resident_bytes > RESIDENT_BYTES // 2:
-                        return
-                try:
-                    self.samples(text)
-                except Exception:  # noqa: BLE001 - prefetch only; the real request raises it again
-                    return  # whoever needs the clip will meet the error itself
-
-        threads = [threading.Thread(target=run, name="voiceguide-clip-prefetch", daemon=True) for _ in range(workers)]
-        for t in threads:
-            t.start()
-        return threads
+    def _prefetch_one(self, text: str) -> None:
+        with self._lock:
+            if self._resident_bytes > RESIDENT_BYTES // 2:
+                return
+        try:
+            self.samples(text)
+        except Exception:  # noqa: BLE001 - prefetch only; the real request raises it again
+            pass  # whoever needs the clip will meet the error itself
 
     def check_sources(self, texts: Iterable[str]) -> None:
         """Before the first block: every clip that will have to be read while mixing (its

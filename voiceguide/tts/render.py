@@ -3,7 +3,8 @@
 The key covers everything that changes the sound (engine, its version, voice, rate, volume,
 sample rate, the text, and our own clip format), so a clip is shared by every routine that
 speaks the same sentence with the same voice. A render first takes every whole clip from the
-cache (a header read each), then renders the rest on ``jobs`` threads, longest first, each
+cache (a header read each), then renders the rest on up to ``jobs`` of the caller's Background's
+threads (one at a time without one), longest first, each
 checking and trimming its clip before linking it into the cache, where the first whole clip for a
 key stays (piper's renderings differ a little every time, so every run after the first reuses
 that one). A clip that hangs, crashes or comes out wrong is tried once more; a second failure
@@ -24,6 +25,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voiceguide import files
 from voiceguide.errors import EngineError, PacingError, RoutineError, VoiceError
@@ -31,6 +33,9 @@ from voiceguide.tts import engine as engines
 from voiceguide.tts.cache import Clip, ClipCache
 from voiceguide.tts.interface import EngineFailure, Synth, VoiceSettings
 from voiceguide.tts.wav import WavProblem, check_speech
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voiceguide.background import Background
 
 #: Bump when the stored clip changes meaning (layout, checks), so old clips are not reused.
 #: 2: leading and trailing silence trimmed to the margins every engine shares (wav.py).
@@ -122,9 +127,12 @@ def render_clips(
     progress: Progress | None = None,
     jobs: int | None = None,
     timeout_s: float = 30.0,
+    background: Background | None = None,
 ) -> RenderResult:
     """A clip for every text, from the cache or rendered now.
 
+    Clips are rendered ``jobs`` at a time (default: one per core) on ``background``'s threads,
+    at most as many as it has; without a background, one at a time in this thread.
     ``progress(done, total)`` is called from this thread as clips become ready (first with
     the count found in the cache); ``total`` counts distinct texts. Raises RoutineError for an
     empty text, EngineError when the engine is missing or failed twice on one clip, VoiceError
@@ -139,7 +147,7 @@ def render_clips(
     current = settings
     while True:
         try:
-            result = _render(name, current, distinct, cache, reporter, jobs, timeout_s)
+            result = _render(name, current, distinct, cache, reporter, jobs, timeout_s, background)
             break
         except EngineFailure as failure:
             step = _fall_back(settings, name) if settings.engine == "auto" else None
@@ -200,7 +208,11 @@ def _render(
     progress: Callable[[int, int], None],
     jobs: int | None,
     timeout_s: float,
+    background: Background | None,
 ) -> RenderResult:
+    from voiceguide.background import Background
+
+    tasks = background if background is not None else Background(0)
     engine = engines.get_engine(name)
     engine.require()
     keys = _keys(name, settings, distinct, cache)
@@ -218,10 +230,10 @@ def _render(
     missing.sort(key=len, reverse=True)
     if missing:
         cache.prepare_write()
-        n = max(1, min(jobs or default_jobs(), len(missing)))
+        n = max(1, min(jobs or default_jobs(), len(missing), tasks.workers if tasks.threaded else 1))
         synth = _open(engine, settings, n, timeout_s)
         try:
-            _render_missing(synth, name, settings, missing, keys, cache, clips, n, timeout_s, progress, total)
+            _render_missing(synth, name, settings, missing, keys, cache, clips, n, timeout_s, progress, total, tasks)
         finally:
             synth.close()
     return RenderResult(clips=clips, engine=name, notes=[], rendered=len(missing))
@@ -250,23 +262,24 @@ def _render_missing(
     timeout_s: float,
     progress: Callable[[int, int], None],
     total: int,
+    background: Background,
 ) -> None:
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+    def render(text: str) -> Clip:
+        return _render_one(synth, name, settings, text, keys[text], cache, timeout_s)
 
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="voiceguide-tts")
+    batch = background.batch(render, missing, limit=jobs)
     try:
-        futures = {pool.submit(_render_one, synth, name, settings, t, keys[t], cache, timeout_s): t for t in missing}
-        for fut in as_completed(futures):
-            clips[futures[fut]] = fut.result()
+        for text, clip in batch:
+            clips[text] = clip
             progress(len(clips), total)
     except BaseException:
-        # Stop at once (a failed clip, Ctrl-C): drop the clips not started, stop the engine so
-        # the running ones end now rather than at their timeout.
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Stop at once (a failed clip, Ctrl-C): start no more clips, stop the engine so the
+        # running ones end now rather than at their timeout.
+        batch.cancel()
         synth.close()
         raise
     finally:
-        pool.shutdown(wait=True)
+        batch.wait()
 
 
 def _render_one(
