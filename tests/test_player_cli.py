@@ -187,24 +187,30 @@ def test_play_in_a_terminal_with_keys_matches_export_and_stops_cleanly(server, t
     assert first_sound_s < 10  # (rendering was done; start-up is measured in scripts/bench_play.py)
 
 
-def test_play_when_piped_prints_a_line_per_cue_and_q_is_not_needed(server, tmp_path):
-    env = dict(os.environ, **server.env, VOICEGUIDE_CACHE_DIR=str(tmp_path / "cache"))
-    # rendered first: a cold render with piper took 4.2 s of the 10 s below on a busy machine,
-    # and the second cue starts 6 s in
-    render = [sys.executable, "-m", "voiceguide", "render", str(ROUTINE), "--steps", "2"]
-    subprocess.run(render, env=env, capture_output=True, check=True)
+def play_then_interrupt(args: list[str], env: dict[str, str], *, seconds: float) -> tuple[int, str, str]:
+    """``voiceguide play ARGS`` with no terminal, Ctrl-C after ``seconds``: (exit status, stdout, stderr)."""
     p = subprocess.Popen(
-        [sys.executable, "-m", "voiceguide", "play", str(ROUTINE), "--steps", "2"],
+        [sys.executable, "-m", "voiceguide", "play", *args],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(10)
+    time.sleep(seconds)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=20)
-    assert p.returncode == 130 and "Traceback" not in err
+    return p.returncode, out, err
+
+
+def test_play_when_piped_prints_a_line_per_cue_and_q_is_not_needed(server, tmp_path):
+    env = dict(os.environ, **server.env, VOICEGUIDE_CACHE_DIR=str(tmp_path / "cache"))
+    # rendered first: a cold render with piper took 4.2 s of the 10 s below on a busy machine,
+    # and the second cue starts 6 s in
+    render = [sys.executable, "-m", "voiceguide", "render", str(ROUTINE), "--steps", "2"]
+    subprocess.run(render, env=env, capture_output=True, check=True)
+    code, out, err = play_then_interrupt([str(ROUTINE), "--steps", "2"], env, seconds=10)
+    assert code == 130 and "Traceback" not in err
     lines = out.splitlines()
     assert lines[0].startswith("00:0") and "  Intro  Sit at the front of your chair" in lines[0]
     assert any("  Intro  Stop if anything hurts." in ln for ln in lines)
@@ -237,18 +243,8 @@ def test_play_starts_on_the_opening_render_kept_and_keeps_one_itself(server, tmp
     session = [str(routine), "--steps", "2", "--engine", "espeak-ng"]
 
     def play(*flags: str) -> str:
-        p = subprocess.Popen(
-            [sys.executable, "-m", "voiceguide", "play", *session, *flags],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        time.sleep(3)
-        p.send_signal(signal.SIGINT)
-        _, err = p.communicate(timeout=20)
-        assert p.returncode == 130, err
+        code, _, err = play_then_interrupt([*session, *flags], env, seconds=3)
+        assert code == 130, err
         return err
 
     subprocess.run([sys.executable, "-m", "voiceguide", "render", *session], env=env, capture_output=True, check=True)

@@ -41,16 +41,16 @@ def fake_session(tmp_path: Path, music: str = "builtin") -> SimpleNamespace:
 PCM = bytes(range(256)) * 40  # 2,560 frames of 16-bit stereo
 
 
-def kept(tmp_path: Path, session: SimpleNamespace, name: str = "", rate: int = 44100) -> bytes | None:
-    return prelude.find(session.cache_dir, name or prelude.name_for(session.routine_ref, FLAGS), rate, 2)
+def kept(session: SimpleNamespace, rate: int = 44100) -> bytes | None:
+    return prelude.find(session.cache_dir, prelude.name_for(session.routine_ref, FLAGS), rate, 2)
 
 
 def test_an_opening_kept_is_found_for_the_same_words(tmp_path):
     s = fake_session(tmp_path)
     name = prelude.name_for(s.routine_ref, FLAGS)
-    assert kept(tmp_path, s) is None
+    assert kept(s) is None
     prelude.keep(name, s, PCM, 44100, 2)
-    assert kept(tmp_path, s) == PCM
+    assert kept(s) == PCM
     # its place in the cache is one the cache commands know as voiceguide's
     ours, foreign = CacheDir(s.cache_dir).scan()
     assert [e.path.name for e in ours] == [name] and foreign == 0
@@ -61,7 +61,7 @@ def test_other_words_another_folder_or_another_format_find_nothing(tmp_path, mon
     prelude.keep(prelude.name_for(s.routine_ref, FLAGS), s, PCM, 44100, 2)
     assert prelude.name_for(s.routine_ref, {**FLAGS, "pace": 1.5}) != prelude.name_for(s.routine_ref, FLAGS)
     assert prelude.name_for("other.yaml", FLAGS) != prelude.name_for(s.routine_ref, FLAGS)
-    assert kept(tmp_path, s, rate=48000) is None  # the device runs at another rate
+    assert kept(s, rate=48000) is None  # the device runs at another rate
     assert prelude.find(s.cache_dir, prelude.name_for(s.routine_ref, FLAGS), 44100, 1) is None
     here = prelude.name_for(s.routine_ref, FLAGS)
     monkeypatch.chdir(tmp_path)  # a relative path means another file in another folder
@@ -76,22 +76,22 @@ def test_a_changed_routine_music_or_clip_makes_the_opening_stale(tmp_path):
 
     def keep_again():
         prelude.keep(name, s, PCM, 44100, 2)
-        assert kept(tmp_path, s) == PCM
+        assert kept(s) == PCM
 
     keep_again()
     Path(s.routine_ref).write_text("title: R, edited\n")
-    assert kept(tmp_path, s) is None
+    assert kept(s) is None
     keep_again()  # a stale opening is replaced, not kept beside the new one
     os.utime(music, ns=(1, 1))
-    assert kept(tmp_path, s) is None
+    assert kept(s) is None
     keep_again()
     clip = s.prepared.clips["Hello."].path
     clip.unlink()
     clip.write_bytes(b"y" * 100)  # rendered again: another file of the same size
-    assert kept(tmp_path, s) is None
+    assert kept(s) is None
     keep_again()
     os.utime(clip, ns=(5, 5))  # reading a clip touches it: that changes nothing
-    assert kept(tmp_path, s) == PCM
+    assert kept(s) == PCM
     assert len(CacheDir(s.cache_dir).scan()[0]) == 1
 
 
@@ -103,10 +103,10 @@ def test_a_damaged_opening_is_never_played_and_is_made_again(tmp_path):
     data = bytearray(entry.read_bytes())
     data[100] ^= 0xFF
     entry.write_bytes(bytes(data))
-    assert kept(tmp_path, s) is None
+    assert kept(s) is None
     assert not entry.exists()  # taken out of the way
     prelude.keep(name, s, PCM, 44100, 2)
-    assert kept(tmp_path, s) == PCM
+    assert kept(s) == PCM
 
 
 def test_a_clips_seal_is_read_where_the_speech_layer_puts_it():

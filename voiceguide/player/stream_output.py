@@ -176,10 +176,7 @@ class StreamOutput:
         made = to_pcm16(transport.pull(len(kept) // self._ring.frame_bytes, apply_pending=False)).tobytes()
         self.prelude_matched = made == kept
         if not self.prelude_matched:
-            with self._ring.lock:
-                cut = self._ring.read
-            transport.rewind(cut)
-            self._ring.put(to_pcm16(transport.pull(self.CHUNK_FRAMES, apply_pending=False)).tobytes(), at=cut)
+            self._remake_from_device(apply_pending=False)
 
     def _fill(self, frames: int) -> None:
         pcm = to_pcm16(self._transport.pull(frames, apply_pending=False)).tobytes()
@@ -209,11 +206,16 @@ class StreamOutput:
         changed sound into the ring. Should a request come while the change is being made (it
         takes a few ms, a request comes every 30), its frames were the old sound, and the change
         is heard from the frame after them: the transport's crossfades run on, so it is no click."""
+        self._remake_from_device(apply_pending=True)
+
+    def _remake_from_device(self, *, apply_pending: bool) -> None:
+        """Rewind the transport to the first frame the device has not been given and put what it
+        makes from there into the ring, in place of what the ring held after that frame."""
         ring = self._ring
         with ring.lock:
             cut = ring.read
         self._transport.rewind(cut)
-        pcm = to_pcm16(self._transport.pull(self.CHUNK_FRAMES, apply_pending=True)).tobytes()
+        pcm = to_pcm16(self._transport.pull(self.CHUNK_FRAMES, apply_pending=apply_pending)).tobytes()
         ring.put(pcm, at=cut)
 
     # --- the device callback: copies, nothing else ----------------------------------------------

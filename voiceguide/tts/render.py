@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voiceguide import files
+from voiceguide.background import default_workers
 from voiceguide.errors import EngineError, PacingError, RoutineError, VoiceError
 from voiceguide.tts import engine as engines
 from voiceguide.tts.cache import Clip, ClipCache
@@ -75,14 +76,6 @@ def clip_key(engine: str, version: str, voice: str, rate_wpm: int, volume: float
         separators=(",", ":"),
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def default_jobs() -> int:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, cores)
 
 
 def _keys(name: str, settings: VoiceSettings, spoken: Iterable[str], cache: ClipCache) -> dict[str, str]:
@@ -230,7 +223,7 @@ def _render(
     missing.sort(key=len, reverse=True)
     if missing:
         cache.prepare_write()
-        n = max(1, min(jobs or default_jobs(), len(missing), tasks.workers if tasks.threaded else 1))
+        n = max(1, min(jobs or default_workers(), len(missing), tasks.workers if tasks.threaded else 1))
         synth = _open(engine, settings, n, timeout_s)
         try:
             _render_missing(synth, name, settings, missing, keys, cache, clips, n, timeout_s, progress, total, tasks)
