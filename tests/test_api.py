@@ -52,7 +52,7 @@ def test_the_readmes_example_runs(tmp_path, monkeypatch, capsys):
 
 def test_the_audiosegment_holds_the_wav_exports_very_samples(tmp_path):
     pytest.importorskip("pydub")
-    session = voiceguide.Session(
+    with voiceguide.Session(
         STRETCH,
         engine="espeak-ng",
         length="2m30s",
@@ -60,9 +60,9 @@ def test_the_audiosegment_holds_the_wav_exports_very_samples(tmp_path):
         mono=True,
         sample_rate=22050,
         cache_dir=tmp_path / "cache",
-    )
-    result = session.export(tmp_path / "s.wav")
-    segment = session.to_audiosegment()
+    ) as session:  # closed: its threads end with it
+        result = session.export(tmp_path / "s.wav")
+        segment = session.to_audiosegment()
     with wave.open(str(result.path)) as w:
         frames = w.readframes(w.getnframes())
     assert segment.raw_data == frames and segment.channels == 1 and segment.frame_rate == 22050
@@ -83,11 +83,11 @@ def test_errors_are_the_librarys_own_and_nothing_is_printed(tmp_path, capsys):
 
 
 def test_music_louder_than_the_voice_is_a_note_not_a_print(tmp_path, capsys):
-    session = voiceguide.Session(
+    with voiceguide.Session(
         STRETCH, engine="espeak-ng", steps="1", music_volume=10, sample_rate=22050, cache_dir=tmp_path / "cache"
-    )
-    session.mixer()
-    assert any("louder than the voice" in n for n in session.notes)
+    ) as session:
+        session.mixer()
+        assert any("louder than the voice" in n for n in session.notes)
     assert capsys.readouterr() == ("", "")
 
 

@@ -1,5 +1,6 @@
 """The glue: compile, render with real espeak-ng, re-time with the real clip lengths."""
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -99,10 +100,9 @@ def test_music_louder_than_the_voice_gets_a_note_and_the_default_none(tmp_path):
 # --- the threads a session works on ---------------------------------------------------------------
 
 
-def _our_threads() -> set[str]:
-    import threading
-
-    return {t.name for t in threading.enumerate() if t.name.startswith("voiceguide-")}
+def _our_threads() -> set[threading.Thread]:
+    """voiceguide's live threads, as objects: another owner's workers carry the same names."""
+    return {t for t in threading.enumerate() if t.name.startswith("voiceguide-")}
 
 
 def test_a_session_ends_its_own_threads_when_closed_and_leaves_a_given_background_open(tmp_path):
