@@ -238,6 +238,11 @@ class StreamOutput:
         return self._ring.underruns
 
     @property
+    def started(self) -> bool:
+        """The device has been started (by ``begin`` on a kept opening, or by ``start``)."""
+        return self._started_at is not None
+
+    @property
     def waiting(self) -> bool:
         """Started, but the device has not asked for sound yet (for a while)."""
         return self._last is None and self._started_at is not None and time.monotonic() - self._started_at > 0.5
