@@ -253,7 +253,7 @@ class _Terminal:
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_a_key_from_the_settings_file_drives_the_real_retimer_end_to_end(tmp_path, monkeypatch, capsys):
     """`voiceguide play` as wired: [keys] from the settings file, real clips, the real mixer and
-    session.retimer; only the sound card and the keyboard are fakes."""
+    session.Retimer, wired by player.live; only the sound card and the keyboard are fakes."""
     settings = tmp_path / "settings.toml"
     settings.write_text('[keys]\nextend = "]"\n')
     monkeypatch.setenv("VOICEGUIDE_CONFIG", str(settings))

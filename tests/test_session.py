@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from voiceguide.compiler import Pacing
-from voiceguide.session import prepare, retimer
+from voiceguide.session import Retimer, prepare
 from voiceguide.tts import VoiceSettings
 
 STRETCH = Path(__file__).parent / "routines" / "stretch.yaml"
@@ -46,17 +46,16 @@ class _FakeMixer:
     def __init__(self, timeline):
         self.timeline = timeline
 
-    def with_timeline(self, timeline):
+    def with_timeline(self, timeline, clips=None):
         return _FakeMixer(timeline)
 
 
 def test_retime_lengthens_one_step_or_refits_under_length(tmp_path, voice):
     free = prepare(STRETCH, Pacing(), voice, tmp_path, render=True)
-    holder = {"mixer": _FakeMixer(free.timeline)}
-    retime = retimer(free, holder)
+    retime = Retimer(free, _FakeMixer(free.timeline))
     before = free.timeline
     mixer = retime(1, 30_000)
-    assert mixer is holder["mixer"]
+    assert mixer is retime.mixer
     assert mixer.timeline.steps[0].duration_ms == before.steps[0].duration_ms + 30_000
     assert mixer.timeline.steps[1].duration_ms == before.steps[1].duration_ms
     assert mixer.timeline.total_ms == before.total_ms + 30_000
@@ -64,8 +63,7 @@ def test_retime_lengthens_one_step_or_refits_under_length(tmp_path, voice):
     assert mixer.timeline.total_ms == before.total_ms + 60_000
 
     fitted = prepare(STRETCH, Pacing(length_ms=300_000), voice, tmp_path, render=True)
-    holder = {"mixer": _FakeMixer(fitted.timeline)}
-    retime = retimer(fitted, holder)
+    retime = Retimer(fitted, _FakeMixer(fitted.timeline))
     first = fitted.timeline.steps[0].duration_ms
     mixer = retime(1, 20_000)
     assert mixer.timeline.steps[0].duration_ms == first + 20_000

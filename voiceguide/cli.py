@@ -778,14 +778,6 @@ def _session_mixer(routine, kwargs):
     return session, _mixer(session)
 
 
-# what the debug report says of how play started (voiceguide.player.prelude)
-_OPENING = {
-    True: "started on its kept opening",
-    False: "its kept opening was stale",
-    None: "no kept opening",
-}
-
-
 def _command_background():
     """The running command's threads (voiceguide.background): click closes it with the
     command's context, however the command ends, so no thread outlives the command."""
@@ -829,57 +821,38 @@ def play(ctx, routine, output_kind, device, quiet, **kwargs):
       voiceguide play --length 20m --music ~/Music/calm.mp3
       voiceguide play my-routine.yaml --steps 2-4 --pace 1.5
     """
-    from voiceguide.player.opening import OpeningOutput  # first: it starts before numpy loads
+    # nothing heavy: the device opens (and plays a kept opening) before numpy and the session load
+    from voiceguide import userdirs
+    from voiceguide.player import prelude
+    from voiceguide.player.live import LivePlay
 
-    keymap = (ctx.default_map or {}).get("keymap")
-    rate, channels = kwargs["sample_rate"], 1 if kwargs["mono"] else 2
-    with OpeningOutput(output_kind, rate, channels, device) as opening:
-        from voiceguide import userdirs
-        from voiceguide.player import prelude
-
-        name = prelude.name_for(routine, kwargs)
-        kept = prelude.find(userdirs.cache_dir(kwargs["cache_dir"]), name, rate, channels)
-        if kept is not None:
-            opening.begin(kept)  # heard while the rest loads
+    live = LivePlay(
+        output_kind,
+        rate=kwargs["sample_rate"],
+        channels=1 if kwargs["mono"] else 2,
+        cache_dir=userdirs.cache_dir(kwargs["cache_dir"]),
+        opening_name=prelude.name_for(routine, kwargs),
+        device=device,
+    )
+    with live:
         session = _session(routine, kwargs)
-        from voiceguide.player import PlainDisplay, PlayerOptions, TerminalDisplay, TerminalKeys, play_session
-        from voiceguide.session import retimer
-        from voiceguide.timeline import CueKind
+        _mixer(session)  # rendered and built with the command's progress bar and notes
+        from voiceguide.player import PlainDisplay, TerminalDisplay, TerminalKeys
 
-        mixer = _mixer(session)
-        prepared = session.prepared
-        output = opening.result()
-    holder = {"mixer": mixer}
-    options = PlayerOptions(output=output_kind, device=device, keymap=keymap)
-    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not quiet
-    display = TerminalDisplay(sys.stdout) if interactive else PlainDisplay(sys.stdout)
-    safety = [c.text for c in prepared.timeline.cues if c.kind is CueKind.SAFETY]
+        interactive = sys.stdin.isatty() and sys.stdout.isatty() and not quiet
+        display = TerminalDisplay(sys.stdout) if interactive else PlainDisplay(sys.stdout)
 
-    def report(result) -> None:
-        if os.environ.get("VOICEGUIDE_DEBUG"):
-            _err(
-                f"voiceguide: debug: played with {result.output}, {result.underruns} underruns, "
-                f"device requests up to {result.worst_late_ms:.0f} ms late, "
-                f"{len(result.events)} controls, heard to {result.position_ms / 1000:.1f} s, "
-                f"{_OPENING[getattr(output, 'prelude_matched', None)]}"
-            )
+        def report(result) -> None:
+            if os.environ.get("VOICEGUIDE_DEBUG"):
+                _err(
+                    f"voiceguide: debug: played with {result.output}, {result.underruns} underruns, "
+                    f"device requests up to {result.worst_late_ms:.0f} ms late, "
+                    f"{len(result.events)} controls, heard to {result.position_ms / 1000:.1f} s, {live.opening}"
+                )
 
-    try:
         with TerminalKeys() if sys.stdin.isatty() else contextlib.nullcontext() as keys:
-            play_session(
-                mixer,
-                options=options,
-                display=display,
-                keys=keys,
-                output=output,
-                retime=retimer(prepared, holder),
-                safety_texts=safety,
-                on_end=report,
-            )
-    finally:
-        # kept for the next play, unless the device started on this very opening
-        if hasattr(output, "begin") and getattr(output, "prelude_matched", None) is not True:
-            prelude.keep(name, session, prelude.opening(mixer), rate, channels)
+            keymap = (ctx.default_map or {}).get("keymap")
+            live.play(session, display=display, keys=keys, keymap=keymap, on_end=report)
 
 
 # --- the one place errors become messages ------------------------------------------------------------------

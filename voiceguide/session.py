@@ -75,15 +75,21 @@ def prepare(
         return Prepared(routine, pacing, timeline)
 
     prepared = Prepared(routine, pacing, timeline, voice=voice, cache_dir=cache_dir)
-    _fill(prepared, render=render, progress=progress, background=background)
+    prepared.timeline = _fill(prepared, render=render, progress=progress, background=background)
     return prepared
 
 
 def _fill(
-    prepared: Prepared, *, render: bool, progress: Progress | None = None, background: Background | None = None
-) -> None:
-    """Give ``prepared`` a clip for every text its timeline speaks, re-timing with each round's
-    real lengths (rendering can add texts: a cue that fits only once the clips are measured)."""
+    prepared: Prepared,
+    *,
+    render: bool,
+    progress: Progress | None = None,
+    background: Background | None = None,
+    fixed_ms: Mapping[int, int] | None = None,
+) -> Timeline:
+    """Give ``prepared`` a clip for every text its session speaks, re-timing with each round's
+    real lengths (rendering can add texts: a cue that fits only once the clips are measured), and
+    return that timeline (``fixed_ms``: steps held at these lengths, as the retimer asks)."""
     from voiceguide.tts import ClipCache, check_voice, lookup_clips, render_clips
 
     voice, pacing = prepared.voice, prepared.pacing
@@ -93,6 +99,8 @@ def _fill(
     cache = ClipCache(prepared.cache_dir)
     clips = prepared.clips
     timeline = prepared.timeline
+    if fixed_ms is not None:
+        timeline = compile_timeline(prepared.routine, pacing, _timer(clips, pacing.rate_wpm), fixed_ms=fixed_ms)
     for _ in range(MAX_RENDER_ROUNDS):
         missing = [t for t in timeline.spoken_texts() if t not in clips]
         if not missing:
@@ -106,10 +114,10 @@ def _fill(
         else:
             found = lookup_clips(missing, voice, cache)
             clips.update(found)
-        timeline = compile_timeline(prepared.routine, pacing, _timer(clips, pacing.rate_wpm))
+        timeline = compile_timeline(prepared.routine, pacing, _timer(clips, pacing.rate_wpm), fixed_ms=fixed_ms)
         if not render:
             break
-    prepared.timeline = timeline
+    return timeline
 
 
 def build_mixer(prepared: Prepared, settings: MixSettings, background: Background | None = None) -> Mixer:
@@ -131,7 +139,7 @@ def build_mixer(prepared: Prepared, settings: MixSettings, background: Backgroun
             shown = ", ".join(repr(t if len(t) <= 40 else t[:39] + "…") for t in texts[:3])
             more = f" and {len(texts) - 3} more" if len(texts) > 3 else ""
             prepared.notes.append(f"{e.reason}; rendered {shown}{more} again")
-            _fill(prepared, render=True, background=background)
+            prepared.timeline = _fill(prepared, render=True, background=background)
             continue
         note = music_note(mixer)
         if note and note not in prepared.notes:
@@ -152,21 +160,31 @@ def music_note(mixer: Mixer) -> str | None:
     )
 
 
-def retimer(prepared: Prepared, mixer_holder: dict[str, Any]) -> Callable[[int, int], Mixer | None]:
-    """For the live player's +/- keys: the session with one step lengthened or shortened.
+class Retimer:
+    """For the live player's + and - keys: ``retime(step_index, delta_ms)`` gives the session
+    with that step lengthened or shortened (a new mixer, now ``self.mixer``), or None when it
+    cannot be done (no such step, a step that would vanish, a length that no longer fits).
 
     Under ``--length`` the steps already played keep their lengths and the later ones re-fit, so
-    the session still ends on time; without it only that step changes.
+    the session still ends on time; without it only that step changes. Each change builds on
+    the ones before it. A longer step can make room for a line the session did not speak before
+    (the next check-in in turn, a countdown): its clip is rendered here, on the caller's thread
+    (the player's key loop, never the audio path), on ``background``'s threads when given.
     """
-    fixed: dict[int, int] = {}
 
-    def retime(step_index: int, delta_ms: int) -> Mixer | None:
-        current: Timeline = mixer_holder["mixer"].timeline
+    def __init__(self, prepared: Prepared, mixer: Mixer, background: Background | None = None):
+        self.prepared = prepared
+        self.mixer = mixer  # the session as last retimed
+        self.background = background
+        self._fixed: dict[int, int] = {}  # step index -> length, as the changes so far set them
+
+    def __call__(self, step_index: int, delta_ms: int) -> Mixer | None:
+        current = self.mixer.timeline
         by_index = {s.index: s for s in current.steps}
         if step_index not in by_index:
             return None
-        want = dict(fixed)
-        if prepared.pacing.length_ms is not None:
+        want = dict(self._fixed)
+        if self.prepared.pacing.length_ms is not None:
             for s in current.steps:
                 if s.index <= step_index:
                     want[s.index] = s.duration_ms
@@ -174,18 +192,20 @@ def retimer(prepared: Prepared, mixer_holder: dict[str, Any]) -> Callable[[int, 
         if want[step_index] <= 0:
             return None
         try:
-            timeline = compile_timeline(
-                prepared.routine, prepared.pacing, _timer(prepared.clips, prepared.pacing.rate_wpm), fixed_ms=want
-            )
+            timeline = self._compile(want)
         except PacingError:
             return None
-        fixed.clear()
-        fixed.update(want)
-        mixer: Mixer = mixer_holder["mixer"].with_timeline(timeline)
-        mixer_holder["mixer"] = mixer
-        return mixer
+        self._fixed = want
+        self.mixer = self.mixer.with_timeline(timeline, self.prepared.clips)
+        return self.mixer
 
-    return retime
+    def _compile(self, fixed_ms: Mapping[int, int]) -> Timeline:
+        prepared = self.prepared
+        if prepared.voice is None:  # a session without a voice (tests' tone sessions) has its clips
+            return compile_timeline(
+                prepared.routine, prepared.pacing, _timer(prepared.clips, prepared.pacing.rate_wpm), fixed_ms=fixed_ms
+            )
+        return _fill(prepared, render=True, background=self.background, fixed_ms=fixed_ms)
 
 
 # --- the library's face: one object for people who script sessions -------------------------------------

@@ -245,8 +245,11 @@ class Mixer:
         start, period = self.bed.loop_start, self.bed.frames - self.bed.loop_start
         return self.bed.read(start + (pos - start) % period, frames) * np.float32(self.gain * self.music_gain)
 
-    def with_timeline(self, timeline: Timeline) -> Mixer:
-        """The same clips, music and gain over a re-timed session (the player's +/- keys)."""
+    def with_timeline(self, timeline: Timeline, clips: Mapping[str, ClipLike] | None = None) -> Mixer:
+        """The same clips (with ``clips`` added: a re-timed step can speak a line the session did
+        not), music and gain over a re-timed session (the player's +/- keys)."""
+        if clips:
+            self.bank.add(clips)
         self.bank.analyse(timeline.spoken_texts())
         return Mixer(
             timeline,

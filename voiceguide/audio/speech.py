@@ -132,6 +132,11 @@ class SpeechBank:
 
     # -- before the first block ------------------------------------------------------------
 
+    def add(self, clips: Mapping[str, ClipLike]) -> None:
+        """More clips for mixers re-timed from this session; a text it has keeps its clip."""
+        for text, clip in clips.items():
+            self.clips.setdefault(text, clip)
+
     def analyse(self, texts: Iterable[str], background: Background | None = None) -> None:
         """Measure what the mixer needs of each clip (from the cache when it has it); with a
         ``background``, on up to two of its threads when there are many."""

@@ -1,7 +1,8 @@
 """Live, hands-free playback: outputs, the transport and its clock, the display, key controls.
 
-The CLI calls ``play_session``; everything else here is what it is made of. Names are loaded on
-first use, so importing this package (as the CLI does for every command) costs nothing.
+The CLI enters a ``LivePlay`` and calls its ``play``; everything else here is what it is made
+of. Names are loaded on first use, so importing this package (as the CLI does for every command)
+costs nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _WHERE = {
     "TerminalKeys": "keys",
     "list_devices": "output",
     "OpeningOutput": "opening",
+    "LivePlay": "live",
 }
 __all__ = sorted(_WHERE)
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from voiceguide.player.controller import PlayerOptions, PlayResult, play_session  # noqa: F401
     from voiceguide.player.display import Display, PlainDisplay, Status, TerminalDisplay  # noqa: F401
     from voiceguide.player.keys import KeySource, TerminalKeys  # noqa: F401
+    from voiceguide.player.live import LivePlay  # noqa: F401
     from voiceguide.player.opening import OpeningOutput  # noqa: F401
     from voiceguide.player.output import list_devices  # noqa: F401
 
