@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from voiceguide.audio.ambient import CHORD_S, LOOP_S, ambient_loop
-from voiceguide.audio.loudness import block_powers, k_weight, lufs, segment_powers
+from voiceguide.audio.dsp.loudness import block_powers, k_weight, lufs, segment_powers
+from voiceguide.audio.sources.ambient import CHORD_S, LOOP_S, ambient_loop
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from voiceguide.audio.chapters import (
+from voiceguide.audio.encode.chapters import (
     SIDECARS,
     Chapter,
     chapter_formats,

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from voiceguide.audio.chime import ring_ms, synthesize_chime
-from voiceguide.audio.loudness import integrated_loudness
+from voiceguide.audio.dsp.loudness import integrated_loudness
+from voiceguide.audio.sources.chime import ring_ms, synthesize_chime
 
 
 @pytest.mark.parametrize("style", ["soft", "bell"])

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from voiceguide.audio.clip import ArrayClip
+from voiceguide.audio.sources.clip import ArrayClip
 
 
 def test_array_clip():

@@ -5,9 +5,10 @@ import subprocess
 import numpy as np
 from test_audio_support import needs_ffmpeg
 
-from voiceguide.audio import MixSettings, build_mixer, codec, export_session
+from voiceguide.audio import MixSettings, build_mixer, export_session
 from voiceguide.audio.cache import DerivedCache
-from voiceguide.audio.clip import ArrayClip
+from voiceguide.audio.encode import codec
+from voiceguide.audio.sources.clip import ArrayClip
 from voiceguide.background import Background
 from voiceguide.timeline import Cue, CueKind, Step, Timeline
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from voiceguide.audio.envelope import ATTACK_MS, RELEASE_MS, MusicEnvelope
+from voiceguide.audio.mix.envelope import ATTACK_MS, RELEASE_MS, MusicEnvelope
 
 RATE = 8000  # small, so whole sessions fit in a test
 

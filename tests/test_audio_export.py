@@ -13,7 +13,7 @@ import pytest
 from test_audio_support import ebur128, ffprobe, needs_espeak, needs_ffmpeg, read_wav
 
 from voiceguide.audio import MixSettings, build_mixer, export_session
-from voiceguide.audio.export import sidecar_path
+from voiceguide.audio.encode.export import sidecar_path
 from voiceguide.errors import EnvironmentFault, OutputError
 
 pytestmark = [needs_espeak, needs_ffmpeg]
@@ -347,7 +347,7 @@ def read_cues(path):
 
 
 def test_a_wav_carries_its_chapters_as_cue_points(wav, mixer):
-    from voiceguide.audio.chapters import session_chapters
+    from voiceguide.audio.encode.chapters import session_chapters
 
     chapters = session_chapters(mixer.timeline)
     want = [(mixer.frame_of_ms(c.start_ms), c.title) for c in chapters]

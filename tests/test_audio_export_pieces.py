@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from test_audio_support import build_session, ebur128, espeak_clip, ffprobe, make_audio, needs_espeak, needs_ffmpeg
 
-from voiceguide.audio import MixSettings, build_mixer, export_session, mp3frames, segments
-from voiceguide.audio import export as export_mod
+from voiceguide.audio import MixSettings, build_mixer, export_session
+from voiceguide.audio.encode import export as export_mod
+from voiceguide.audio.encode import mp3frames, segments
 from voiceguide.errors import EnvironmentFault
 from voiceguide.timeline import Cue, CueKind, Step, Timeline
 

@@ -5,8 +5,8 @@ import subprocess
 import pytest
 from test_audio_support import ffprobe, needs_ffmpeg
 
-from voiceguide.audio.chapters import Chapter
-from voiceguide.audio.id3 import id3v2_tag
+from voiceguide.audio.encode.chapters import Chapter
+from voiceguide.audio.encode.id3 import id3v2_tag
 
 
 def tagged_mp3(tmp_path, tags, chapters):

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from voiceguide.audio.levels import (
+from voiceguide.audio.dsp.loudness import db, lufs, power_of
+from voiceguide.audio.mix.levels import (
     BED_HEADROOM,
     CEILING_DBTP,
     CHIME_LEVEL_DB,
@@ -16,8 +17,7 @@ from voiceguide.audio.levels import (
     grid_powers,
     solve_levels,
 )
-from voiceguide.audio.loudness import db, lufs, power_of
-from voiceguide.audio.speech import REFERENCE_LUFS
+from voiceguide.audio.sources.speech import REFERENCE_LUFS
 
 VOICE = power_of(REFERENCE_LUFS)  # one channel of a clip at the reference loudness
 CEILING = 10 ** (CEILING_DBTP / 20)

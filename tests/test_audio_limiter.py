@@ -4,8 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voiceguide.audio.limiter import Limiter, limit, moving_average, sliding_max, sliding_min
-from voiceguide.audio.loudness import true_peak
+from voiceguide.audio.dsp.limiter import Limiter, limit, moving_average, sliding_max, sliding_min
+from voiceguide.audio.dsp.loudness import true_peak
 
 arrays = st.lists(st.floats(-10, 10, allow_nan=False), min_size=1, max_size=200).map(np.array)
 

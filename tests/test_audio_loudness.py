@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_audio_support import ebur128, needs_ffmpeg
 
-from voiceguide.audio.loudness import (
+from voiceguide.audio.dsp.loudness import (
     block_powers,
     db,
     fast_length,
@@ -105,7 +105,7 @@ def test_k_weight_in_pieces_equals_whole():
 @pytest.mark.parametrize("channels", [1, 2])
 def test_k_weight_in_blocks_equals_direct_convolution(rate, channels):
     # long enough for the overlap-save path, with a length that leaves a partial last block
-    from voiceguide.audio.loudness import k_kernel
+    from voiceguide.audio.dsp.loudness import k_kernel
 
     rng = np.random.default_rng(rate + channels)
     x = rng.standard_normal((5 * rate + 77,) if channels == 1 else (5 * rate + 77, channels))
@@ -120,7 +120,7 @@ def test_k_weight_in_blocks_equals_direct_convolution(rate, channels):
 @given(st.integers(0, 5000), st.sampled_from([8000, 22050, 44100]))
 @settings(max_examples=50, deadline=None)
 def test_segment_sums_equal_plain_sums(frames, rate):
-    from voiceguide.audio.loudness import segment_bounds, segment_sums
+    from voiceguide.audio.dsp.loudness import segment_bounds, segment_sums
 
     x = np.random.default_rng(frames).random(frames).astype(np.float32)
     bounds = segment_bounds(frames, rate)

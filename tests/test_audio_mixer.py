@@ -5,9 +5,9 @@ import pytest
 from test_audio_support import build_session, needs_espeak
 
 from voiceguide.audio import MixSettings, build_mixer
-from voiceguide.audio.clip import ArrayClip
-from voiceguide.audio.loudness import db, integrated_loudness, true_peak
-from voiceguide.audio.mixer import CEILING_DBTP, TARGET_LUFS
+from voiceguide.audio.dsp.loudness import db, integrated_loudness, true_peak
+from voiceguide.audio.mix.mixer import CEILING_DBTP, TARGET_LUFS
+from voiceguide.audio.sources.clip import ArrayClip
 from voiceguide.timeline import Cue, CueKind, Step, Timeline
 
 
@@ -159,7 +159,8 @@ def test_negative_ranges_are_refused():
 def test_a_first_mix_leaves_nothing_for_the_next_build_to_do(session, tmp_path, monkeypatch):
     """What a first play or export does once (every clip's analysis, limiting and resampling, the
     encoder's calibration) is kept in the cache: a new process builds and mixes without redoing it."""
-    from voiceguide.audio import codec, speech
+    from voiceguide.audio.encode import codec
+    from voiceguide.audio.sources import speech
 
     tl, clips = session
     first = build_mixer(tl, clips, MixSettings(cache_dir=tmp_path))

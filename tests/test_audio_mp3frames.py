@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from test_audio_support import needs_ffmpeg
 
-from voiceguide.audio import mp3frames as mf
+from voiceguide.audio.encode import mp3frames as mf
 
 pytestmark = needs_ffmpeg
 RATE = 44100

@@ -10,8 +10,8 @@ from test_audio_support import make_audio, needs_ffmpeg
 
 from voiceguide.audio import ffmpeg as ffmpeg_mod
 from voiceguide.audio.cache import DerivedCache
-from voiceguide.audio.loudness import lufs
-from voiceguide.audio.music import (
+from voiceguide.audio.dsp.loudness import lufs
+from voiceguide.audio.sources.music import (
     CROSSFADE_MS,
     builtin_bed,
     crossfade,

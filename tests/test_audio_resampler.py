@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from voiceguide.audio.resampler import resample, resampled_length
+from voiceguide.audio.dsp.resampler import resample, resampled_length
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from voiceguide.audio import segments as sg
+from voiceguide.audio.encode import segments as sg
 
 DELAY = 1105
 RATE = 44100

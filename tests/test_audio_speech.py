@@ -7,9 +7,9 @@ import pytest
 from test_audio_support import espeak_clip, needs_espeak
 
 from voiceguide.audio.cache import DerivedCache, digest
-from voiceguide.audio.clip import ArrayClip
-from voiceguide.audio.loudness import db, integrated_loudness, true_peak
-from voiceguide.audio.speech import REFERENCE_LUFS, SpeechBank, shape
+from voiceguide.audio.dsp.loudness import db, integrated_loudness, true_peak
+from voiceguide.audio.sources.clip import ArrayClip
+from voiceguide.audio.sources.speech import REFERENCE_LUFS, SpeechBank, shape
 
 pytestmark = needs_espeak
 TEXTS = [

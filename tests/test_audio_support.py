@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voiceguide.audio.clip import ArrayClip
+from voiceguide.audio.sources.clip import ArrayClip
 from voiceguide.timeline import Cue, CueKind, Step, Timeline
 
 _CLIP_DIR = Path(tempfile.mkdtemp(prefix="voiceguide-test-espeak-"))

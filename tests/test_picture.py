@@ -93,7 +93,7 @@ def test_write_svg_replaces_whole_or_leaves_the_old_file(tmp_path, timeline, mon
 
 def test_play_never_imports_the_picture_and_nothing_imports_a_plotting_library():
     code = (
-        "import sys, voiceguide.cli, voiceguide.session, voiceguide.player, voiceguide.audio.mixer; "
+        "import sys, voiceguide.cli, voiceguide.session, voiceguide.player, voiceguide.audio.mix.mixer; "
         "bad = [m for m in sys.modules if m == 'voiceguide.picture' or m.startswith('matplotlib')]; "
         "assert not bad, bad"
     )

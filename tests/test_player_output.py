@@ -10,7 +10,7 @@ from voiceguide.player import opening, output
 
 
 def test_samples_are_converted_exactly_as_the_wav_export_writes_them():
-    from voiceguide.audio.export import _pcm16
+    from voiceguide.audio.encode.export import _pcm16
 
     rng = np.random.default_rng(3)
     block = np.concatenate([rng.uniform(-1.2, 1.2, (5000, 2)), [[1.0, -1.0], [0.5 / 32767, -0.5 / 32767]]])

@@ -119,7 +119,8 @@ def long_real_session(cache_dir, seconds: int):
 
 
 def test_clips_made_while_a_long_session_plays_on_a_loaded_cpu(pulse_env, tmp_path, monkeypatch):
-    from voiceguide.audio import export_session, speech
+    from voiceguide.audio import export_session
+    from voiceguide.audio.sources import speech
 
     # Room for a few clips only, so they are made, dropped and made again all through the session:
     # the old player stopped making them ahead at half this budget and made the rest on the

@@ -74,7 +74,7 @@ def test_retime_lengthens_one_step_or_refits_under_length(tmp_path, voice):
 
 def test_export_tags_carry_the_pacing(tmp_path, voice):
     p = prepare(STRETCH, Pacing(length_ms=240_000), voice, tmp_path, render=False)
-    from voiceguide.audio.export import session_tags  # the one tag builder, which every export uses
+    from voiceguide.audio.encode.export import session_tags  # the one tag builder, which every export uses
 
     tags = session_tags(p.timeline)
     assert tags["title"] == "Desk stretch" and tags["album"] == "stretch" and tags["artist"] == "voiceguide"

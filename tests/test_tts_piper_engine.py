@@ -230,7 +230,7 @@ def test_clips_are_whole_speech_with_trimmed_edges(rendered):
 
 @needs_piper
 def test_speech_is_at_a_speaking_level(rendered):
-    from voiceguide.audio.loudness import integrated_loudness
+    from voiceguide.audio.dsp.loudness import integrated_loudness
 
     _, result, _ = rendered
     levels = [integrated_loudness(c.read().astype(np.float64), c.sample_rate) for c in result.clips.values()]

@@ -743,7 +743,7 @@ def export(routine, out, bitrate, chapter_formats, **kwargs):
       voiceguide export -o massage.mp3 --length 15m --music ~/Music/calm --chapters vtt,json
       voiceguide export my-routine.yaml -o session.wav --mono
     """
-    from voiceguide.audio.chapters import chapter_formats as parse_formats
+    from voiceguide.audio.encode.chapters import chapter_formats as parse_formats
 
     try:
         formats = parse_formats(chapter_formats)

@@ -1,10 +1,10 @@
 """A picture of a session: the timeline drawn as a hand-written SVG (``voiceguide show --svg``).
 
 One bar per step with its title and times, every cue as a mark coloured by its kind (its words on
-hover, an SVG ``<title>``), the chimes, and the music's level with its dips under speech. The
-level comes from the mixer's own envelope (``voiceguide.audio.envelope.MusicEnvelope``) over the
-same spoken spans the mixer ducks under, at the default music volume, so the picture shows what
-the player does rather than a drawing of it.
+hover, an SVG ``<title>``), the chimes, and the music's level with its dips under speech. The level
+comes from the mixer's own envelope (``voiceguide.audio.mix.envelope.MusicEnvelope``) over the same
+spoken spans the mixer ducks under, at the default music volume, so the picture shows what the
+player does rather than a drawing of it.
 
 Written by hand because an SVG of a few hundred shapes is a page of text: a plotting library
 (matplotlib is 40 MB and a second to import) would buy nothing here, and only ``show --svg``
@@ -68,7 +68,7 @@ def music_levels(
 
     import numpy as np
 
-    from voiceguide.audio.envelope import MusicEnvelope
+    from voiceguide.audio.mix.envelope import MusicEnvelope
     from voiceguide.audio.settings import DEFAULT_MUSIC_VOLUME_DB, MixSettings
 
     volume = DEFAULT_MUSIC_VOLUME_DB if music_volume_db is None else music_volume_db

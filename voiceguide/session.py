@@ -446,7 +446,7 @@ class Session:
             from voiceguide.errors import EnvironmentFault
 
             raise EnvironmentFault("pydub is not installed; install it with: pip install 'voiceguide[pydub]'") from None
-        from voiceguide.audio.export import _pcm16
+        from voiceguide.audio.encode.export import _pcm16
 
         mixer = self.mixer()
         data = b"".join(_pcm16(block, mixer.channels) for block in mixer.mixes(1 << 16))

@@ -16,26 +16,26 @@ _EXPORTS = {
     "MixSettings": "voiceguide.audio.settings",
     "CHIME_STYLES": "voiceguide.audio.settings",
     "DEFAULT_MUSIC_VOLUME_DB": "voiceguide.audio.settings",
-    "Mixer": "voiceguide.audio.mixer",
-    "build_mixer": "voiceguide.audio.mixer",
-    "TARGET_LUFS": "voiceguide.audio.mixer",
-    "CEILING_DBTP": "voiceguide.audio.mixer",
-    "export_session": "voiceguide.audio.export",
-    "ExportResult": "voiceguide.audio.export",
-    "sidecar_path": "voiceguide.audio.export",
-    "Chapter": "voiceguide.audio.chapters",
-    "session_chapters": "voiceguide.audio.chapters",
-    "ArrayClip": "voiceguide.audio.clip",
+    "Mixer": "voiceguide.audio.mix.mixer",
+    "build_mixer": "voiceguide.audio.mix.mixer",
+    "TARGET_LUFS": "voiceguide.audio.mix.mixer",
+    "CEILING_DBTP": "voiceguide.audio.mix.mixer",
+    "export_session": "voiceguide.audio.encode.export",
+    "ExportResult": "voiceguide.audio.encode.export",
+    "sidecar_path": "voiceguide.audio.encode.export",
+    "Chapter": "voiceguide.audio.encode.chapters",
+    "session_chapters": "voiceguide.audio.encode.chapters",
+    "ArrayClip": "voiceguide.audio.sources.clip",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from voiceguide.audio.chapters import Chapter, session_chapters  # noqa: F401 - for type checkers; __getattr__ imports on first use
-    from voiceguide.audio.clip import ArrayClip  # noqa: F401 - for type checkers; __getattr__ imports on first use
-    from voiceguide.audio.export import ExportResult, export_session, sidecar_path  # noqa: F401 - for type checkers; __getattr__ imports on first use
-    from voiceguide.audio.mixer import CEILING_DBTP, TARGET_LUFS, Mixer, build_mixer  # noqa: F401 - for type checkers; __getattr__ imports on first use
+    from voiceguide.audio.encode.chapters import Chapter, session_chapters  # noqa: F401 - for type checkers; __getattr__ imports on first use
+    from voiceguide.audio.encode.export import ExportResult, export_session, sidecar_path  # noqa: F401 - for type checkers; __getattr__ imports on first use
+    from voiceguide.audio.mix.mixer import CEILING_DBTP, TARGET_LUFS, Mixer, build_mixer  # noqa: F401 - for type checkers; __getattr__ imports on first use
     from voiceguide.audio.settings import CHIME_STYLES, DEFAULT_MUSIC_VOLUME_DB, MixSettings  # noqa: F401 - for type checkers; __getattr__ imports on first use
+    from voiceguide.audio.sources.clip import ArrayClip  # noqa: F401 - for type checkers; __getattr__ imports on first use
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from voiceguide.audio.loudness import fast_length
+from voiceguide.audio.dsp.loudness import fast_length
 
 PAD_MS = 40  # silence added before transforming, so the clip's end does not wrap onto its start
 

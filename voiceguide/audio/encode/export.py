@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from voiceguide import files
-from voiceguide.audio import mp3frames, segments
-from voiceguide.audio.chapters import SIDECARS, Chapter, is_sidecar_text, session_chapters, sidecar_text
-from voiceguide.audio.codec import codec_gain
+from voiceguide.audio.encode import mp3frames, segments
+from voiceguide.audio.encode.chapters import SIDECARS, Chapter, is_sidecar_text, session_chapters, sidecar_text
+from voiceguide.audio.encode.codec import codec_gain
+from voiceguide.audio.encode.id3 import id3v2_tag
 from voiceguide.audio.ffmpeg import ffmpeg_path, file_arg, last_line
-from voiceguide.audio.id3 import id3v2_tag
-from voiceguide.audio.mixer import Mixer
+from voiceguide.audio.mix.mixer import Mixer
 from voiceguide.errors import EnvironmentFault, OutputError
 from voiceguide.timeline import Timeline
 

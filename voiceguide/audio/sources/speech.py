@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from voiceguide.audio.cache import DerivedCache, digest
-from voiceguide.audio.limiter import Limiter
-from voiceguide.audio.loudness import (
+from voiceguide.audio.dsp.limiter import Limiter
+from voiceguide.audio.dsp.loudness import (
     block_powers,
     gated_power,
     integrated_loudness,
@@ -36,7 +36,7 @@ from voiceguide.audio.loudness import (
     segment_powers_sq,
     true_peak,
 )
-from voiceguide.audio.resampler import resample, resampled_length
+from voiceguide.audio.dsp.resampler import resample, resampled_length
 
 if TYPE_CHECKING:  # pragma: no cover
     from voiceguide.background import Background, Batch

@@ -5,11 +5,11 @@ clips and chimes that cover it, plus the bed at that frame's loop position times
 gain at that frame, all times one global gain. Nothing carries over from block to block, so a
 player can seek anywhere and get exactly the samples an export writes there.
 
-The gains are decided before the first block, from predictions rather than a trial mix: each
-clip's K-weighted power per 10 ms is known (see speech.py), as are the bed's, the chime's and the
-envelope's, and ``levels.solve_levels`` turns them into the global gain, the bed's and the
-chime's, and the clips' ceiling. ``build_mixer`` gathers those inputs and hands the finished
-levels to the Mixer, which is complete when it is made.
+The gains are decided before the first block, from predictions rather than a trial mix: each clip's
+K-weighted power per 10 ms is known (see sources/speech.py), as are the bed's, the chime's and the
+envelope's, and ``levels.solve_levels`` turns them into the global gain, the bed's and the chime's,
+and the clips' ceiling. ``build_mixer`` gathers those inputs and hands the finished levels to the
+Mixer, which is complete when it is made.
 """
 
 from __future__ import annotations
@@ -23,17 +23,7 @@ import numpy as np
 
 from voiceguide import cachedir
 from voiceguide.audio.cache import DerivedCache, digest
-from voiceguide.audio.chime import synthesize_chime
-from voiceguide.audio.envelope import MusicEnvelope
-from voiceguide.audio.levels import (
-    CEILING_DBTP,
-    TARGET_LUFS,
-    LevelInputs,
-    Levels,
-    grid_powers,
-    solve_levels,
-)
-from voiceguide.audio.loudness import (
+from voiceguide.audio.dsp.loudness import (
     SEGMENT_MS,
     block_powers,
     db,
@@ -44,9 +34,19 @@ from voiceguide.audio.loudness import (
     segment_powers,
     true_peak,
 )
-from voiceguide.audio.music import Bed, bed_position, prepare_bed
+from voiceguide.audio.mix.envelope import MusicEnvelope
+from voiceguide.audio.mix.levels import (
+    CEILING_DBTP,
+    TARGET_LUFS,
+    LevelInputs,
+    Levels,
+    grid_powers,
+    solve_levels,
+)
 from voiceguide.audio.settings import MixSettings
-from voiceguide.audio.speech import ClipLike, SpeechBank
+from voiceguide.audio.sources.chime import synthesize_chime
+from voiceguide.audio.sources.music import Bed, bed_position, prepare_bed
+from voiceguide.audio.sources.speech import ClipLike, SpeechBank
 from voiceguide.timeline import CueKind, Timeline
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -367,7 +367,7 @@ def build_mixer(
     if cache is not None and tasks.threaded:
         # The encoder's calibration (two short ffmpeg runs) at the lowest priority, on what CPU
         # the work below leaves idle: usually done when an export asks for it.
-        from voiceguide.audio import codec
+        from voiceguide.audio.encode import codec
 
         codec.warm_up(rate, channels, cache, background=tasks, nice=True)
     bank = SpeechBank(clips, rate, cache)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping, Sequence
 
-from voiceguide.audio.chapters import Chapter
+from voiceguide.audio.encode.chapters import Chapter
 
 # ffmpeg-style tag names -> ID3v2.3 frames
 TEXT_FRAMES = {

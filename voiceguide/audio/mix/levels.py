@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voiceguide.audio.loudness import SEGMENT_MS, block_powers, db, gated_power, lufs, power_of
-from voiceguide.audio.speech import REFERENCE_LUFS
+from voiceguide.audio.dsp.loudness import SEGMENT_MS, block_powers, db, gated_power, lufs, power_of
+from voiceguide.audio.sources.speech import REFERENCE_LUFS
 
 TARGET_LUFS = {2: -16.0, 1: -19.0}  # spoken-word targets; the same level per channel
 CEILING_DBTP = -2.0  # the mix's true peak; MP3 encoding adds a little

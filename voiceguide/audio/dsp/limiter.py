@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voiceguide.audio.loudness import _tp_phases, true_peak
+from voiceguide.audio.dsp.loudness import _tp_phases, true_peak
 
 RADIUS_MS = 3  # gain moves over ~12 ms: quick enough to spare the syllable, slow enough not to buzz
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from voiceguide.audio import ffmpeg
 from voiceguide.audio.cache import DerivedCache, digest
-from voiceguide.audio.loudness import (
+from voiceguide.audio.dsp.loudness import (
     block_powers,
     gated_power,
     k_response,
@@ -40,7 +40,7 @@ from voiceguide.files import is_full, write_fault
 
 CROSSFADE_MS = 4000
 # A loop of whole MP3 frames (1152 samples: two of the half-size frames below 32 kHz) is encoded
-# once and reused by an export (segments.py); the last track gives up at most 26 ms of its fade.
+# once and reused by an export (encode/segments.py); the last track gives up at most 26 ms of its fade.
 LOOP_MULTIPLE = 1152
 MIN_TRACK_MS = 1000  # shorter is a click, not music (and loudness is measured over 400 ms blocks)
 SILENT_LUFS = -60.0  # quieter than this is not music anyone can hear over a voice
@@ -165,7 +165,7 @@ def loop_analysis(samples: np.ndarray, rate: int, channels_out: int) -> tuple[np
 
 
 def builtin_bed(rate: int, channels: int, cache: DerivedCache | None) -> ArrayBed | FileBed:
-    from voiceguide.audio.ambient import LOOP_S, ambient_loop
+    from voiceguide.audio.sources.ambient import LOOP_S, ambient_loop
 
     n = LOOP_S * rate
     name = digest("ambient", rate)
