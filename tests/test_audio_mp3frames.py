@@ -9,6 +9,7 @@ import pytest
 from test_audio_support import needs_ffmpeg
 
 from voiceguide.audio.encode import mp3frames as mf
+from voiceguide.audio.ffmpeg import lame, pcm_input
 
 pytestmark = needs_ffmpeg
 RATE = 44100
@@ -22,18 +23,8 @@ def encode(pcm: np.ndarray, path, *, rate=RATE, bitrate="128k", xing=True):
             "ffmpeg",
             "-v",
             "error",
-            "-f",
-            "s16le",
-            "-ar",
-            str(rate),
-            "-ac",
-            str(channels),
-            "-i",
-            "pipe:0",
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            bitrate,
+            *pcm_input(rate, channels),
+            *lame(bitrate),
             "-id3v2_version",
             "0",
             "-write_xing",

@@ -33,6 +33,17 @@ def file_arg(path: str | os.PathLike) -> str:
     return "file:" + os.path.abspath(os.fspath(path))
 
 
+def pcm_input(rate: int, channels: int) -> list[str]:
+    """ffmpeg's arguments for 16-bit PCM on its standard input, as the mixer hands it over."""
+    return ["-f", "s16le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0"]
+
+
+def lame(bitrate: str) -> list[str]:
+    """The MP3 encoder at ``bitrate``: what an export encodes with, so what the codec's level
+    measurement (encode/codec.py) must run too."""
+    return ["-c:a", "libmp3lame", "-b:a", bitrate]
+
+
 def last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[-1] if lines else ""

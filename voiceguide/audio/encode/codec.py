@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from voiceguide.audio.cache import DerivedCache, digest
-from voiceguide.audio.ffmpeg import ffmpeg_path
+from voiceguide.audio.ffmpeg import ffmpeg_path, lame, pcm_input
 
 if TYPE_CHECKING:  # pragma: no cover
     from voiceguide.background import Background, Task
@@ -73,27 +73,7 @@ def measure(
     pcm = np.repeat(np.rint(tone * 32767).astype("<i2")[:, None], channels, axis=1).tobytes()
     # encoder piped into decoder: both start at once, so this costs about one process start-up
     enc = subprocess.Popen(
-        [
-            exe,
-            "-nostdin",
-            "-v",
-            "error",
-            "-f",
-            "s16le",
-            "-ar",
-            str(rate),
-            "-ac",
-            str(channels),
-            "-i",
-            "pipe:0",
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            bitrate,
-            "-f",
-            "mp3",
-            "pipe:1",
-        ],
+        [exe, "-nostdin", "-v", "error", *pcm_input(rate, channels), *lame(bitrate), "-f", "mp3", "pipe:1"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -41,7 +41,7 @@ from voiceguide.audio.encode import mp3frames, segments
 from voiceguide.audio.encode.chapters import SIDECARS, Chapter, is_sidecar_text, session_chapters, sidecar_text
 from voiceguide.audio.encode.codec import codec_gain
 from voiceguide.audio.encode.id3 import id3v2_tag
-from voiceguide.audio.ffmpeg import ffmpeg_path, file_arg, last_line
+from voiceguide.audio.ffmpeg import ffmpeg_path, file_arg, lame, last_line, pcm_input
 from voiceguide.audio.mix.mixer import Mixer
 from voiceguide.errors import EnvironmentFault, OutputError
 from voiceguide.timeline import Timeline
@@ -169,14 +169,7 @@ def _ffmpeg_cmd(
         "-hide_banner",
         "-loglevel",
         "error",
-        "-f",
-        "s16le",
-        "-ar",
-        str(mixer.rate),
-        "-ac",
-        str(mixer.channels),
-        "-i",
-        "pipe:0",
+        *pcm_input(mixer.rate, mixer.channels),
         "-map_metadata",
         "-1",
     ]
@@ -184,10 +177,7 @@ def _ffmpeg_cmd(
         # the tag (with chapters) is put in front afterwards; see id3.py for why (id3v2_version 0: no
         # tag of ffmpeg's own; "-write_id3v2 0" is not an mp3 muxer option, and ffmpeg ignores it)
         cmd += [
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            bitrate,
+            *lame(bitrate),
             "-id3v2_version",
             "0",
             "-write_xing",
