@@ -11,6 +11,8 @@ time to its first sound includes whatever this file would import.
 
 from __future__ import annotations
 
+from voiceguide.lazy import loader
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -32,15 +34,7 @@ _EXPORTS = {
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'voiceguide' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = loader(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

@@ -9,8 +9,9 @@ not import numpy.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from voiceguide.lazy import loader
 
 _EXPORTS = {
     "MixSettings": "voiceguide.audio.settings",
@@ -38,10 +39,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from voiceguide.audio.sources.clip import ArrayClip  # noqa: F401 - for type checkers; __getattr__ imports on first use
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'voiceguide.audio' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = loader(__name__, _EXPORTS)

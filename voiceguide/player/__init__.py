@@ -7,8 +7,9 @@ costs nothing.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from voiceguide.lazy import loader
 
 _WHERE = {
     "PlayerOptions": "controller",
@@ -39,10 +40,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from voiceguide.player.output import list_devices  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'voiceguide.player' has no attribute {name!r}")
-    module = _WHERE[name] if "." in _WHERE[name] else f"voiceguide.player.{_WHERE[name]}"
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = loader(__name__, {n: m if "." in m else f"{__name__}.{m}" for n, m in _WHERE.items()})
