@@ -9,22 +9,12 @@ from pathlib import Path
 
 import click
 import pytest
+from cli_support import run
 
-from voiceguide.cli import cli, main
+from voiceguide.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-
-
-def run(capsys, *args):
-    """Run the CLI in-process, as the console script does; return (exit status, stdout, stderr)."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 pytestmark = pytest.mark.usefixtures("isolated_settings")

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from voiceguide.cli import main
+from cli_support import run
 
 ARTICLES = Path(__file__).resolve().parent / "articles"
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "back-massage-techniques.txt"
@@ -17,16 +16,6 @@ needs_seed = pytest.mark.skipif(not SEED.exists(), reason="the seed guide is not
 
 
 pytestmark = pytest.mark.usefixtures("isolated_settings")
-
-
-def run(capsys, *args):
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line_error(err: str, code: int, want: int = 2) -> str:

@@ -84,9 +84,8 @@ def test_last_line():
     assert last_line("") == ""
 
 
-def test_a_wrapper_whose_child_hangs_is_killed_with_its_child(tmp_path):
-    """An engine behind a shell script: the timeout ends the script's whole process group, so
-    the hung child neither runs on nor keeps us waiting on the pipe it holds."""
+def _hanging_wrapper(tmp_path):
+    """An engine behind a shell script whose child hangs: (its synth, the file with the child's pid)."""
     pid_file = tmp_path / "child.pid"
     wrapper = tmp_path / "espeak-ng-wrapper"
     wrapper.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\nwait\n")
@@ -96,7 +95,13 @@ def test_a_wrapper_whose_child_hangs_is_killed_with_its_child(tmp_path):
         def argv(self, text, out, settings):
             return [str(wrapper), str(out), text]
 
-    synth = Wrapped("").open(VoiceSettings(), 1, 5)
+    return Wrapped("").open(VoiceSettings(), 1, 5), pid_file
+
+
+def test_a_wrapper_whose_child_hangs_is_killed_with_its_child(tmp_path):
+    """An engine behind a shell script: the timeout ends the script's whole process group, so
+    the hung child neither runs on nor keeps us waiting on the pipe it holds."""
+    synth, pid_file = _hanging_wrapper(tmp_path)
     t = time.monotonic()
     with pytest.raises(EngineFailure, match=r"gave no clip within 1 s"):
         synth.render("hello", tmp_path / "out.wav", 1.0)
@@ -116,16 +121,7 @@ def test_a_wrapper_whose_child_hangs_is_killed_with_its_child(tmp_path):
 def test_stopping_the_synth_ends_each_running_command_with_its_children(tmp_path):
     import threading
 
-    pid_file = tmp_path / "child.pid"
-    wrapper = tmp_path / "wrapper"
-    wrapper.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\nwait\n")
-    wrapper.chmod(0o755)
-
-    class Wrapped(Script):
-        def argv(self, text, out, settings):
-            return [str(wrapper), str(out), text]
-
-    synth = Wrapped("").open(VoiceSettings(), 1, 5)
+    synth, pid_file = _hanging_wrapper(tmp_path)
     errors: list[BaseException] = []
 
     def render() -> None:
