@@ -401,3 +401,33 @@ def offset_of(
     scores = cc / (np.linalg.norm(w) * local + 1e-12)
     k = int(np.argmax(scores))
     return lo + k - at, float(scores[k])
+
+
+def assert_same_sound(
+    rec: np.ndarray, ref: np.ndarray, lag: int, start: int, end: int, what: str = "the recording"
+) -> None:
+    """``rec`` is ``ref`` sample for sample over ``ref[start:end]``, placed ``lag`` frames later.
+
+    A failure says when it first differs and by how much that part moved (signed ms, from a local
+    alignment: + heard later than the start puts it, - earlier), so a slip, a gap and a wrong
+    sample in place read differently in the report."""
+    end = min(end, len(ref))
+    if len(rec) - lag < end:
+        raise AssertionError(
+            f"{what} ends {(len(rec) - lag) / RATE:.3f} s in, before the reference ({end / RATE:.3f} s)"
+        )
+    off = np.abs(rec[lag + start : lag + end] - ref[start:end]).max(axis=1)
+    if len(off) == 0 or off.max() < 1e-4:
+        return
+    at = start + int(np.argmax(off >= 1e-4))
+    window = min(RATE // 5, len(ref) - at)
+    try:
+        there, score = offset_of(rec, ref, at=at, window=window, search=(lag + at - RATE, lag + at + RATE))
+        moved = (
+            f"that part heard {(there - lag) / RATE * 1000:+.2f} ms from where the start puts it (score {score:.3f})"
+        )
+    except ValueError:  # silence there: nothing to align
+        moved = "no sound there to align"
+    raise AssertionError(
+        f"{what} leaves the reference {at / RATE:.3f} s in: {moved}; largest difference {off.max():.4f}"
+    )

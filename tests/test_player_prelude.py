@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from audio_server import RATE, ToneMixer, offset_of, tone_timeline
+from audio_server import RATE, ToneMixer, assert_same_sound, offset_of, tone_timeline
 
 from voiceguide.cachedir import CacheDir
 from voiceguide.player import PlainDisplay, PlayerOptions, play_session, prelude
@@ -152,8 +152,7 @@ def test_a_session_started_on_its_kept_opening_is_heard_exactly_as_rendered(puls
     lag, score = offset_of(rec, ref, at=RATE // 2, window=RATE)
     assert score > 0.999
     # sample for sample, across the hand-over from the kept opening to the transport
-    err = np.abs(rec[lag + RATE // 10 : lag + mixer.total_frames] - ref[RATE // 10 :]).max()
-    assert err < 1e-4, err
+    assert_same_sound(rec, ref, lag, RATE // 10, mixer.total_frames)
 
 
 def test_a_stale_opening_gives_way_to_the_sessions_own_sound_where_it_is(pulse_env):
@@ -167,11 +166,10 @@ def test_a_stale_opening_gives_way_to_the_sessions_own_sound_where_it_is(pulse_e
     new = heard(mixer.render(0, mixer.total_frames))
     lag, score = offset_of(rec, old, at=RATE // 4, window=RATE // 4)
     assert score > 0.999
-    assert np.abs(rec[lag + RATE // 10 : lag + RATE // 2] - old[RATE // 10 : RATE // 2]).max() < 1e-4
+    assert_same_sound(rec, old, lag, RATE // 10, RATE // 2, "the stale opening")
     # from shortly after the hand-over (0.7 s in, plus a block), the session's own frames, in place
     late = int(1.2 * RATE)
-    err = np.abs(rec[lag + late : lag + mixer.total_frames] - new[late:]).max()
-    assert err < 1e-4, err
+    assert_same_sound(rec, new, lag, late, mixer.total_frames, "after the hand-over, the recording")
 
 
 @pytest.mark.parametrize("busy_s", [0.0, 2.5])
