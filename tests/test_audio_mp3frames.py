@@ -9,7 +9,7 @@ import pytest
 from test_audio_support import needs_ffmpeg
 
 from voiceguide.audio.encode import mp3frames as mf
-from voiceguide.audio.ffmpeg import lame, pcm_input
+from voiceguide.audio.ffmpeg import mp3_output, pcm_input
 
 pytestmark = needs_ffmpeg
 RATE = 44100
@@ -24,13 +24,7 @@ def encode(pcm: np.ndarray, path, *, rate=RATE, bitrate="128k", xing=True):
             "-v",
             "error",
             *pcm_input(rate, channels),
-            *lame(bitrate),
-            "-id3v2_version",
-            "0",
-            "-write_xing",
-            "1" if xing else "0",
-            "-f",
-            "mp3",
+            *mp3_output(bitrate, xing=xing),
             "-y",
             str(path),
         ],

@@ -44,6 +44,13 @@ def lame(bitrate: str) -> list[str]:
     return ["-c:a", "libmp3lame", "-b:a", bitrate]
 
 
+def mp3_output(bitrate: str, *, xing: bool = True) -> list[str]:
+    """An export's MP3 stream: LAME at ``bitrate``, no ID3 tag of ffmpeg's own (ours, with the
+    chapters, goes in front afterwards: see encode/id3.py; "-write_id3v2 0" is not an option of
+    ffmpeg's MP3 muxer, which ignores it), with or without its Info (Xing) frame."""
+    return [*lame(bitrate), "-id3v2_version", "0", "-write_xing", "1" if xing else "0", "-f", "mp3"]
+
+
 def last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[-1] if lines else ""

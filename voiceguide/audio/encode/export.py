@@ -41,7 +41,7 @@ from voiceguide.audio.encode import mp3frames, segments
 from voiceguide.audio.encode.chapters import SIDECARS, Chapter, is_sidecar_text, session_chapters, sidecar_text
 from voiceguide.audio.encode.codec import codec_gain
 from voiceguide.audio.encode.id3 import id3v2_tag
-from voiceguide.audio.ffmpeg import ffmpeg_path, file_arg, lame, last_line, pcm_input
+from voiceguide.audio.ffmpeg import ffmpeg_path, file_arg, last_line, mp3_output, pcm_input
 from voiceguide.audio.mix.mixer import Mixer
 from voiceguide.errors import EnvironmentFault, OutputError
 from voiceguide.timeline import Timeline
@@ -174,17 +174,7 @@ def _ffmpeg_cmd(
         "-1",
     ]
     if fmt == "mp3":
-        # the tag (with chapters) is put in front afterwards; see id3.py for why (id3v2_version 0: no
-        # tag of ffmpeg's own; "-write_id3v2 0" is not an mp3 muxer option, and ffmpeg ignores it)
-        cmd += [
-            *lame(bitrate),
-            "-id3v2_version",
-            "0",
-            "-write_xing",
-            "1" if xing else "0",
-            "-f",
-            "mp3",
-        ]
+        cmd += mp3_output(bitrate, xing=xing)
     else:
         for k, v in tags.items():
             if v is not None and v != "":
