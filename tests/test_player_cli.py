@@ -36,6 +36,13 @@ def voiceguide(*args, env, **kw):
     )
 
 
+def _ctrl_c_as_from_a_shell() -> None:
+    """In the child: SIGINT at its default, as in a program a shell starts, whatever this test run
+    inherited (under nohup, or a script's background job, SIGINT is ignored, and a child that
+    ignores it plays on through the test's Ctrl-C)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Terminal:
     """A child process on a pseudo-terminal of its own (its controlling terminal, so ^C is SIGINT)."""
 
@@ -47,6 +54,7 @@ class Terminal:
 
         def controlling_terminal():
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            _ctrl_c_as_from_a_shell()
 
         self.proc = subprocess.Popen(
             args,
@@ -188,6 +196,7 @@ def play_then_interrupt(args: list[str], env: dict[str, str], *, seconds: float)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_as_from_a_shell,
     )
     time.sleep(seconds)
     p.send_signal(signal.SIGINT)
