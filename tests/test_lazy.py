@@ -39,3 +39,13 @@ def test_the_packages_load_nothing_heavy_until_a_name_is_read():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["[]", "True"]
+
+
+def test_import_voiceguide_loads_nothing_but_itself():
+    """The console script imports it before every command: not even typing (20 ms) comes with it."""
+    code = (
+        "import sys, voiceguide\n"
+        "print(sorted(m for m in ('typing', 'numpy', 'voiceguide.session') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -9,8 +9,11 @@ whatever a package imports on the way (numpy alone 80-120 ms). This module impor
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself costs 20 ms to import, and `import voiceguide` loads nothing else
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 
 def loader(package: str, where: Mapping[str, str]) -> Callable[[str], Any]:
