@@ -192,20 +192,12 @@ class Retimer:
         if want[step_index] <= 0:
             return None
         try:
-            timeline = self._compile(want)
+            timeline = _fill(self.prepared, render=True, background=self.background, fixed_ms=want)
         except PacingError:
             return None
         self._fixed = want
         self.mixer = self.mixer.with_timeline(timeline, self.prepared.clips)
         return self.mixer
-
-    def _compile(self, fixed_ms: Mapping[int, int]) -> Timeline:
-        prepared = self.prepared
-        if prepared.voice is None:  # a session without a voice (tests' tone sessions) has its clips
-            return compile_timeline(
-                prepared.routine, prepared.pacing, _timer(prepared.clips, prepared.pacing.rate_wpm), fixed_ms=fixed_ms
-            )
-        return _fill(prepared, render=True, background=self.background, fixed_ms=fixed_ms)
 
 
 # --- the library's face: one object for people who script sessions -------------------------------------
